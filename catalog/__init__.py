@@ -1,0 +1,1 @@
+"""Catalog data files shipped with dlrpolicy (TOML, one file per source table)."""

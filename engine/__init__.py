@@ -1,0 +1,70 @@
+"""dlrpolicy: decide what a messaging pipeline should do after a provider reports on a message."""
+
+from ._catalog import Catalog, CodeEntry, Hints
+from ._compile import CompiledPolicy
+from ._duration import format_duration, parse_duration
+from ._engine import Engine
+from ._errors import (
+    AmbiguousCodeError,
+    CatalogError,
+    CodeNotFoundError,
+    DlrpolicyError,
+    DurationError,
+    InvalidOutcomeError,
+    NaiveDatetimeError,
+    PayloadError,
+    PolicyError,
+    PolicyProblem,
+    TenantError,
+)
+from ._evaluate import evaluate
+from ._explain import Explanation, RuleMatch
+from ._log import decision_fields, expand_decision, log_decision
+from ._models import (
+    CodeIdentity,
+    CodeRef,
+    Decision,
+    EscalateEffect,
+    History,
+    Outcome,
+    SuppressEffect,
+)
+from ._tenants import PolicyStore, validate_tenant
+from ._version import __version__
+
+__all__ = [
+    "AmbiguousCodeError",
+    "Catalog",
+    "CatalogError",
+    "CodeEntry",
+    "CodeIdentity",
+    "CodeNotFoundError",
+    "CodeRef",
+    "CompiledPolicy",
+    "Decision",
+    "DlrpolicyError",
+    "DurationError",
+    "Engine",
+    "EscalateEffect",
+    "Explanation",
+    "Hints",
+    "History",
+    "InvalidOutcomeError",
+    "NaiveDatetimeError",
+    "Outcome",
+    "PayloadError",
+    "PolicyError",
+    "PolicyProblem",
+    "PolicyStore",
+    "RuleMatch",
+    "SuppressEffect",
+    "TenantError",
+    "__version__",
+    "decision_fields",
+    "evaluate",
+    "expand_decision",
+    "format_duration",
+    "log_decision",
+    "parse_duration",
+    "validate_tenant",
+]

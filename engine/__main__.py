@@ -1,0 +1,5 @@
+"""``python -m dlrpolicy``."""
+
+from ._cli import main
+
+raise SystemExit(main())

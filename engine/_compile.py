@@ -1,0 +1,248 @@
+"""Compilation: catalog + merged policy -> an immutable index from reported code to decision plan.
+
+Evaluation cost does not depend on the number of rules: every (provider, kind, product, id) a report can name is
+resolved here, once, to the catalog entries it may mean and, per entry, the rules that can win in specificity
+order (channel-specific rules first, then the single channel-agnostic winner)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Final
+
+import attrs
+
+from ._catalog import VOCABULARY, Catalog, CodeEntry, lookup_chain
+from ._errors import PolicyError, PolicyProblem
+from ._models import CodeIdentity, EscalateEffect
+from ._policy import Body, Defaults, Match, PolicySpec, Rule, SuppressSpec
+from ._schedule import Backoff, CalendarTime, Window
+
+
+@attrs.frozen(cache_hash=True)
+class Plan:
+    """A rule body resolved against the defaults: everything `evaluate` needs, nothing left to look up."""
+
+    rule: str
+    source: str
+    layers: tuple[str, ...]
+    verdict: str
+    reason: str
+    after: timedelta | None
+    every: timedelta | None
+    backoff: Backoff | None
+    at: CalendarTime | None
+    window: Window | None
+    give_up_after: timedelta | None
+    max_attempts: int | None
+    on_exhausted: str
+    channel: str | None
+    suppress: SuppressSpec | None
+    escalate: EscalateEffect | None
+    max_delay: timedelta
+    channels: frozenset[str] | None = None
+    match: Match | None = attrs.field(default=None, eq=False)
+
+    def describe_timing(self) -> str:
+        """One line: ``every 24h, give up after 7d`` / ``next_day 00:05 America/New_York`` / ``-``."""
+        from ._duration import format_duration as fmt
+
+        parts = []
+        if self.verdict in ("retry", "wait"):
+            if self.at is not None:
+                parts.append(self.at.describe())
+            if self.after is not None:
+                parts.append(f"after {fmt(self.after)}")
+            if self.every is not None:
+                parts.append(f"every {fmt(self.every)}")
+            if self.backoff is not None and self.verdict == "retry":
+                parts.append(self.backoff.describe())
+            if self.window is not None:
+                parts.append(f"within {self.window.describe()}")
+            if self.channel is not None:
+                parts.append(f"on {self.channel}")
+            if self.max_attempts is not None:
+                parts.append(f"at most {self.max_attempts} attempts")
+            if self.give_up_after is not None:
+                parts.append(f"give up after {fmt(self.give_up_after)} then {self.on_exhausted}")
+        if self.suppress is not None:
+            span = f" for {fmt(self.suppress.duration)}" if self.suppress.duration else " until lifted"
+            parts.append(f"suppress {self.suppress.scope}{span}")
+        if self.escalate is not None:
+            parts.append(f"escalate to {self.escalate.route} ({self.escalate.severity})")
+        return ", ".join(parts) or "-"
+
+
+@attrs.frozen
+class Candidate:
+    """One catalog entry a reported id may mean, with its identity and the plans that can decide it."""
+
+    entry: CodeEntry
+    identity: CodeIdentity
+    label: str
+    # (channels or None, plan) in the order they are tried; the last one has channels None.
+    plans: tuple[Plan, ...]
+    matched: tuple[Rule, ...] = attrs.field(eq=False, repr=False)
+
+    def plan_for(self, channel: str) -> Plan:
+        """The winning plan for a report on ``channel``."""
+        for plan in self.plans:
+            if plan.channels is None or channel in plan.channels:
+                return plan
+        return self.plans[-1]
+
+
+def make_plan(rule: str, source: str, layers: tuple[str, ...], body: Body, defaults: Defaults,
+              match: Match | None = None) -> Plan:
+    """Resolve ``body`` against ``defaults``.
+
+    A rule that sets its own ``give_up_after`` is bounded by that deadline alone unless it also sets
+    ``max_attempts``; a rule that sets neither inherits both limits from the defaults.
+    """
+    timed = body.after is not None or body.every is not None or body.at is not None
+    backoff = body.backoff if body.backoff is not None else (None if timed else defaults.backoff)
+    if body.verdict == "retry":
+        give_up_after = body.give_up_after or defaults.give_up_after
+        max_attempts = body.max_attempts or (None if body.give_up_after is not None else defaults.max_attempts)
+    else:
+        give_up_after = body.give_up_after
+        max_attempts = body.max_attempts
+        backoff = body.backoff
+    return Plan(
+        rule=rule, source=source, layers=layers, verdict=body.verdict, reason=body.reason, after=body.after,
+        every=body.every, backoff=backoff, at=body.at, window=body.window, give_up_after=give_up_after,
+        max_attempts=max_attempts, on_exhausted=body.on_exhausted or defaults.on_exhausted, channel=body.channel,
+        suppress=body.suppress, escalate=body.escalate, max_delay=body.max_delay or defaults.max_delay,
+        channels=match.channels if match is not None else None, match=match,
+    )
+
+
+def _identity(entry: CodeEntry) -> CodeIdentity:
+    return CodeIdentity(entry.provider, entry.kind, entry.product, entry.id, entry.name, entry.group_id)
+
+
+class CompiledPolicy:
+    """An immutable, indexed policy.  Build with `compile_policy`; evaluate with `dlrpolicy.evaluate`."""
+
+    __slots__ = ("_index", "candidates", "catalog", "fallback", "spec", "unknown", "unknown_permanent")
+
+    def __init__(self, spec: PolicySpec, catalog: Catalog, candidates: Mapping[tuple[str, str, str, int, str], Candidate],
+                 index: Mapping[tuple[str, str, str, int], tuple[Candidate, ...]], fallback: Plan, unknown: Plan,
+                 unknown_permanent: Plan) -> None:
+        self.spec = spec
+        self.catalog = catalog
+        self.candidates = candidates
+        self._index = index
+        self.fallback = fallback
+        self.unknown = unknown
+        self.unknown_permanent = unknown_permanent
+
+    def resolve(self, provider: str, kind: str, product: str, id: int) -> tuple[Candidate, ...]:
+        """The candidates a reported code may mean, searching the product's lookup chain; () when unknown."""
+        return self._index.get((provider, kind, product, id), ())
+
+    def candidate(self, entry: CodeEntry) -> Candidate:
+        """The compiled candidate of a catalog entry."""
+        return self.candidates[(entry.provider, entry.kind, entry.product, entry.id, entry.name + f"#{entry.group_id}")]
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """The merged rules, in file order."""
+        return self.spec.rules
+
+
+_FALLBACK_ID: Final = "defaults"
+
+
+def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy | None = None) -> CompiledPolicy:
+    """Index ``spec`` over ``catalog``; raise `PolicyError` on equal-specificity conflicts and on rules that no
+    catalog code can satisfy.  With ``base`` (the default policy), plans and candidates that come out the same
+    are shared with it, so a thousand tenants cost little more than their own rules."""
+    defaults = spec.defaults
+    plan_cache: dict[Plan, Plan] = {}
+    if base is not None:
+        for cand in base.candidates.values():
+            for plan in cand.plans:
+                plan_cache.setdefault(plan, plan)
+
+    def intern(plan: Plan) -> Plan:
+        return plan_cache.setdefault(plan, plan)
+
+    fallback = intern(make_plan(_FALLBACK_ID, defaults.source, defaults.layers, defaults.fallback, defaults))
+    unknown = intern(make_plan("defaults.unknown", defaults.source, defaults.layers, defaults.unknown, defaults))
+    unknown_permanent = intern(
+        make_plan("defaults.unknown_permanent", defaults.source, defaults.layers, defaults.unknown_permanent, defaults)
+    )
+    rule_plans = [(rule, intern(make_plan(rule.id, rule.source, rule.layers, rule.body, defaults, rule.match)))
+                  for rule in spec.rules]
+    problems: list[PolicyProblem] = []
+    conflicts: set[tuple[str, str]] = set()
+    used: set[str] = set()
+    candidates: dict[tuple[str, str, str, int, str], Candidate] = {}
+    for entry in catalog:
+        matched = [
+            (rule, plan) for rule, plan in rule_plans
+            if rule.match.matches_code(entry.provider, entry.kind, entry.product, entry.group_id, entry.id,
+                                       entry.name, entry.permanent, entry.success)
+        ]
+        matched.sort(key=lambda rp: rp[0].match.specificity, reverse=True)
+        for i, (rule_a, _) in enumerate(matched):
+            used.add(rule_a.id)
+            for rule_b, _ in matched[i + 1:]:
+                if rule_b.match.specificity != rule_a.match.specificity:
+                    break
+                ca, cb = rule_a.match.channels, rule_b.match.channels
+                if ca is None or cb is None or ca & cb:
+                    conflicts.add(tuple(sorted((rule_a.id, rule_b.id))))  # type: ignore[arg-type]
+        chain: list[Plan] = []
+        for _rule, plan in matched:
+            chain.append(plan)
+            if plan.channels is None:
+                break
+        else:
+            chain.append(fallback)
+        key = (entry.provider, entry.kind, entry.product, entry.id, entry.name + f"#{entry.group_id}")
+        cand = Candidate(entry, _identity(entry), f"{entry.name}", tuple(chain), tuple(r for r, _ in matched))
+        if base is not None:
+            previous = base.candidates.get(key)
+            if previous is not None and previous == cand:
+                cand = previous
+        candidates[key] = cand
+    rules_by_id = {rule.id: rule for rule in spec.rules}
+    for a, b in sorted(conflicts):
+        rule = rules_by_id[b]
+        problems.append(PolicyProblem(
+            file=rule.source, line=rule.line, rule=b, field="match",
+            message=f"rules {a!r} and {b!r} have equal specificity and both match the same code(s)",
+            fix=f"make one of them more specific (add id, group_id, name, permanent or channel) or disable {a!r}",
+        ))
+    for rule in spec.rules:
+        if rule.id not in used:
+            problems.append(PolicyProblem(
+                file=rule.source, line=rule.line, rule=rule.id, field="match",
+                message=f"no catalog code satisfies match {rule.match.describe()}",
+                fix="check the name pattern, id and group for typos (`dlrpolicy catalog search TEXT`)",
+            ))
+    if problems:
+        raise PolicyError(problems)
+    index: dict[tuple[str, str, str, int], tuple[Candidate, ...]] = {}
+    by_table: dict[tuple[str, str, str, int], list[Candidate]] = {}
+    for cand in candidates.values():
+        e = cand.entry
+        by_table.setdefault((e.provider, e.kind, e.product, e.id), []).append(cand)
+    for provider, kinds in VOCABULARY.items():
+        for kind, products in kinds.items():
+            for requested in products:
+                for product in reversed(lookup_chain(provider, kind, requested)):
+                    for (p, k, prod, code_id), cands in by_table.items():
+                        if p == provider and k == kind and prod == product:
+                            index[(provider, kind, requested, code_id)] = tuple(cands)
+    if base is not None:
+        # Share the index tuples too when they hold the very same candidates.
+        for key, value in index.items():
+            previous = base._index.get(key)
+            if previous is not None and all(a is b for a, b in zip(previous, value, strict=False)) and len(
+                previous
+            ) == len(value):
+                index[key] = previous
+    return CompiledPolicy(spec, catalog, candidates, index, fallback, unknown, unknown_permanent)

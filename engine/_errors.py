@@ -1,0 +1,138 @@
+"""One exception base; every subclass carries structured fields and says how to fix the problem."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+
+class DlrpolicyError(Exception):
+    """Base of every error dlrpolicy raises on purpose."""
+
+
+class DurationError(DlrpolicyError, ValueError):
+    """A duration string is not of the form ``<number><unit>`` (``"30s"``, ``"15m"``, ``"24h"``, ``"7d"``)."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+        super().__init__(
+            f"invalid duration {value!r}: write a whole number followed by s, m, h or d, "
+            'such as "30s", "15m", "24h" or "7d" (combinations like "1h30m" work too)'
+        )
+
+
+class NaiveDatetimeError(DlrpolicyError, ValueError):
+    """A datetime without a time zone reached a place where only aware datetimes are accepted."""
+
+    def __init__(self, field: str, value: object) -> None:
+        self.field = field
+        self.value = value
+        super().__init__(
+            f"{field} is a naive datetime ({value!r}): pass a timezone-aware datetime, "
+            "e.g. datetime.now(timezone.utc) or one with tzinfo=ZoneInfo('Asia/Seoul')"
+        )
+
+
+class CatalogError(DlrpolicyError):
+    """Catalog data is malformed: names the file, the entry and the field."""
+
+    def __init__(self, file: str, entry: str, field: str, problem: str) -> None:
+        self.file = file
+        self.entry = entry
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{file}: {entry}: field {field!r}: {problem}")
+
+
+class CodeNotFoundError(DlrpolicyError, LookupError):
+    """No catalog entry has this identity."""
+
+    def __init__(self, provider: str, kind: str, product: str, id: int, group_id: int | None = None) -> None:
+        self.provider = provider
+        self.kind = kind
+        self.product = product
+        self.id = id
+        self.group_id = group_id
+        where = f"{provider} {kind} {product} {id}" + (f" in group {group_id}" if group_id is not None else "")
+        super().__init__(
+            f"no catalog entry for {where}: check the provider, kind and product "
+            "(`dlrpolicy catalog search TEXT` finds codes by name)"
+        )
+
+
+class AmbiguousCodeError(DlrpolicyError, LookupError):
+    """An id matches several catalog entries and nothing given tells them apart."""
+
+    def __init__(self, provider: str, kind: str, product: str, id: int, candidates: Sequence[str]) -> None:
+        self.provider = provider
+        self.kind = kind
+        self.product = product
+        self.id = id
+        self.candidates = tuple(candidates)
+        super().__init__(
+            f"{provider} {kind} {product} {id} is ambiguous; it matches {', '.join(self.candidates)}: "
+            "pass group_id (--group) or name to choose one"
+        )
+
+
+@attrs.frozen
+class PolicyProblem:
+    """One problem found while loading a policy file."""
+
+    file: str
+    message: str
+    fix: str
+    rule: str | None = None
+    field: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line is not None else "")
+        parts = [where]
+        if self.rule is not None:
+            parts.append(f"rule {self.rule!r}")
+        if self.field is not None:
+            parts.append(f"field {self.field!r}")
+        return f"{': '.join(parts)}: {self.message} (fix: {self.fix})"
+
+
+class PolicyError(DlrpolicyError):
+    """A policy file (or layer stack) is invalid; ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[PolicyProblem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in policy:\n{lines}")
+
+
+class InvalidOutcomeError(DlrpolicyError, ValueError):
+    """An outcome or history cannot be evaluated as given."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+class TenantError(DlrpolicyError, ValueError):
+    """A tenant id is not safe to use as a policy file name, or the tenant has no usable policy."""
+
+    def __init__(self, tenant: object, problem: str | None = None) -> None:
+        self.tenant = tenant
+        super().__init__(
+            f"tenant {tenant!r}: {problem}"
+            if problem
+            else f"invalid tenant id {tenant!r}: use 1 to 64 characters of a-z, 0-9, '_' and '-', "
+            "starting with a letter or digit (pattern ^[a-z0-9][a-z0-9_-]{0,63}$)"
+        )
+
+
+class PayloadError(DlrpolicyError, ValueError):
+    """A provider payload cannot be read; ``path`` points into the record (``$.results[3].status.id``)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}")

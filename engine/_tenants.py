@@ -1,0 +1,123 @@
+"""Per-tenant policies: ``<policy_dir>/<tenant>.toml`` layered on the shipped default, compiled on first use,
+recompiled when the file changes, and kept at the last good version when a change breaks it."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from os import PathLike
+from pathlib import Path
+
+import attrs
+
+from ._compile import CompiledPolicy
+from ._errors import PolicyError, TenantError
+
+_TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+ENV_POLICY_DIR = "DLRPOLICY_POLICY_DIR"
+
+
+def validate_tenant(tenant: object) -> str:
+    """Return ``tenant`` when it is a safe id (``^[a-z0-9][a-z0-9_-]{0,63}$``); raise `TenantError` otherwise.
+
+    Checked before any path is built, so ``../x``, absolute paths and NUL bytes never reach the file system.
+    """
+    if not isinstance(tenant, str) or _TENANT.fullmatch(tenant) is None:
+        raise TenantError(tenant)
+    return tenant
+
+
+@attrs.frozen
+class _Loaded:
+    policy: CompiledPolicy
+    stamp: tuple[int, int] | None
+
+
+class PolicyStore:
+    """Compiled tenant policies, cached and reloaded when their file changes.
+
+    Thread-safe: a reload compiles outside the cache and swaps the result in with one assignment, so readers
+    see either the old or the new policy, never a half-built one.  A file that became invalid keeps the last
+    good policy in force; the error is kept in `errors` (and raised only when there is no good policy yet).
+    """
+
+    def __init__(self, policy_dir: str | PathLike[str], *, default: CompiledPolicy | None = None) -> None:
+        self.policy_dir = Path(policy_dir)
+        self._default = default
+        self._cache: dict[str, _Loaded] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.errors: dict[str, PolicyError] = {}
+
+    @classmethod
+    def from_env(cls) -> PolicyStore | None:
+        """A store for ``$DLRPOLICY_POLICY_DIR``, or None when it is not set."""
+        value = os.environ.get(ENV_POLICY_DIR)
+        return cls(value) if value else None
+
+    @property
+    def default(self) -> CompiledPolicy:
+        """The policy tenants layer on (the shipped default unless one was given)."""
+        if self._default is None:
+            from ._engine import _default_policy
+
+            self._default = _default_policy()
+        return self._default
+
+    def path_for(self, tenant: str) -> Path:
+        """``<policy_dir>/<tenant>.toml`` after validating the id."""
+        return self.policy_dir / f"{validate_tenant(tenant)}.toml"
+
+    def tenants(self) -> list[str]:
+        """Tenant ids that have a file in the directory (files with unsafe names are left out)."""
+        if not self.policy_dir.is_dir():
+            return []
+        return sorted(p.stem for p in self.policy_dir.glob("*.toml") if _TENANT.fullmatch(p.stem))
+
+    def _stamp(self, path: Path) -> tuple[int, int] | None:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
+    def compile(self, tenant: str) -> CompiledPolicy:
+        """Compile ``tenant``'s file now, without the cache; raise `PolicyError` when it is invalid."""
+        from ._engine import compile_layers, default_layer, read_layer
+
+        path = self.path_for(tenant)
+        if not path.is_file():
+            raise TenantError(tenant, f"no policy file {path}: create it or drop --tenant to use the default")
+        layer = read_layer(path, name=f"tenant:{tenant}")
+        return compile_layers([default_layer(), layer], catalog=self.default.catalog, base=self.default)
+
+    def get(self, tenant: str) -> CompiledPolicy:
+        """The tenant's current policy: the default when it has no file, recompiled when its file changed."""
+        path = self.path_for(tenant)
+        stamp = self._stamp(path)
+        loaded = self._cache.get(tenant)
+        if loaded is not None and loaded.stamp == stamp:
+            return loaded.policy
+        if stamp is None:
+            self._cache[tenant] = _Loaded(self.default, None)
+            self.errors.pop(tenant, None)
+            return self.default
+        with self._guard:
+            lock = self._locks.setdefault(tenant, threading.Lock())
+        with lock:
+            loaded = self._cache.get(tenant)
+            if loaded is not None and loaded.stamp == stamp:
+                return loaded.policy
+            try:
+                policy = self.compile(tenant)
+            except PolicyError as exc:
+                self.errors[tenant] = exc
+                if loaded is None:
+                    raise
+                # Remember the stamp so a broken file is not recompiled on every call; keep the good policy.
+                self._cache[tenant] = _Loaded(loaded.policy, stamp)
+                return loaded.policy
+            self.errors.pop(tenant, None)
+            self._cache[tenant] = _Loaded(policy, stamp)
+            return policy
