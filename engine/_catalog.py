@@ -210,12 +210,12 @@ def _parse_table(source: str, data: Mapping[str, Any]) -> list[CodeEntry]:
         return CatalogError(source, entry, field, problem)
 
     provider, kind, product = data.get("provider"), data.get("kind"), data.get("product")
-    if provider not in VOCABULARY:
+    if not isinstance(provider, str) or provider not in VOCABULARY:
         raise fail("table", "provider", f"{provider!r} is not one of {', '.join(VOCABULARY)}")
     kinds = VOCABULARY[provider]
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise fail("table", "kind", f"{kind!r} is not one of {', '.join(kinds)} for {provider}")
-    if product not in kinds[kind]:
+    if not isinstance(product, str) or product not in kinds[kind]:
         raise fail("table", "product", f"{product!r} is not one of {', '.join(kinds[kind])}")
     rows = data.get("code")
     if not isinstance(rows, list) or not rows:

@@ -46,10 +46,7 @@ def add_policy_arguments(parser: argparse.ArgumentParser, *, tenant: bool = True
 
 def engine_from(args: argparse.Namespace) -> Engine:
     """The engine the policy arguments ask for."""
-    if args.policy:
-        engine = Engine.load(args.policy)
-    else:
-        engine = Engine.default(policy_dir=args.policy_dir)
+    engine = Engine.load(args.policy) if args.policy else Engine.default(policy_dir=args.policy_dir)
     tenant = getattr(args, "tenant", None)
     if tenant is not None:
         if args.policy:

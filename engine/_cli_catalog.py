@@ -48,7 +48,8 @@ def _print_entries(entries: Iterable[CodeEntry], fmt: str) -> None:
         return
     print(f"{'provider':<10} {'kind':<8} {'product':<16} {'group':<18} {'id':>6}  {'perm':<5} name")
     for e in entries:
-        group = "" if e.group_id is None and e.group_name is None else f"{e.group_id if e.group_id is not None else '-'} {e.group_name or ''}"
+        group_id = "-" if e.group_id is None else str(e.group_id)
+        group = "" if e.group_id is None and e.group_name is None else f"{group_id} {e.group_name or ''}"
         perm = "-" if e.permanent is None else ("yes" if e.permanent else "no")
         print(f"{e.provider:<10} {e.kind:<8} {e.product:<16} {group[:18]:<18} {e.id:>6}  {perm:<5} {e.name}")
 

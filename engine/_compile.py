@@ -18,6 +18,15 @@ from ._models import CodeIdentity, EscalateEffect
 from ._policy import Body, Defaults, Match, PolicySpec, Rule, SuppressSpec
 from ._schedule import Backoff, CalendarTime, Window
 
+# (provider, kind, product, id, name#group): one catalog entry.  (provider, kind, requested product, id): a report.
+EntryKey = tuple[str, str, str, int, str]
+IndexKey = tuple[str, str, str, int]
+
+
+def entry_key(entry: CodeEntry) -> EntryKey:
+    """The key of an entry in `CompiledPolicy.candidates`."""
+    return (entry.provider, entry.kind, entry.product, entry.id, f"{entry.name}#{entry.group_id}")
+
 
 @attrs.frozen(cache_hash=True)
 class Plan:
@@ -101,6 +110,7 @@ def make_plan(rule: str, source: str, layers: tuple[str, ...], body: Body, defau
     """
     timed = body.after is not None or body.every is not None or body.at is not None
     backoff = body.backoff if body.backoff is not None else (None if timed else defaults.backoff)
+    give_up_after: timedelta | None
     if body.verdict == "retry":
         give_up_after = body.give_up_after or defaults.give_up_after
         max_attempts = body.max_attempts or (None if body.give_up_after is not None else defaults.max_attempts)
@@ -126,8 +136,8 @@ class CompiledPolicy:
 
     __slots__ = ("_index", "candidates", "catalog", "fallback", "spec", "unknown", "unknown_permanent")
 
-    def __init__(self, spec: PolicySpec, catalog: Catalog, candidates: Mapping[tuple[str, str, str, int, str], Candidate],
-                 index: Mapping[tuple[str, str, str, int], tuple[Candidate, ...]], fallback: Plan, unknown: Plan,
+    def __init__(self, spec: PolicySpec, catalog: Catalog, candidates: Mapping[EntryKey, Candidate],
+                 index: Mapping[IndexKey, tuple[Candidate, ...]], fallback: Plan, unknown: Plan,
                  unknown_permanent: Plan) -> None:
         self.spec = spec
         self.catalog = catalog
@@ -143,7 +153,7 @@ class CompiledPolicy:
 
     def candidate(self, entry: CodeEntry) -> Candidate:
         """The compiled candidate of a catalog entry."""
-        return self.candidates[(entry.provider, entry.kind, entry.product, entry.id, entry.name + f"#{entry.group_id}")]
+        return self.candidates[entry_key(entry)]
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -178,7 +188,7 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
     problems: list[PolicyProblem] = []
     conflicts: set[tuple[str, str]] = set()
     used: set[str] = set()
-    candidates: dict[tuple[str, str, str, int, str], Candidate] = {}
+    candidates: dict[EntryKey, Candidate] = {}
     for entry in catalog:
         matched = [
             (rule, plan) for rule, plan in rule_plans
@@ -201,7 +211,7 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
                 break
         else:
             chain.append(fallback)
-        key = (entry.provider, entry.kind, entry.product, entry.id, entry.name + f"#{entry.group_id}")
+        key = entry_key(entry)
         cand = Candidate(entry, _identity(entry), f"{entry.name}", tuple(chain), tuple(r for r, _ in matched))
         if base is not None:
             previous = base.candidates.get(key)
@@ -225,8 +235,8 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
             ))
     if problems:
         raise PolicyError(problems)
-    index: dict[tuple[str, str, str, int], tuple[Candidate, ...]] = {}
-    by_table: dict[tuple[str, str, str, int], list[Candidate]] = {}
+    index: dict[IndexKey, tuple[Candidate, ...]] = {}
+    by_table: dict[IndexKey, list[Candidate]] = {}
     for cand in candidates.values():
         e = cand.entry
         by_table.setdefault((e.provider, e.kind, e.product, e.id), []).append(cand)
@@ -239,10 +249,10 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
                             index[(provider, kind, requested, code_id)] = tuple(cands)
     if base is not None:
         # Share the index tuples too when they hold the very same candidates.
-        for key, value in index.items():
-            previous = base._index.get(key)
-            if previous is not None and all(a is b for a, b in zip(previous, value, strict=False)) and len(
-                previous
-            ) == len(value):
-                index[key] = previous
+        for index_key, value in index.items():
+            shared = base._index.get(index_key)
+            if shared is not None and len(shared) == len(value) and all(
+                a is b for a, b in zip(shared, value, strict=True)
+            ):
+                index[index_key] = shared
     return CompiledPolicy(spec, catalog, candidates, index, fallback, unknown, unknown_permanent)

@@ -56,7 +56,9 @@ def _key(scope: str, outcome: Outcome) -> str | None:
     return outcome.tenant
 
 
-def _effects(plan: Plan, outcome: Outcome, now: datetime, verdict: str) -> tuple[SuppressEffect | None, EscalateEffect | None]:
+def _effects(
+    plan: Plan, outcome: Outcome, now: datetime, verdict: str
+) -> tuple[SuppressEffect | None, EscalateEffect | None]:
     suppress = None
     if plan.suppress is not None:
         until = now + plan.suppress.duration if plan.suppress.duration is not None else None

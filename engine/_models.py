@@ -3,6 +3,7 @@ and what to do next (Decision).  All frozen; all datetimes timezone-aware."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
@@ -38,7 +39,7 @@ _INFOBIP_PRODUCTS: Final = {
     "live_chat": ("general", "live_chat"),
     "flow": ("moments", "moments"),
     "api": ("general", "people"),
-    **{chat: ("general", "chat") for chat in CHAT_CHANNELS},
+    **dict.fromkeys(CHAT_CHANNELS, ("general", "chat")),
 }
 
 #: The channel a product's messages travel on when nothing else says (used by `explain` and the adapters).
@@ -65,10 +66,6 @@ def require_aware(field: str, value: datetime | None) -> None:
 
 def _aware(instance: object, attribute: attrs.Attribute[datetime | None], value: datetime | None) -> None:
     require_aware(f"{type(instance).__name__}.{attribute.name}", value)
-
-
-def _one_of(choices: tuple[str, ...]) -> attrs.validators._InValidator:  # type: ignore[name-defined]
-    return attrs.validators.in_(choices)  # type: ignore[no-any-return]
 
 
 def iso_z(value: datetime | None) -> str | None:
@@ -125,6 +122,10 @@ def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> 
         raise InvalidOutcomeError(f"History.{attribute.name}", f"must be an integer >= 1, got {value!r}")
 
 
+def _as_channels(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class History:
     """What already happened to the message: attempts made (>= 1), when the first one was, channels tried.
@@ -134,7 +135,7 @@ class History:
 
     attempts: int = attrs.field(default=1, validator=_positive)
     first_attempt_at: datetime | None = attrs.field(default=None, validator=_aware)
-    channels: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    channels: tuple[str, ...] = attrs.field(default=(), converter=_as_channels)
 
 
 @attrs.frozen

@@ -471,9 +471,11 @@ def _read_match(reader: _Reader, raw: object) -> Match | None:
     for key in set(raw) - _MATCH_KEYS:
         reader.fail(f"match.{key}", "unknown match key", f"use only: {', '.join(sorted(_MATCH_KEYS))}")
     provider, kind, product = raw.get("provider"), raw.get("kind"), raw.get("product")
-    if provider is not None and provider not in VOCABULARY:
+    if provider is not None and (not isinstance(provider, str) or provider not in VOCABULARY):
         reader.fail("match.provider", f"unknown provider {provider!r}", f"use one of: {', '.join(VOCABULARY)}")
-    kinds = {k for p in VOCABULARY.values() for k in p} if provider not in VOCABULARY else set(VOCABULARY[provider])
+    kinds = set(VOCABULARY[provider]) if isinstance(provider, str) and provider in VOCABULARY else {
+        k for p in VOCABULARY.values() for k in p
+    }
     if kind is not None and kind not in kinds:
         reader.fail("match.kind", f"unknown kind {kind!r}", f"use one of: {', '.join(sorted(kinds))}")
     products = {x for p in VOCABULARY.values() for ks in p.values() for x in ks}
@@ -525,7 +527,10 @@ def _rules_of(layer: Layer, problems: _Problems, key: str) -> list[dict[str, Any
     return raw
 
 
-def _merge_rules(layers: Sequence[Layer], problems: _Problems) -> dict[str, tuple[dict[str, Any], Layer, tuple[str, ...]]]:
+_Merged = dict[str, tuple[dict[str, Any], "Layer", tuple[str, ...]]]
+
+
+def _merge_rules(layers: Sequence[Layer], problems: _Problems) -> _Merged:
     """Rule id -> (raw rule, layer that last wrote it, layers that shaped it), applying replace/patch/disable."""
     rules: dict[str, tuple[dict[str, Any], Layer, tuple[str, ...]]] = {}
     for index, layer in enumerate(layers):
@@ -594,7 +599,7 @@ def build_spec(layers: Sequence[Layer]) -> PolicySpec:
     reader.zone = zone
     backoff = reader.backoff(raw_defaults.get("backoff"), "defaults.backoff") if "backoff" in raw_defaults else None
     if backoff is None and "backoff" not in raw_defaults:
-        reader.fail("defaults.backoff", "missing", 'add backoff = {initial = "30s", factor = 2, max = "1h", jitter = 0.1}')
+        reader.fail("defaults.backoff", "missing", 'add backoff = {initial = "30s", factor = 2, max = "1h"}')
     max_attempts = reader.positive_int(raw_defaults, "max_attempts")
     if max_attempts is None and "max_attempts" not in raw_defaults:
         reader.fail("defaults.max_attempts", "missing", "add max_attempts = 5")
@@ -635,8 +640,13 @@ def build_spec(layers: Sequence[Layer]) -> PolicySpec:
             rules.append(Rule(rule_id, match, body, layer.source, shaped, layer.rule_line(rule_id)))
     if problems.items:
         raise PolicyError(problems.items)
-    assert backoff is not None and max_attempts is not None and give_up_after is not None
-    assert fallback is not None and unknown is not None and unknown_permanent is not None
+    # Every None below was reported as a problem above, so reaching here means all were read.
+    assert backoff is not None
+    assert max_attempts is not None
+    assert give_up_after is not None
+    assert fallback is not None
+    assert unknown is not None
+    assert unknown_permanent is not None
     defaults = Defaults(
         timezone=zone, backoff=backoff, max_attempts=max_attempts, give_up_after=give_up_after,
         on_exhausted=on_exhausted, max_delay=max_delay, fallback=fallback, unknown=unknown,

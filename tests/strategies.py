@@ -1,0 +1,79 @@
+"""Hypothesis strategies shared by the test modules (one place, as in attrs/cattrs).
+
+Sections are grouped by the module they serve; add new strategies at the end of the matching section."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from hypothesis import strategies as st
+
+from dlrpolicy import Catalog, CodeEntry, CodeRef, History, Outcome
+from dlrpolicy._models import CHANNELS, DEFAULT_CHANNEL, SLOT_KINDS
+
+# --- time -------------------------------------------------------------------------------------------------------
+
+#: Aware datetimes in UTC within a few years around today.
+aware_datetimes = st.datetimes(
+    min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+)
+
+#: Aware datetimes with arbitrary fixed offsets (-12h .. +14h).
+offset_datetimes = st.builds(
+    lambda dt, minutes: dt.replace(tzinfo=timezone(timedelta(minutes=minutes))),
+    st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31)),
+    st.integers(min_value=-12 * 60, max_value=14 * 60),
+)
+
+durations = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30))
+
+# --- catalog ----------------------------------------------------------------------------------------------------
+
+catalog_entries: st.SearchStrategy[CodeEntry] = st.sampled_from(Catalog.load().entries)
+
+
+def outcome_for(entry: CodeEntry, *, channel: str | None = None, **fields: object) -> Outcome:
+    """An outcome that reports ``entry`` (in its status or error slot) on ``channel`` (default: the product's)."""
+    status_kind, _ = SLOT_KINDS[entry.provider]
+    ref = CodeRef(id=entry.id, group_id=entry.group_id, name=entry.name, permanent=entry.permanent)
+    slot = "status" if entry.kind == status_kind else "error"
+    return Outcome(
+        provider=entry.provider,
+        channel=channel or DEFAULT_CHANNEL[entry.product],
+        product=entry.product,
+        **{slot: ref},
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+@st.composite
+def catalog_outcomes(draw: st.DrawFn) -> Outcome:
+    """Outcomes reporting a random catalog code, with random ids, recipients and senders."""
+    entry = draw(catalog_entries)
+    return outcome_for(
+        entry,
+        message_id=draw(st.text(min_size=1, max_size=20)),
+        recipient=draw(st.one_of(st.none(), st.from_regex(r"\+[1-9][0-9]{7,12}", fullmatch=True))),
+        sender=draw(st.one_of(st.none(), st.just("news@acme.example"), st.just("ACME"))),
+        retry_after=draw(st.one_of(st.none(), st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=3)))),
+    )
+
+
+@st.composite
+def unknown_outcomes(draw: st.DrawFn) -> Outcome:
+    """Outcomes whose code id is not in any table of the catalog."""
+    provider = draw(st.sampled_from(sorted(SLOT_KINDS)))
+    channel = "kakao" if provider == "nhn_kakao" else draw(st.sampled_from(CHANNELS))
+    code = CodeRef(id=draw(st.integers(min_value=900_000, max_value=10**9)),
+                   permanent=draw(st.one_of(st.none(), st.booleans())))
+    slot = draw(st.sampled_from(["status", "error"]))
+    return Outcome(provider=provider, channel=channel, message_id="m", **{slot: code})  # type: ignore[arg-type]
+
+
+@st.composite
+def histories(draw: st.DrawFn, *, before: datetime | None = None) -> History:
+    """Histories with 1-12 attempts, the first one up to 10 days before ``before``."""
+    first = None
+    if before is not None:
+        first = before - draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=10)))
+    return History(attempts=draw(st.integers(min_value=1, max_value=12)), first_attempt_at=first)
