@@ -15,7 +15,7 @@ import attrs
 from ._catalog import VOCABULARY, Catalog, CodeEntry, lookup_chain
 from ._errors import PolicyError, PolicyProblem
 from ._models import CodeIdentity, EscalateEffect
-from ._policy import Body, Defaults, Match, PolicySpec, Rule, SuppressSpec
+from ._rules import Body, Defaults, Match, PolicySpec, Rule, SuppressSpec
 from ._schedule import Backoff, CalendarTime, Window
 
 # (provider, kind, product, id, name#group): one catalog entry.  (provider, kind, requested product, id): a report.

@@ -36,6 +36,8 @@ def _resolve(policy: CompiledPolicy, outcome: Outcome, kind: str, ref: CodeRef) 
     """(product searched, candidate or None, number of candidates) for one reported code."""
     product = outcome.product or product_for(outcome.provider, outcome.channel, kind)
     cands = policy.resolve(outcome.provider, kind, product, ref.id)
+    if len(cands) == 1:
+        return product, cands[0], 1
     return product, _pick(cands, ref) if cands else None, len(cands)
 
 
@@ -105,7 +107,7 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
     A non-OK error decides when the outcome carries one; otherwise the status decides.  Codes the catalog does
     not know get the policy's ``[defaults.unknown]`` decision with ``code.unknown = true``.
     """
-    if now.tzinfo is None or now.utcoffset() is None:
+    if now.utcoffset() is None:  # also None when tzinfo is None
         raise NaiveDatetimeError("now", now)
     status_kind, error_kind = SLOT_KINDS[outcome.provider]
     ref = outcome.error

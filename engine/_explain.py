@@ -13,7 +13,7 @@ from ._compile import CompiledPolicy
 from ._duration import format_duration
 from ._evaluate import evaluate
 from ._models import Decision, History, Outcome, iso_z
-from ._policy import TIERS
+from ._rules import TIERS
 
 _TIMELINE_LIMIT = 60
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import attrs
 
 from ._compile import CompiledPolicy
 from ._errors import PolicyError, TenantError
+from ._policy import Layer
 
 _TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 ENV_POLICY_DIR = "DLRPOLICY_POLICY_DIR"
@@ -42,9 +44,11 @@ class PolicyStore:
     good policy in force; the error is kept in `errors` (and raised only when there is no good policy yet).
     """
 
-    def __init__(self, policy_dir: str | PathLike[str], *, default: CompiledPolicy | None = None) -> None:
+    def __init__(self, policy_dir: str | PathLike[str], *, base: Sequence[Layer] | None = None) -> None:
+        """Tenant files in ``policy_dir`` are layered on ``base`` (the shipped default policy when None)."""
         self.policy_dir = Path(policy_dir)
-        self._default = default
+        self._base = tuple(base) if base is not None else None
+        self._default: CompiledPolicy | None = None
         self._cache: dict[str, _Loaded] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -60,9 +64,9 @@ class PolicyStore:
     def default(self) -> CompiledPolicy:
         """The policy tenants layer on (the shipped default unless one was given)."""
         if self._default is None:
-            from ._engine import _default_policy
+            from ._engine import _default_policy, compile_layers
 
-            self._default = _default_policy()
+            self._default = _default_policy() if self._base is None else compile_layers(self._base)
         return self._default
 
     def path_for(self, tenant: str) -> Path:
@@ -90,7 +94,8 @@ class PolicyStore:
         if not path.is_file():
             raise TenantError(tenant, f"no policy file {path}: create it or drop --tenant to use the default")
         layer = read_layer(path, name=f"tenant:{tenant}")
-        return compile_layers([default_layer(), layer], catalog=self.default.catalog, base=self.default)
+        base = self._base if self._base is not None else (default_layer(),)
+        return compile_layers([*base, layer], catalog=self.default.catalog, base=self.default)
 
     def get(self, tenant: str) -> CompiledPolicy:
         """The tenant's current policy: the default when it has no file, recompiled when its file changed."""
