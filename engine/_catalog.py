@@ -160,7 +160,7 @@ class Hints:
 _NO_HINTS: Final = Hints()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class CodeEntry:
     """One row of a provider's code table."""
 

@@ -18,14 +18,8 @@ from ._models import CodeIdentity, EscalateEffect
 from ._rules import Body, Defaults, Match, PolicySpec, Rule, SuppressSpec
 from ._schedule import Backoff, CalendarTime, Window
 
-# (provider, kind, product, id, name#group): one catalog entry.  (provider, kind, requested product, id): a report.
-EntryKey = tuple[str, str, str, int, str]
+# (provider, kind, requested product, id): what a report names.
 IndexKey = tuple[str, str, str, int]
-
-
-def entry_key(entry: CodeEntry) -> EntryKey:
-    """The key of an entry in `CompiledPolicy.candidates`."""
-    return (entry.provider, entry.kind, entry.product, entry.id, f"{entry.name}#{entry.group_id}")
 
 
 @attrs.frozen(cache_hash=True)
@@ -108,7 +102,8 @@ def make_plan(rule: str, source: str, layers: tuple[str, ...], body: Body, defau
     A rule that sets its own ``give_up_after`` is bounded by that deadline alone unless it also sets
     ``max_attempts``; a rule that sets neither inherits both limits from the defaults.
     """
-    timed = body.after is not None or body.every is not None or body.at is not None
+    # A channel fallback with no timing of its own goes out at once: the other channel is not the one that failed.
+    timed = body.after is not None or body.every is not None or body.at is not None or body.channel is not None
     backoff = body.backoff if body.backoff is not None else (None if timed else defaults.backoff)
     give_up_after: timedelta | None
     if body.verdict == "retry":
@@ -131,29 +126,53 @@ def _identity(entry: CodeEntry) -> CodeIdentity:
     return CodeIdentity(entry.provider, entry.kind, entry.product, entry.id, entry.name, entry.group_id)
 
 
+_NO_CANDIDATES: Final[tuple[Candidate, ...]] = ()
+
+
 class CompiledPolicy:
-    """An immutable, indexed policy.  Build with `compile_policy`; evaluate with `dlrpolicy.evaluate`."""
+    """An immutable, indexed policy.  Build with `compile_policy`; evaluate with `dlrpolicy.evaluate`.
 
-    __slots__ = ("_index", "candidates", "catalog", "fallback", "spec", "unknown", "unknown_permanent")
+    A policy compiled on a ``base`` (a tenant on the default) stores only what differs from the base and falls
+    back to the base's index and candidates for the rest.
+    """
 
-    def __init__(self, spec: PolicySpec, catalog: Catalog, candidates: Mapping[EntryKey, Candidate],
+    __slots__ = ("_base", "_base_index", "_candidates", "_index", "catalog", "fallback", "spec", "unknown",
+                 "unknown_permanent")
+
+    def __init__(self, spec: PolicySpec, catalog: Catalog, candidates: Mapping[CodeEntry, Candidate],
                  index: Mapping[IndexKey, tuple[Candidate, ...]], fallback: Plan, unknown: Plan,
-                 unknown_permanent: Plan) -> None:
+                 unknown_permanent: Plan, base: CompiledPolicy | None = None) -> None:
         self.spec = spec
         self.catalog = catalog
-        self.candidates = candidates
+        self._candidates = candidates
         self._index = index
+        self._base = base
+        self._base_index: Mapping[IndexKey, tuple[Candidate, ...]] = base._index if base is not None else {}
         self.fallback = fallback
         self.unknown = unknown
         self.unknown_permanent = unknown_permanent
 
     def resolve(self, provider: str, kind: str, product: str, id: int) -> tuple[Candidate, ...]:
         """The candidates a reported code may mean, searching the product's lookup chain; () when unknown."""
-        return self._index.get((provider, kind, product, id), ())
+        key = (provider, kind, product, id)
+        found = self._index.get(key)
+        if found is None:
+            return self._base_index.get(key, _NO_CANDIDATES)
+        return found
 
     def candidate(self, entry: CodeEntry) -> Candidate:
         """The compiled candidate of a catalog entry."""
-        return self.candidates[entry_key(entry)]
+        found = self._candidates.get(entry)
+        if found is None and self._base is not None:
+            return self._base.candidate(entry)
+        if found is None:
+            raise KeyError(entry.label)
+        return found
+
+    @property
+    def own_size(self) -> tuple[int, int]:
+        """(candidates, index keys) stored by this policy itself rather than shared with its base."""
+        return len(self._candidates), len(self._index)
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -164,15 +183,33 @@ class CompiledPolicy:
 _FALLBACK_ID: Final = "defaults"
 
 
+def _table_index(candidates: Mapping[CodeEntry, Candidate]) -> dict[IndexKey, tuple[Candidate, ...]]:
+    """(provider, kind, requested product, id) -> candidates, following each product's lookup chain."""
+    by_table: dict[tuple[str, str, str], dict[int, list[Candidate]]] = {}
+    for entry, cand in candidates.items():
+        by_table.setdefault((entry.provider, entry.kind, entry.product), {}).setdefault(entry.id, []).append(cand)
+    index: dict[IndexKey, tuple[Candidate, ...]] = {}
+    for provider, kinds in VOCABULARY.items():
+        for kind, products in kinds.items():
+            for requested in products:
+                # Walk the chain backwards so the first table in the chain wins.
+                for product in reversed(lookup_chain(provider, kind, requested)):
+                    for code_id, cands in by_table.get((provider, kind, product), {}).items():
+                        index[(provider, kind, requested, code_id)] = tuple(cands)
+    return index
+
+
 def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy | None = None) -> CompiledPolicy:
     """Index ``spec`` over ``catalog``; raise `PolicyError` on equal-specificity conflicts and on rules that no
-    catalog code can satisfy.  With ``base`` (the default policy), plans and candidates that come out the same
-    are shared with it, so a thousand tenants cost little more than their own rules."""
+    catalog code can satisfy.  With ``base`` (the default policy, compiled over the same catalog), only what
+    differs from it is stored, so a thousand tenants cost little more than their own rules."""
+    if base is not None and base.catalog is not catalog:
+        base = None
     defaults = spec.defaults
     plan_cache: dict[Plan, Plan] = {}
     if base is not None:
-        for cand in base.candidates.values():
-            for plan in cand.plans:
+        for entry in catalog:
+            for plan in base.candidate(entry).plans:
                 plan_cache.setdefault(plan, plan)
 
     def intern(plan: Plan) -> Plan:
@@ -185,10 +222,10 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
     )
     rule_plans = [(rule, intern(make_plan(rule.id, rule.source, rule.layers, rule.body, defaults, rule.match)))
                   for rule in spec.rules]
-    problems: list[PolicyProblem] = []
     conflicts: set[tuple[str, str]] = set()
     used: set[str] = set()
-    candidates: dict[EntryKey, Candidate] = {}
+    all_candidates: dict[CodeEntry, Candidate] = {}
+    own: dict[CodeEntry, Candidate] = {}
     for entry in catalog:
         matched = [
             (rule, plan) for rule, plan in rule_plans
@@ -203,7 +240,8 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
                     break
                 ca, cb = rule_a.match.channels, rule_b.match.channels
                 if ca is None or cb is None or ca & cb:
-                    conflicts.add(tuple(sorted((rule_a.id, rule_b.id))))  # type: ignore[arg-type]
+                    first, second = sorted((rule_a.id, rule_b.id))
+                    conflicts.add((first, second))
         chain: list[Plan] = []
         for _rule, plan in matched:
             chain.append(plan)
@@ -211,13 +249,28 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
                 break
         else:
             chain.append(fallback)
-        key = entry_key(entry)
-        cand = Candidate(entry, _identity(entry), f"{entry.name}", tuple(chain), tuple(r for r, _ in matched))
-        if base is not None:
-            previous = base.candidates.get(key)
-            if previous is not None and previous == cand:
-                cand = previous
-        candidates[key] = cand
+        plans = tuple(chain)
+        rules = tuple(r for r, _ in matched)
+        previous = base.candidate(entry) if base is not None else None
+        if previous is not None and previous.plans == plans and previous.matched == rules:
+            all_candidates[entry] = previous
+        else:
+            cand = Candidate(entry, _identity(entry), entry.name, plans, rules)
+            all_candidates[entry] = own[entry] = cand
+    _raise_problems(spec, conflicts, used)
+    index = _table_index(all_candidates)
+    if base is not None:
+        # Keep only the keys whose candidates differ from the base's; the rest resolve through the base.
+        index = {
+            key: value for key, value in index.items()
+            if len(value) != len(shared := base.resolve(*key)) or any(a is not b for a, b in zip(value, shared, strict=True))
+        }
+    return CompiledPolicy(spec, catalog, own if base is not None else all_candidates, index, fallback, unknown,
+                          unknown_permanent, base)
+
+
+def _raise_problems(spec: PolicySpec, conflicts: set[tuple[str, str]], used: set[str]) -> None:
+    problems: list[PolicyProblem] = []
     rules_by_id = {rule.id: rule for rule in spec.rules}
     for a, b in sorted(conflicts):
         rule = rules_by_id[b]
@@ -235,24 +288,3 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
             ))
     if problems:
         raise PolicyError(problems)
-    index: dict[IndexKey, tuple[Candidate, ...]] = {}
-    by_table: dict[IndexKey, list[Candidate]] = {}
-    for cand in candidates.values():
-        e = cand.entry
-        by_table.setdefault((e.provider, e.kind, e.product, e.id), []).append(cand)
-    for provider, kinds in VOCABULARY.items():
-        for kind, products in kinds.items():
-            for requested in products:
-                for product in reversed(lookup_chain(provider, kind, requested)):
-                    for (p, k, prod, code_id), cands in by_table.items():
-                        if p == provider and k == kind and prod == product:
-                            index[(provider, kind, requested, code_id)] = tuple(cands)
-    if base is not None:
-        # Share the index tuples too when they hold the very same candidates.
-        for index_key, value in index.items():
-            shared = base._index.get(index_key)
-            if shared is not None and len(shared) == len(value) and all(
-                a is b for a, b in zip(shared, value, strict=True)
-            ):
-                index[index_key] = shared
-    return CompiledPolicy(spec, catalog, candidates, index, fallback, unknown, unknown_permanent)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from ._compile import Candidate, CompiledPolicy, Plan
 from ._errors import NaiveDatetimeError
@@ -107,7 +107,7 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
     A non-OK error decides when the outcome carries one; otherwise the status decides.  Codes the catalog does
     not know get the policy's ``[defaults.unknown]`` decision with ``code.unknown = true``.
     """
-    if now.utcoffset() is None:  # also None when tzinfo is None
+    if now.tzinfo is not UTC and now.utcoffset() is None:  # utcoffset() is also None when tzinfo is None
         raise NaiveDatetimeError("now", now)
     status_kind, error_kind = SLOT_KINDS[outcome.provider]
     ref = outcome.error

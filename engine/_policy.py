@@ -214,9 +214,10 @@ class _Reader:
             if not isinstance(spec, dict) or set(spec) - {"scope", "for"}:
                 self.fail("suppress", f"{spec!r} is not a suppress table", 'write {scope = "recipient", for = "24h"}')
             else:
-                scope = self.choice(spec, "scope", SCOPES) if "scope" in spec else None
-                if scope is None and "scope" not in spec:
-                    self.fail("suppress.scope", "missing", f"use one of: {', '.join(SCOPES)}")
+                scope = spec.get("scope")
+                if scope not in SCOPES:
+                    self.fail("suppress.scope", f"{scope!r} is not a scope", f"use one of: {', '.join(SCOPES)}")
+                    scope = None
                 duration = self.duration(spec, "for")
                 if scope is not None:
                     suppress = SuppressSpec(scope, duration)

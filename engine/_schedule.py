@@ -109,9 +109,12 @@ class CalendarTime:
         match = _AT.fullmatch(text.strip()) if isinstance(text, str) else None
         if match is None:
             raise ValueError(f'{text!r} is not a calendar time: write "next_day HH:MM" or "next HH:MM"')
-        minute = parse_hhmm(match.group(2))
+        try:
+            minute = parse_hhmm(match.group(2))
+        except ValueError as exc:
+            raise ValueError(f'{text!r}: {exc}; write "next_day HH:MM" or "next HH:MM"') from None
         if minute >= 1440:
-            raise ValueError(f"{text!r}: use 00:00 rather than 24:00")
+            raise ValueError(f'{text!r}: use 00:00 rather than 24:00 in "next HH:MM"')
         return cls(match.group(1), minute, zone)
 
     def after(self, now: datetime) -> datetime:
@@ -138,13 +141,22 @@ class Backoff:
     factor: float
     max: timedelta
     jitter: float
+    # Seconds as floats, computed once: delay() runs on every retry decision.
+    _initial_s: float = attrs.field(init=False, eq=False, repr=False)
+    _max_s: float = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_initial_s", self.initial.total_seconds())
+        object.__setattr__(self, "_max_s", self.max.total_seconds())
 
     def delay(self, retry_number: int, message_id: str | None) -> timedelta:
         """The delay before retry number ``retry_number`` (1 for the first retry) of ``message_id``."""
-        base = min(self.initial.total_seconds() * self.factor ** (retry_number - 1), self.max.total_seconds())
+        base = self._initial_s * self.factor ** (retry_number - 1)
+        if base > self._max_s:
+            base = self._max_s
         if self.jitter:
             base *= 1.0 + self.jitter * (2.0 * jitter_fraction(message_id, retry_number) - 1.0)
-        return timedelta(seconds=max(base, 0.0))
+        return timedelta(seconds=base if base > 0.0 else 0.0)
 
     def describe(self) -> str:
         """``backoff 30s x2 up to 1h +/-10%``."""

@@ -123,6 +123,7 @@ id = "office-hours"
 match = { provider = "infobip", kind = "error", product = "general", id = 6 }
 verdict = "retry"
 window = "office"
+give_up_after = "7d"
 reason = "Office hours only."
 
 [[rule]]

@@ -57,7 +57,7 @@ def test_retry_past_deadline_becomes_on_exhausted(small_engine: Engine) -> None:
 
 def test_max_attempts_exhausts(small_engine: Engine) -> None:
     """With the defaults' 4 attempts used, a backoff retry becomes suppress."""
-    decision = small_engine.evaluate(_sms(error=CodeRef(id=6, group_id=1)), now=NOW, history=History(attempts=4))
+    decision = small_engine.evaluate(_sms(error=CodeRef(id=27, group_id=1)), now=NOW, history=History(attempts=4))
     assert "suppress" == decision.verdict
     assert "attempt limit (4)" in decision.reason
 

@@ -170,8 +170,11 @@ def test_reload_is_thread_safe(tmp_path: Path) -> None:
     threads = [threading.Thread(target=read) for _ in range(4)]
     for thread in threads:
         thread.start()
-    path.write_text('[defaults]\nmax_attempts = 3\n', encoding="utf-8")
-    os.utime(path, ns=(5, 5))
+    # Replace atomically, as the README asks: a half-written file would be a different, valid policy.
+    staged = tmp_path / "acme.toml.tmp"
+    staged.write_text('[defaults]\nmax_attempts = 3\n', encoding="utf-8")
+    os.utime(staged, ns=(5, 5))
+    os.replace(staged, path)
     for thread in threads:
         thread.join()
     assert [] == errors
