@@ -119,11 +119,10 @@ def _run_diff(args: argparse.Namespace) -> int:
             }, ensure_ascii=False))
         return 0
     print(f"{len(rows)} code(s) decided differently for tenant {args.tenant}:")
-    print(f"{'code':<52} {'channel':<8} {'default':<48} tenant")
+    width = max((len(f"tenant {args.tenant}"), len("default")))
     for d in rows:
         e = d.entry
-        code = f"{e.provider} {e.kind} {e.product} {e.id} {e.name}"
-        left = f"{d.before.verdict} ({d.before.rule})"
-        right = f"{d.after.verdict} ({d.after.rule}) {d.after.describe_timing()}"
-        print(f"{code[:52]:<52} {d.channel:<8} {left[:48]:<48} {right}")
+        print(f"\n{e.provider} {e.kind} {e.product} {e.id} {e.name} (on {d.channel})")
+        for label, plan in (("default", d.before), (f"tenant {args.tenant}", d.after)):
+            print(f"  {label:<{width}}  {plan.verdict:<9} {plan.rule:<40} {plan.describe_timing()}")
     return 0

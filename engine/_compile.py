@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Final
+from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -20,6 +21,9 @@ from ._schedule import Backoff, CalendarTime, Window
 
 # (provider, kind, requested product, id): what a report names.
 IndexKey = tuple[str, str, str, int]
+
+
+_SUPPORT: Final = EscalateEffect("support", "warning")
 
 
 @attrs.frozen(cache_hash=True)
@@ -43,6 +47,10 @@ class Plan:
     suppress: SuppressSpec | None
     escalate: EscalateEffect | None
     max_delay: timedelta
+    #: Escalation used when the verdict (or the exhausted verdict) is escalate and the rule names no route.
+    default_escalation: EscalateEffect = _SUPPORT
+    #: When set, retries may not land after the end of the first attempt's calendar day in this zone.
+    same_day_zone: ZoneInfo | None = None
     channels: frozenset[str] | None = None
     match: Match | None = attrs.field(default=None, eq=False)
 
@@ -67,7 +75,8 @@ class Plan:
             if self.max_attempts is not None:
                 parts.append(f"at most {self.max_attempts} attempts")
             if self.give_up_after is not None:
-                parts.append(f"give up after {fmt(self.give_up_after)} then {self.on_exhausted}")
+                same_day = " or at the end of the first attempt's day" if self.same_day_zone is not None else ""
+                parts.append(f"give up after {fmt(self.give_up_after)}{same_day} then {self.on_exhausted}")
         if self.suppress is not None:
             span = f" for {fmt(self.suppress.duration)}" if self.suppress.duration else " until lifted"
             parts.append(f"suppress {self.suppress.scope}{span}")
@@ -106,18 +115,28 @@ def make_plan(rule: str, source: str, layers: tuple[str, ...], body: Body, defau
     timed = body.after is not None or body.every is not None or body.at is not None or body.channel is not None
     backoff = body.backoff if body.backoff is not None else (None if timed else defaults.backoff)
     give_up_after: timedelta | None
+    window = body.window
     if body.verdict == "retry":
         give_up_after = body.give_up_after or defaults.give_up_after
         max_attempts = body.max_attempts or (None if body.give_up_after is not None else defaults.max_attempts)
+        window = window or defaults.window
+        if defaults.attempts_ceiling is not None:
+            max_attempts = min(max_attempts or defaults.attempts_ceiling, defaults.attempts_ceiling)
     else:
         give_up_after = body.give_up_after
         max_attempts = body.max_attempts
         backoff = body.backoff
+    routes = defaults.routes
+    escalate = body.escalate
+    if escalate is not None and escalate.route in routes:
+        escalate = EscalateEffect(routes[escalate.route], escalate.severity)
     return Plan(
         rule=rule, source=source, layers=layers, verdict=body.verdict, reason=body.reason, after=body.after,
-        every=body.every, backoff=backoff, at=body.at, window=body.window, give_up_after=give_up_after,
+        every=body.every, backoff=backoff, at=body.at, window=window, give_up_after=give_up_after,
         max_attempts=max_attempts, on_exhausted=body.on_exhausted or defaults.on_exhausted, channel=body.channel,
-        suppress=body.suppress, escalate=body.escalate, max_delay=body.max_delay or defaults.max_delay,
+        suppress=body.suppress, escalate=escalate, max_delay=body.max_delay or defaults.max_delay,
+        default_escalation=EscalateEffect(routes.get("support", "support"), "warning"),
+        same_day_zone=defaults.timezone if defaults.same_day and body.verdict == "retry" else None,
         channels=match.channels if match is not None else None, match=match,
     )
 
@@ -261,12 +280,13 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
     index = _table_index(all_candidates)
     if base is not None:
         # Keep only the keys whose candidates differ from the base's; the rest resolve through the base.
-        index = {
-            key: value for key, value in index.items()
-            if len(value) != len(shared := base.resolve(*key)) or any(a is not b for a, b in zip(value, shared, strict=True))
-        }
+        index = {key: value for key, value in index.items() if not _same(value, base.resolve(*key))}
     return CompiledPolicy(spec, catalog, own if base is not None else all_candidates, index, fallback, unknown,
                           unknown_permanent, base)
+
+
+def _same(ours: tuple[Candidate, ...], theirs: tuple[Candidate, ...]) -> bool:
+    return len(ours) == len(theirs) and all(a is b for a, b in zip(ours, theirs, strict=True))
 
 
 def _raise_problems(spec: PolicySpec, conflicts: set[tuple[str, str]], used: set[str]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from ._compile import Candidate, CompiledPolicy, Plan
 from ._errors import NaiveDatetimeError
@@ -17,8 +17,6 @@ from ._models import (
     SuppressEffect,
     product_for,
 )
-
-_DEFAULT_ESCALATION = EscalateEffect("support", "warning")
 
 
 def _pick(cands: tuple[Candidate, ...], ref: CodeRef) -> Candidate | None:
@@ -69,7 +67,7 @@ def _effects(
         suppress = SuppressEffect("message", outcome.message_id, None)
     escalate = plan.escalate
     if escalate is None and verdict == "escalate":
-        escalate = _DEFAULT_ESCALATION
+        escalate = plan.default_escalation
     return suppress, escalate
 
 
@@ -147,6 +145,11 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
     if verdict == "retry" or verdict == "wait":
         if plan.give_up_after is not None:
             give_up_at = first + plan.give_up_after
+        if plan.same_day_zone is not None:
+            end_of_day = datetime.combine(first.astimezone(plan.same_day_zone).date() + timedelta(days=1), time(0),
+                                          tzinfo=plan.same_day_zone)
+            if give_up_at is None or end_of_day < give_up_at:
+                give_up_at = end_of_day
         if plan.max_attempts is not None and attempts >= plan.max_attempts and verdict == "retry":
             exhausted = f"the attempt limit ({plan.max_attempts}) is reached"
         elif plan.channel is not None and (plan.channel in tried or plan.channel == outcome.channel):

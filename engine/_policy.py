@@ -34,7 +34,8 @@ _MATCH_KEYS: Final = frozenset(
 _DEFAULT_KEYS: Final = frozenset(
     {
         "timezone", "backoff", "max_attempts", "give_up_after", "on_exhausted", "max_delay", "verdict", "reason",
-        "unknown", "unknown_permanent", "escalate", "suppress", "after", "every",
+        "unknown", "unknown_permanent", "escalate", "suppress", "after", "every", "window", "routes",
+        "attempts_ceiling", "same_day",
     }
 )
 _BACKOFF_KEYS: Final = frozenset({"initial", "factor", "max", "jitter"})
@@ -272,7 +273,7 @@ def _merge_defaults(layers: Sequence[Layer], problems: _Problems) -> tuple[dict[
                 problems.add(layer, f"unknown key defaults.{key}", f"use only: {', '.join(sorted(_DEFAULT_KEYS))}",
                               field=f"defaults.{key}", line=layer.line_of(rf"^\s*{re.escape(key)}\s*="))
                 continue
-            if key in ("backoff", "unknown", "unknown_permanent") and isinstance(value, dict) and isinstance(
+            if key in ("backoff", "unknown", "unknown_permanent", "routes") and isinstance(value, dict) and isinstance(
                 merged.get(key), dict
             ):
                 merged[key] = {**merged[key], **value}
@@ -471,6 +472,24 @@ def build_spec(layers: Sequence[Layer]) -> PolicySpec:
         reader.fail("defaults.give_up_after", "missing", 'add give_up_after = "48h"')
     on_exhausted = reader.choice(raw_defaults, "on_exhausted", _EXHAUSTED) or "suppress"
     max_delay = reader.duration(raw_defaults, "max_delay") or timedelta(hours=1)
+    window = None
+    if "window" in raw_defaults:
+        window = windows.get(raw_defaults["window"]) if isinstance(raw_defaults["window"], str) else None
+        if window is None:
+            reader.fail("defaults.window", f"no window named {raw_defaults['window']!r}",
+                        f"define [windows.{raw_defaults['window']}] or use one of: {', '.join(sorted(windows)) or '-'}")
+    routes = raw_defaults.get("routes", {})
+    if not isinstance(routes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and _ROUTE.fullmatch(v) for k, v in routes.items()
+    ):
+        reader.fail("defaults.routes", f"{routes!r} is not a table of route names",
+                    'write routes = { billing = "bank-finance" } with lower-case route names')
+        routes = {}
+    attempts_ceiling = reader.positive_int(raw_defaults, "attempts_ceiling")
+    same_day = raw_defaults.get("same_day", False)
+    if type(same_day) is not bool:
+        reader.fail("defaults.same_day", f"{same_day!r} is not true or false", "write same_day = true")
+        same_day = False
 
     def sub_body(key: str, fallback: Mapping[str, Any] | None) -> Body | None:
         raw = raw_defaults.get(key, fallback)
@@ -485,7 +504,7 @@ def build_spec(layers: Sequence[Layer]) -> PolicySpec:
         return sub.body(raw)
 
     fallback_raw = {k: raw_defaults[k] for k in _BODY_KEYS if k in raw_defaults and k not in
-                    ("backoff", "give_up_after", "max_attempts", "on_exhausted", "max_delay", "timezone")}
+                    ("backoff", "give_up_after", "max_attempts", "on_exhausted", "max_delay", "timezone", "window")}
     fallback_reader = _Reader(problems, origin.get("verdict", base), "defaults", windows, zone, backoff,
                               origin.get("verdict", base).line_of(r"^\s*\[defaults\]"))
     fallback = fallback_reader.body(fallback_raw)
@@ -515,6 +534,7 @@ def build_spec(layers: Sequence[Layer]) -> PolicySpec:
         on_exhausted=on_exhausted, max_delay=max_delay, fallback=fallback, unknown=unknown,
         unknown_permanent=unknown_permanent, source=defaults_layer.source,
         layers=tuple(dict.fromkeys(layer.name for layer in origin.values())) or (base.name,),
+        window=window, routes=dict(routes), attempts_ceiling=attempts_ceiling, same_day=same_day,
     )
     disabled = tuple(str(d) for layer in layers[1:] for d in layer.data.get("disable", []) or [])
     return PolicySpec(defaults, windows, tuple(rules), tuple(layer.name for layer in layers), disabled)

@@ -139,6 +139,14 @@ class Defaults:
     unknown_permanent: Body
     source: str
     layers: tuple[str, ...]
+    #: Send window for every retry whose rule names none (e.g. a tenant's "no retries at night").
+    window: Window | None = None
+    #: Standard escalation route -> the tenant's own route ("billing" -> "bank-finance").
+    routes: Mapping[str, str] = attrs.field(factory=dict)
+    #: No rule may make more attempts than this, whatever it says.
+    attempts_ceiling: int | None = None
+    #: Retries must land on the first attempt's calendar day in ``timezone`` (no next-day resends).
+    same_day: bool = False
 
 
 @attrs.frozen

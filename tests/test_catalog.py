@@ -7,10 +7,9 @@ import re
 from collections import Counter
 
 import pytest
-from hypothesis import given
-
 from dlrpolicy import AmbiguousCodeError, Catalog, CatalogError, CodeNotFoundError
 from dlrpolicy._catalog import VOCABULARY, lookup_chain
+from hypothesis import given
 
 from .strategies import catalog_entries
 
@@ -164,13 +163,15 @@ def test_documented_hints() -> None:
     n = lambda kind, code: CATALOG.lookup("nhn_kakao", kind, "bizmessage", code).hints  # noqa: E731
     assert ("24h", "7d") == (h("error", "general", 581).retry_every, h("error", "general", 581).retry_for)
     assert "next_day" == h("error", "general", 542).not_before
-    assert ("24h", "sender_domain") == (h("error", "email", 6016).cooling_off, h("error", "email", 6016).cooling_off_scope)
+    email = h("error", "email", 6016)
+    assert ("24h", "sender_domain") == (email.cooling_off, email.cooling_off_scope)
     for kind, code in (("status", 20), ("error", 4103), ("error", 4104)):
         hints = h(kind, "general", code)
         assert (6, 20) == (hints.flood_identical_per_hour, hints.flood_different_per_hour)
     assert "48h" == h("status", "general", 15).validity
     assert ("08:00-20:50", "Asia/Seoul") == (n("delivery", 3022).send_window, n("delivery", 3022).send_window_tz)
-    assert ("10:00-21:00", "Asia/Kolkata") == (h("error", "dlt", 4138).send_window, h("error", "dlt", 4138).send_window_tz)
+    dlt = h("error", "dlt", 4138)
+    assert ("10:00-21:00", "Asia/Kolkata") == (dlt.send_window, dlt.send_window_tz)
     assert "10m" == n("api", -1005).idempotency_window
     assert (True, "3d") == (n("delivery", 3005).success_uncertain, n("delivery", 3005).receivable_within)
     assert {-3010, -3011, -3042, -3043, -3046} <= {e.id for e in CATALOG if e.kind == "api" and e.hints.sms_resend}

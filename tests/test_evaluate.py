@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-
 from dlrpolicy import CodeRef, Engine, History, InvalidOutcomeError, NaiveDatetimeError, Outcome
 
 from .conftest import NOW
@@ -49,7 +48,8 @@ def test_every_24h_until_7_days(small_engine: Engine) -> None:
 def test_retry_past_deadline_becomes_on_exhausted(small_engine: Engine) -> None:
     """A retry that would land after give_up_at becomes the on_exhausted verdict (suppress message)."""
     first = NOW - timedelta(days=6, hours=1)
-    decision = small_engine.evaluate(_sms(error=CodeRef(id=581)), now=NOW, history=History(attempts=7, first_attempt_at=first))
+    history = History(attempts=7, first_attempt_at=first)
+    decision = small_engine.evaluate(_sms(error=CodeRef(id=581)), now=NOW, history=history)
     assert ("suppress", None, "message", "m-1") == (decision.verdict, decision.retry_at, decision.suppress.scope,
                                                     decision.suppress.key)  # type: ignore[union-attr]
     assert "deadline" in decision.reason

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import structlog
-from structlog.testing import capture_logs
-
 from dlrpolicy import CodeRef, Engine, Outcome, expand_decision, log_decision
+from structlog.testing import capture_logs
 
 from .conftest import NOW
 
@@ -18,7 +17,9 @@ def test_log_decision_emits_one_event(small_engine: Engine) -> None:
         log_decision(structlog.get_logger(), decision, outcome)
     assert 1 == len(logs)
     event = logs[0]
-    assert ("decision", "acme", "m-9", 2, "infobip:error:general:581", "out-of-credit", "retry", "2026-11-25T10:00:00Z") == (
+    expected = ("decision", "acme", "m-9", 2, "infobip:error:general:581", "out-of-credit", "retry",
+                "2026-11-25T10:00:00Z")
+    assert expected == (
         event["event"], event["tenant"], event["message_id"], event["attempt"], event["code"], event["rule"],
         event["verdict"], event["retry_at"])
     assert event["reason"]

@@ -4,7 +4,6 @@ field and fix."""
 from __future__ import annotations
 
 import pytest
-
 from dlrpolicy import PolicyError
 from dlrpolicy._engine import compile_layers, default_layer
 from dlrpolicy._policy import Layer, build_spec
@@ -64,7 +63,8 @@ def test_problem_names_file_line_rule_field_and_fix() -> None:
         compile_layers([small_layer(SMALL_POLICY + text)])
     problem = info.value.problems[0]
     expected_line = (SMALL_POLICY + text).splitlines().index('id = "typo"') + 1
-    assert ("tests/small.toml", expected_line, "typo", "after") == (problem.file, problem.line, problem.rule, problem.field)
+    actual = (problem.file, problem.line, problem.rule, problem.field)
+    assert ("tests/small.toml", expected_line, "typo", "after") == actual
     assert '"24h"' in problem.fix
     assert f"tests/small.toml:{expected_line}" in str(info.value)
 
@@ -105,14 +105,15 @@ def test_match_problems(snippet: str, expected: tuple[str, str]) -> None:
 )
 def test_body_problems(snippet: str, field: str) -> None:
     """Each malformed body field is reported with its name."""
-    text = f'\n[[rule]]\nid = "x"\nmatch = {{ provider = "infobip", kind = "error", product = "general", id = 1 }}\n' \
-           f'verdict = "retry"\n{snippet}\nreason = "x"\n'
+    match = 'match = { provider = "infobip", kind = "error", product = "general", id = 1 }'
+    text = f'\n[[rule]]\nid = "x"\n{match}\nverdict = "retry"\n{snippet}\nreason = "x"\n'
     assert ("x", field) in _problems(text)
 
 
 def test_missing_reason_and_id() -> None:
     """A rule needs an id and a reason."""
-    text = '\n[[rule]]\nmatch = { id = 1 }\nverdict = "done"\n\n[[rule]]\nid = "r"\nmatch = { id = 2 }\nverdict = "done"\n'
+    text = '\n[[rule]]\nmatch = { id = 1 }\nverdict = "done"\n' \
+           '\n[[rule]]\nid = "r"\nmatch = { id = 2 }\nverdict = "done"\n'
     problems = _problems(text)
     assert (None, "id") in problems
     assert ("r", "reason") in problems
@@ -138,8 +139,8 @@ def test_equal_specificity_conflict_names_both_rules() -> None:
 
 def test_channel_specific_rules_do_not_conflict_when_disjoint() -> None:
     """Equal specificity on disjoint channels is allowed."""
-    text = '\n[[rule]]\nid = "line-only"\nmatch = { provider = "infobip", kind = "error", product = "chat", id = 7050, ' \
-           'channel = "line" }\nverdict = "retry"\nreason = "x"\n'
+    text = '\n[[rule]]\nid = "line-only"\nmatch = { provider = "infobip", kind = "error", product = "chat", ' \
+           'id = 7050, channel = "line" }\nverdict = "retry"\nreason = "x"\n'
     assert compile_layers([small_layer(SMALL_POLICY + text)])
 
 

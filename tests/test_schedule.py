@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from dlrpolicy._schedule import Backoff, CalendarTime, Window, jitter_fraction, parse_range
 from hypothesis import given
 from hypothesis import strategies as st
-
-from dlrpolicy._schedule import Backoff, CalendarTime, Window, jitter_fraction, parse_range
 
 from .strategies import offset_datetimes
 
@@ -45,7 +44,8 @@ def test_overnight_range() -> None:
     """A range ending before it starts runs past midnight."""
     window = _daily("21:00-08:00")
     assert window.contains(datetime(2026, 11, 24, 2, 0, tzinfo=SEOUL))
-    assert datetime(2026, 11, 24, 21, 0, tzinfo=SEOUL) == window.next_opening(datetime(2026, 11, 24, 12, 0, tzinfo=SEOUL))
+    noon = datetime(2026, 11, 24, 12, 0, tzinfo=SEOUL)
+    assert datetime(2026, 11, 24, 21, 0, tzinfo=SEOUL) == window.next_opening(noon)
 
 
 def test_weekday_window_skips_weekend() -> None:
@@ -68,7 +68,7 @@ def test_next_opening_is_inside_and_not_earlier(moment: datetime) -> None:
 @pytest.mark.parametrize("text", ["8:00-20:50", "08:00", "25:00-26:00", "08:00-08:00", "08:60-09:00"])
 def test_bad_ranges(text: str) -> None:
     """Malformed or empty ranges are rejected."""
-    with pytest.raises(ValueError, match="HH:MM|empty|time of day"):
+    with pytest.raises(ValueError, match=r"HH:MM|empty|time of day"):
         parse_range(text)
 
 
