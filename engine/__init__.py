@@ -19,6 +19,7 @@ from ._errors import (
 )
 from ._evaluate import evaluate
 from ._explain import Explanation, RuleMatch
+from ._infobip import parse_infobip, parse_infobip_api_error, parse_infobip_report
 from ._log import decision_fields, expand_decision, log_decision
 from ._models import (
     CodeIdentity,
@@ -29,7 +30,10 @@ from ._models import (
     Outcome,
     SuppressEffect,
 )
+from ._nhn import parse_nhn, parse_nhn_result
+from ._parse import Envelope, detect_provider, parse, read_envelope
 from ._tenants import PolicyStore, validate_tenant
+from ._timestamps import NaiveTimestampError, parse_timestamp
 from ._version import __version__
 
 __all__ = [
@@ -45,12 +49,14 @@ __all__ = [
     "DlrpolicyError",
     "DurationError",
     "Engine",
+    "Envelope",
     "EscalateEffect",
     "Explanation",
     "Hints",
     "History",
     "InvalidOutcomeError",
     "NaiveDatetimeError",
+    "NaiveTimestampError",
     "Outcome",
     "PayloadError",
     "PolicyError",
@@ -61,10 +67,19 @@ __all__ = [
     "TenantError",
     "__version__",
     "decision_fields",
+    "detect_provider",
     "evaluate",
     "expand_decision",
     "format_duration",
     "log_decision",
+    "parse",
     "parse_duration",
+    "parse_infobip",
+    "parse_infobip_api_error",
+    "parse_infobip_report",
+    "parse_nhn",
+    "parse_nhn_result",
+    "parse_timestamp",
+    "read_envelope",
     "validate_tenant",
 ]

@@ -19,12 +19,12 @@ from ._compile import CompiledPolicy
 from ._engine import Engine
 from ._errors import DlrpolicyError, PayloadError
 from ._evaluate import evaluate
-from ._models import CHANNELS, PROVIDERS, VERDICTS, History
+from ._models import CHANNELS, PROVIDERS, VERDICTS, Decision, History, iso_z
 from ._parse import adapt, read_envelope
 from ._stream import MAX_RECORD_BYTES, RawRecord, read_records
 
 _FLUSH_EVERY: Final = 256
-_PROGRESS_EVERY: Final = 2048
+_PROGRESS_SECONDS: Final = 0.25
 
 
 @attrs.define
@@ -57,6 +57,47 @@ def error_line(number: int, exc: Exception) -> str:
     return json.dumps({"input": number, "error": {"type": kind, "message": message, "path": path}})
 
 
+_escape: Callable[[str], str] = json.encoder.encode_basestring_ascii
+# Serialised tails (rule, source, layers, code, reason) repeat across millions of decisions; bounded.
+_TAILS: dict[tuple[object, ...], str] = {}
+_TAILS_MAX: Final = 4096
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _escape(value)
+
+
+def _instant(value: datetime | None) -> str:
+    return "null" if value is None else f'"{iso_z(value)}"'
+
+
+def decision_line(decision: Decision, message_id: str | None, number: int) -> str:
+    """``json.dumps({**decision.to_json(), "message_id": message_id, "input": number})``, byte for byte, built
+    directly: the evaluate command's hot path, about twice as fast as building the dict and encoding it."""
+    key = (decision.rule, decision.rule_source, decision.layers, decision.code, decision.reason)
+    tail = _TAILS.get(key)
+    if tail is None:
+        tail = (f', "rule": {_escape(decision.rule)}, "rule_source": {_escape(decision.rule_source)}, '
+                f'"layers": {json.dumps(list(decision.layers))}, "code": {json.dumps(decision.code.to_json())}, '
+                f'"reason": {_escape(decision.reason)}')
+        if len(_TAILS) >= _TAILS_MAX:
+            _TAILS.clear()
+        _TAILS[key] = tail
+    suppress = decision.suppress
+    escalate = decision.escalate
+    return (
+        f'{{"verdict": {_escape(decision.verdict)}, "retry_at": {_instant(decision.retry_at)}, '
+        f'"give_up_at": {_instant(decision.give_up_at)}, "check_at": {_instant(decision.check_at)}, '
+        f'"attempt": {decision.attempt}, "channel": {_text(decision.channel)}, "suppress": '
+        + ("null" if suppress is None else f'{{"scope": {_escape(suppress.scope)}, "key": {_text(suppress.key)}, '
+                                           f'"until": {_instant(suppress.until)}}}')
+        + ', "escalate": '
+        + ("null" if escalate is None else f'{{"route": {_escape(escalate.route)}, '
+                                           f'"severity": {_escape(escalate.severity)}}}')
+        + f'{tail}, "message_id": {_text(message_id)}, "input": {number}}}'
+    )
+
+
 class _Policies:
     """The compiled policy for each tenant seen in the run, looked up once per tenant, not once per record."""
 
@@ -87,60 +128,70 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
     summary = RunSummary()
     verdicts = summary.verdicts
     policies = _Policies(engine)
-    dumps = json.dumps
+    default_policy = policies.get(tenant)
     buffer: list[str] = []
+    append = buffer.append
+    records_seen = decisions = errors = 0
+    shown = 0.0
     started = time.perf_counter()
     for record in records:
         number = record.number
-        summary.records += 1
-        lines_before = summary.decisions + summary.errors
+        records_seen += 1
+        lines_before = decisions + errors
         try:
             if record.error is not None:
                 raise record.error
-            envelope = read_envelope(record.value)
-            record_tenant = envelope.tenant or tenant
-            policy = policies.get(record_tenant)
+            value = record.value
+            if type(value) is dict and "report" in value:
+                envelope = read_envelope(value)
+                record_tenant = envelope.tenant or tenant
+                policy = policies.get(record_tenant) if record_tenant != tenant else default_policy
+                history = None
+                if envelope.attempt is not None or envelope.first_attempt_at is not None:
+                    history = History(attempts=envelope.attempt or 1, first_attempt_at=envelope.first_attempt_at)
+                items = adapt(envelope.report, provider=envelope.provider or provider,
+                              channel=envelope.channel or channel, http_status=envelope.http_status,
+                              headers=envelope.headers, tenant=record_tenant, root=envelope.root)
+            else:
+                policy, history = default_policy, None
+                items = adapt(value, provider=provider, channel=channel, tenant=tenant)
             if isinstance(policy, DlrpolicyError):
                 raise PayloadError("$.tenant", str(policy))
-            history = None
-            if envelope.attempt is not None or envelope.first_attempt_at is not None:
-                history = History(attempts=envelope.attempt or 1, first_attempt_at=envelope.first_attempt_at)
-            items = adapt(envelope.report, provider=envelope.provider or provider,
-                          channel=envelope.channel or channel, http_status=envelope.http_status,
-                          headers=envelope.headers, tenant=record_tenant, root=envelope.root)
             for item in items:
                 if isinstance(item, PayloadError):
-                    buffer.append(error_line(number, item))
-                    summary.errors += 1
+                    append(error_line(number, item))
+                    errors += 1
                     continue
                 try:
                     decision = evaluate(policy, item, now=now, history=history)
                 except DlrpolicyError as exc:
-                    buffer.append(error_line(number, exc))
-                    summary.errors += 1
+                    append(error_line(number, exc))
+                    errors += 1
                     continue
-                line = decision.to_json()
-                line["message_id"] = item.message_id
-                line["input"] = number
-                buffer.append(dumps(line))
+                append(decision_line(decision, item.message_id, number))
                 verdicts[decision.verdict] += 1
-                summary.decisions += 1
-        except Exception as exc:  # noqa: BLE001 - one bad record must never stop the run
-            buffer.append(error_line(number, exc))
-            summary.errors += 1
-        if summary.decisions + summary.errors == lines_before:  # defensive: nothing is ever dropped silently
-            buffer.append(error_line(number, PayloadError("$", "the record produced no outcome")))
-            summary.errors += 1
+                decisions += 1
+        except Exception as exc:
+            append(error_line(number, exc))
+            errors += 1
+        if decisions + errors == lines_before:  # defensive: nothing is ever dropped silently
+            append(error_line(number, PayloadError("$", "the record produced no outcome")))
+            errors += 1
         if len(buffer) >= _FLUSH_EVERY:
-            buffer.append("")
+            append("")
             write("\n".join(buffer))
             buffer.clear()
-            if progress is not None and summary.records % _PROGRESS_EVERY < _FLUSH_EVERY:
-                summary.seconds = time.perf_counter() - started
-                progress(summary)
+            if progress is not None:
+                elapsed = time.perf_counter() - started
+                if elapsed - shown >= _PROGRESS_SECONDS:
+                    shown = elapsed
+                    summary.records, summary.decisions, summary.errors = records_seen, decisions, errors
+                    summary.seconds = elapsed
+                    progress(summary)
     if buffer:
-        buffer.append("")
+        append("")
         write("\n".join(buffer))
+    summary.records, summary.decisions, summary.errors = records_seen, decisions, errors
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -239,18 +239,24 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
     unknown_permanent = intern(
         make_plan("defaults.unknown_permanent", defaults.source, defaults.layers, defaults.unknown_permanent, defaults)
     )
-    rule_plans = [(rule, intern(make_plan(rule.id, rule.source, rule.layers, rule.body, defaults, rule.match)))
-                  for rule in spec.rules]
+    plans_by_id = {rule.id: intern(make_plan(rule.id, rule.source, rule.layers, rule.body, defaults, rule.match))
+                   for rule in spec.rules}
+    # A tenant usually changes a handful of rules: entries keep the base's matches for the rules that are the
+    # same, and only the changed rules are matched again.
+    unchanged: set[str] = set()
+    if base is not None:
+        base_rules = {rule.id: rule for rule in base.spec.rules}
+        unchanged = {rule.id for rule in spec.rules if base_rules.get(rule.id) == rule}
+    buckets = _bucket([rule for rule in spec.rules if rule.id not in unchanged])
     conflicts: set[tuple[str, str]] = set()
     used: set[str] = set()
     all_candidates: dict[CodeEntry, Candidate] = {}
     own: dict[CodeEntry, Candidate] = {}
     for entry in catalog:
-        matched = [
-            (rule, plan) for rule, plan in rule_plans
-            if rule.match.matches_code(entry.provider, entry.kind, entry.product, entry.group_id, entry.id,
-                                       entry.name, entry.permanent, entry.success)
-        ]
+        matching = _matching(buckets, entry)
+        if base is not None:
+            matching += [rule for rule in base.candidate(entry).matched if rule.id in unchanged]
+        matched = [(rule, plans_by_id[rule.id]) for rule in matching]
         matched.sort(key=lambda rp: rp[0].match.specificity, reverse=True)
         for i, (rule_a, _) in enumerate(matched):
             used.add(rule_a.id)
@@ -283,6 +289,31 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
         index = {key: value for key, value in index.items() if not _same(value, base.resolve(*key))}
     return CompiledPolicy(spec, catalog, own if base is not None else all_candidates, index, fallback, unknown,
                           unknown_permanent, base)
+
+
+_Bucket = dict[tuple[str | None, str | None, str | None], list[Rule]]
+
+
+def _bucket(rules: list[Rule]) -> _Bucket:
+    """Rules grouped by the (provider, kind, product) they name; None stands for "any"."""
+    buckets: _Bucket = {}
+    for rule in rules:
+        m = rule.match
+        buckets.setdefault((m.provider, m.kind, m.product), []).append(rule)
+    return buckets
+
+
+def _matching(buckets: _Bucket, entry: CodeEntry) -> list[Rule]:
+    """The rules whose match holds for ``entry`` (channel aside), looking only in the buckets that can apply."""
+    found = []
+    for provider in (entry.provider, None):
+        for kind in (entry.kind, None):
+            for product in (entry.product, None):
+                for rule in buckets.get((provider, kind, product), ()):
+                    if rule.match.matches_code(entry.provider, entry.kind, entry.product, entry.group_id, entry.id,
+                                               entry.name, entry.permanent, entry.success):
+                        found.append(rule)
+    return found
 
 
 def _same(ours: tuple[Candidate, ...], theirs: tuple[Candidate, ...]) -> bool:

@@ -143,7 +143,7 @@ def read_envelope(record: object) -> Envelope:
     first = record.get("first_attempt_at")
     return Envelope(
         report=record["report"], root="$.report", provider=provider, channel=channel,
-        tenant=tenant,  # type: ignore[arg-type]  # validated above
+        tenant=tenant,
         attempt=_opt_int(record, "attempt", 1, 10**6), http_status=_opt_int(record, "http_status", 100, 599),
         headers=headers,
         first_attempt_at=None if first is None else parse_timestamp(first, "$.first_attempt_at"),

@@ -5,6 +5,7 @@ merged here, before validation, so that a file that fails is never partly applie
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -44,7 +45,10 @@ _EXHAUSTED: Final = ("suppress", "escalate", "done")
 _RULE_ID = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,79}")
 _ROUTE = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}")
 
-@attrs.frozen
+_ID_LINE = re.compile(r"""^\s*id\s*=\s*["']([^"']*)["']""")
+
+
+@attrs.frozen(slots=False)
 class Layer:
     """One policy file as read: its TOML data, where it came from, and what to call it in decisions."""
 
@@ -81,7 +85,17 @@ class Layer:
         """The line of ``id = "<rule_id>"`` in this file."""
         if not isinstance(rule_id, str):
             return None
-        return self.line_of(rf'^\s*id\s*=\s*["\']{re.escape(rule_id)}["\']')
+        return self._id_lines.get(rule_id)
+
+    @functools.cached_property
+    def _id_lines(self) -> dict[str, int]:
+        # One pass over the text: looking each rule up separately made loading quadratic in the rule count.
+        lines: dict[str, int] = {}
+        for number, line in enumerate(self.text.splitlines(), start=1):
+            found = _ID_LINE.match(line)
+            if found:
+                lines.setdefault(found.group(1), number)
+        return lines
 
 
 class _Problems:

@@ -46,6 +46,13 @@ class Match:
     @property
     def specificity(self) -> tuple[int, int]:
         """Higher wins: (tier rank, number of refining keys among permanent, success and channel)."""
+        return self._specificity
+
+    # Computed once: compilation sorts every entry's matching rules by it.
+    _specificity: tuple[int, int] = attrs.field(init=False, eq=False, repr=False)
+
+    @_specificity.default
+    def _compute_specificity(self) -> tuple[int, int]:
         extras = sum(v is not None for v in (self.permanent, self.success, self.channels))
         return (len(TIERS) - TIERS.index(self.tier), extras)
 

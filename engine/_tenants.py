@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
@@ -34,6 +35,7 @@ def validate_tenant(tenant: object) -> str:
 class _Loaded:
     policy: CompiledPolicy
     stamp: tuple[int, int] | None
+    checked: float
 
 
 class PolicyStore:
@@ -44,8 +46,16 @@ class PolicyStore:
     good policy in force; the error is kept in `errors` (and raised only when there is no good policy yet).
     """
 
-    def __init__(self, policy_dir: str | PathLike[str], *, base: Sequence[Layer] | None = None) -> None:
-        """Tenant files in ``policy_dir`` are layered on ``base`` (the shipped default policy when None)."""
+    def __init__(self, policy_dir: str | PathLike[str], *, base: Sequence[Layer] | None = None,
+                 check_interval: float = 1.0) -> None:
+        """Tenant files in ``policy_dir`` are layered on ``base`` (the shipped default policy when None).
+
+        A tenant's file is looked at (one ``stat``) at most every ``check_interval`` seconds, so asking for a
+        tenant's policy on every message stays cheap; 0 checks on every call.
+        """
+        if check_interval < 0:
+            raise ValueError("check_interval must be >= 0 seconds")
+        self.check_interval = check_interval
         self.policy_dir = Path(policy_dir)
         self._base = tuple(base) if base is not None else None
         self._default: CompiledPolicy | None = None
@@ -100,20 +110,25 @@ class PolicyStore:
     def get(self, tenant: str) -> CompiledPolicy:
         """The tenant's current policy: the default when it has no file, recompiled when its file changed."""
         path = self.path_for(tenant)
-        stamp = self._stamp(path)
         loaded = self._cache.get(tenant)
+        # The store reads a clock (it lives at the edge, like the CLI); evaluation itself never does.
+        now = time.monotonic()
+        if loaded is not None and now - loaded.checked < self.check_interval:
+            return loaded.policy
+        stamp = self._stamp(path)
         if loaded is not None and loaded.stamp == stamp:
+            self._cache[tenant] = _Loaded(loaded.policy, stamp, now)
             return loaded.policy
         if stamp is None:
-            self._cache[tenant] = _Loaded(self.default, None)
+            self._cache[tenant] = _Loaded(self.default, None, now)
             self.errors.pop(tenant, None)
             return self.default
         with self._guard:
             lock = self._locks.setdefault(tenant, threading.Lock())
         with lock:
-            loaded = self._cache.get(tenant)
-            if loaded is not None and loaded.stamp == stamp:
-                return loaded.policy
+            current = self._cache.get(tenant)
+            if current is not None and current.stamp == stamp:
+                return current.policy
             try:
                 policy = self.compile(tenant)
             except PolicyError as exc:
@@ -121,8 +136,8 @@ class PolicyStore:
                 if loaded is None:
                     raise
                 # Remember the stamp so a broken file is not recompiled on every call; keep the good policy.
-                self._cache[tenant] = _Loaded(loaded.policy, stamp)
+                self._cache[tenant] = _Loaded(loaded.policy, stamp, now)
                 return loaded.policy
             self.errors.pop(tenant, None)
-            self._cache[tenant] = _Loaded(policy, stamp)
+            self._cache[tenant] = _Loaded(policy, stamp, now)
             return policy

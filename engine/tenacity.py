@@ -160,7 +160,8 @@ class _RunState:
     """Mutable per-run state on the RetryCallState: one run is one call of the Retrying object."""
 
     started_at: datetime
-    channels: list[str] = attrs.Factory(list)
+    # Channels tried, the resumed history's first, in order and without repeats (a dict is an ordered set).
+    channels: dict[str, None]
     judged: AttemptDecision | None = None
     # What the judged attempt raised (None: it returned); read once, since each read takes the future's lock.
     failure: BaseException | None = None
@@ -198,7 +199,10 @@ class _EngineStrategies:
     def start(self, retry_state: tenacity.RetryCallState) -> None:
         """``before`` hook: remember when the run's first attempt started (on the injected clock)."""
         if not isinstance(getattr(retry_state, _STATE_ATTR, None), _RunState):
-            setattr(retry_state, _STATE_ATTR, _RunState(started_at=self.clock()))
+            setattr(retry_state, _STATE_ATTR, self._new_run())
+
+    def _new_run(self) -> _RunState:
+        return _RunState(self.clock(), dict.fromkeys(self.history.channels if self.history is not None else ()))
 
     def _read_outcome(self, retry_state: tenacity.RetryCallState, failure: BaseException | None) -> Outcome | None:
         if failure is not None:
@@ -216,7 +220,7 @@ class _EngineStrategies:
         """Evaluate the current attempt once; later calls for the same attempt return the stored judgement."""
         run = getattr(retry_state, _STATE_ATTR, None)
         if not isinstance(run, _RunState):  # a Retrying whose `before` hook was replaced after construction
-            run = _RunState(started_at=self.clock())
+            run = self._new_run()
             setattr(retry_state, _STATE_ATTR, run)
         number = retry_state.attempt_number
         if run.judged is not None and run.judged.attempt_number == number:
@@ -227,13 +231,13 @@ class _EngineStrategies:
         if outcome is None:
             run.judged = AttemptDecision(number, None, None, None, None)
             return run.judged
-        run.channels.append(outcome.channel)
+        run.channels[outcome.channel] = None
         prior = self.history
-        history = History(
-            attempts=(prior.attempts if prior is not None else 0) + number,
-            first_attempt_at=(prior.first_attempt_at if prior is not None else None) or run.started_at,
-            channels=dict.fromkeys([*(prior.channels if prior is not None else ()), *run.channels]),
-        )
+        if prior is None:
+            history = History(attempts=number, first_attempt_at=run.started_at, channels=run.channels)
+        else:
+            history = History(attempts=prior.attempts + number, first_attempt_at=prior.first_attempt_at or
+                              run.started_at, channels=run.channels)
         now = self.clock()
         decision = self.engine.evaluate(outcome, now=now, history=history)
         log_decision(self.logger, decision, outcome)
@@ -378,7 +382,9 @@ def async_retrying(
 
     Use it as ``await async_retrying(engine)(send, *args)``, through ``.wraps``, or as
     ``async for attempt in async_retrying(engine): with attempt: ...``.  ``sleep`` may be a coroutine
-    function (default: ``asyncio.sleep``) or a plain function (a test's fake clock).
+    function (default: ``asyncio.sleep``) or a plain function (a test's fake clock).  tenacity keeps a call's
+    bookkeeping on the Retrying object (per thread, not per task), so concurrent tasks should share a loop
+    through ``.wraps`` (which copies it per call) rather than by awaiting the same object at once.
     """
     strategies = _configure(
         engine, history=history, max_inline_wait=max_inline_wait, clock=clock,

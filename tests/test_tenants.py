@@ -17,7 +17,7 @@ def _store(tmp_path: Path, **files: str) -> PolicyStore:
     """A store over ``tmp_path`` holding the given tenant files, layered on the small test policy."""
     for tenant, text in files.items():
         (tmp_path / f"{tenant}.toml").write_text(text, encoding="utf-8")
-    return PolicyStore(tmp_path, base=[small_layer()])
+    return PolicyStore(tmp_path, base=[small_layer()], check_interval=0)
 
 
 def _sms(code: int, group: int | None = None) -> Outcome:
@@ -203,3 +203,18 @@ def test_for_tenant_without_directory_is_a_clear_error() -> None:
     """Engine.for_tenant without a policy directory says how to configure one."""
     with pytest.raises(TenantError, match="policy_dir"):
         Engine.default().for_tenant("acme")
+
+
+def test_check_interval_limits_file_checks(tmp_path: Path) -> None:
+    """Within check_interval the cached policy is returned without looking at the file."""
+    (tmp_path / "acme.toml").write_text("[defaults]\nmax_attempts = 2\n", encoding="utf-8")
+    store = PolicyStore(tmp_path, base=[small_layer()], check_interval=3600)
+    first = store.get("acme")
+    (tmp_path / "acme.toml").write_text("[defaults]\nmax_attempts = 3\n", encoding="utf-8")
+    assert first is store.get("acme")
+
+
+def test_negative_check_interval_rejected(tmp_path: Path) -> None:
+    """A negative interval is a usage error."""
+    with pytest.raises(ValueError, match="check_interval"):
+        PolicyStore(tmp_path, check_interval=-1)
