@@ -33,6 +33,7 @@ if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
 from _naive import NaivePolicy
+
 from dlrpolicy import Engine
 from dlrpolicy._catalog import Catalog, CodeEntry, _read_shipped_tables
 from dlrpolicy._compile import CompiledPolicy

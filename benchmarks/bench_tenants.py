@@ -23,6 +23,7 @@ if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_engine import NOW, Case, best_interleaved, best_of, catalog_cases, row
+
 from dlrpolicy import Engine
 from dlrpolicy._compile import CompiledPolicy
 from dlrpolicy._tenants import PolicyStore

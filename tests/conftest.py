@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from dlrpolicy import Engine
 from dlrpolicy._engine import compile_layers
 from dlrpolicy._policy import Layer

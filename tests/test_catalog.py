@@ -7,9 +7,10 @@ import re
 from collections import Counter
 
 import pytest
+from hypothesis import given
+
 from dlrpolicy import AmbiguousCodeError, Catalog, CatalogError, CodeNotFoundError
 from dlrpolicy._catalog import VOCABULARY, lookup_chain
-from hypothesis import given
 
 from .strategies import catalog_entries
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
 from dlrpolicy import Catalog, CodeRef, Decision, Engine, History, Outcome
 from dlrpolicy._coverage import coverage, lint
-
 from tests.strategies import outcome_for
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

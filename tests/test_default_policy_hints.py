@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from dlrpolicy import Catalog, Decision, Engine, EscalateEffect, History, SuppressEffect
 
+from dlrpolicy import Catalog, Decision, Engine, EscalateEffect, History, SuppressEffect
 from tests.strategies import outcome_for
 
 # A Tuesday: 05:00 in New York, 19:00 in Seoul, 15:30 in Kolkata.

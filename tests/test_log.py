@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import structlog
-from dlrpolicy import CodeRef, Engine, Outcome, expand_decision, log_decision
 from structlog.testing import capture_logs
+
+from dlrpolicy import CodeRef, Engine, Outcome, expand_decision, log_decision
 
 from .conftest import NOW
 

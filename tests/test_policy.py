@@ -4,6 +4,7 @@ field and fix."""
 from __future__ import annotations
 
 import pytest
+
 from dlrpolicy import PolicyError
 from dlrpolicy._engine import compile_layers, default_layer
 from dlrpolicy._policy import Layer, build_spec

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from dlrpolicy._schedule import Backoff, CalendarTime, Window, jitter_fraction, parse_range
 from hypothesis import given
 from hypothesis import strategies as st
+
+from dlrpolicy._schedule import Backoff, CalendarTime, Window, jitter_fraction, parse_range
 
 from .strategies import offset_datetimes
 

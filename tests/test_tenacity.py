@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 import tenacity
+from hypothesis import given, settings
+from structlog.testing import capture_logs
+
 from dlrpolicy import Catalog, CodeRef, Decision, DlrpolicyError, DurationError, Engine, History, Outcome
 from dlrpolicy.tenacity import (
     AttemptDecision,
@@ -28,8 +31,6 @@ from dlrpolicy.tenacity import (
     retry,
     retrying,
 )
-from hypothesis import given, settings
-from structlog.testing import capture_logs
 
 from .strategies import tenacity_scripts
 
@@ -401,9 +402,11 @@ def test_long_retry_after_is_capped_and_deferred(engine: Engine) -> None:
 
 def test_fallback_channel_is_deferred_to_the_caller(engine: Engine) -> None:
     """A retry on another channel always leaves the loop, since only the caller can switch channel."""
-    exc = run_sync(engine, ScriptedSender(sms(error=7002, channel="whatsapp")), FakeClock())
+    clock = FakeClock()
+    exc = run_sync(engine, ScriptedSender(sms(error=7002, channel="whatsapp")), clock)
     assert isinstance(exc, RetryLater)
-    assert ("sms", START + timedelta(seconds=10)) == (exc.decision.channel, exc.decision.retry_at)
+    assert ("sms", True, []) == (exc.decision.channel, exc.decision.retry_at is not None, clock.sleeps)
+    assert ("whatsapp",) == exc.history.channels
     assert "on channel sms" in str(exc)
 
 

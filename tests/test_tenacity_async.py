@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 import tenacity
+from structlog.testing import capture_logs
+
 from dlrpolicy import Engine, History, Outcome
 from dlrpolicy.tenacity import DeliveryFailed, NotDelivered, RetryLater, Suppressed, async_retrying, retry
-from structlog.testing import capture_logs
 
 from .test_tenacity import (
     DELIVERED,

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from dlrpolicy import CodeRef, Engine, Outcome, PolicyError, PolicyStore, TenantError, validate_tenant
 from dlrpolicy._coverage import diff
 
