@@ -152,6 +152,9 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                 items = adapt(envelope.report, provider=envelope.provider or provider,
                               channel=envelope.channel or channel, http_status=envelope.http_status,
                               headers=envelope.headers, tenant=record_tenant, root=envelope.root)
+                if envelope.sender is not None:
+                    items = [item if isinstance(item, PayloadError) or item.sender is not None
+                             else attrs.evolve(item, sender=envelope.sender) for item in items]
             else:
                 policy, history = default_policy, None
                 items = adapt(value, provider=provider, channel=channel, tenant=tenant)

@@ -21,7 +21,7 @@ Item = Outcome | PayloadError
 _INFOBIP_KEYS: Final = ("results", "requestError", "errorCode")
 _NHN_KEYS: Final = ("header", "messageSearchResultResponse", "hooks", "messages", "resultCode", "resendStatus")
 ENVELOPE_KEYS: Final = frozenset(
-    {"report", "provider", "channel", "tenant", "attempt", "first_attempt_at", "http_status", "headers"}
+    {"report", "provider", "channel", "tenant", "attempt", "first_attempt_at", "http_status", "headers", "sender"}
 )
 
 
@@ -99,6 +99,9 @@ class Envelope:
     first_attempt_at: datetime | None = None
     http_status: int | None = None
     headers: Mapping[str, object] | None = None
+    #: The sending address or id, for reports that do not carry it (Infobip email reports omit the sender, which
+    #: sender and sender-domain suppressions need as their key).
+    sender: str | None = None
 
 
 def _opt_str(record: Mapping[str, object], key: str) -> str | None:
@@ -147,4 +150,5 @@ def read_envelope(record: object) -> Envelope:
         attempt=_opt_int(record, "attempt", 1, 10**6), http_status=_opt_int(record, "http_status", 100, 599),
         headers=headers,
         first_attempt_at=None if first is None else parse_timestamp(first, "$.first_attempt_at"),
+        sender=_opt_str(record, "sender"),
     )

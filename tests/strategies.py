@@ -77,3 +77,59 @@ def histories(draw: st.DrawFn, *, before: datetime | None = None) -> History:
     if before is not None:
         first = before - draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=10)))
     return History(attempts=draw(st.integers(min_value=1, max_value=12)), first_attempt_at=first)
+
+# --- tenacity integration ---------------------------------------------------------------------------------------
+
+
+@st.composite
+def tenacity_scripts(draw: st.DrawFn) -> list[tuple[int | None, int | None]]:
+    """Scripts of Infobip reports for the send-loop tests, as (error id, status id) pairs: codes the test policy
+    in tests/test_tenacity.py retries, suppresses, escalates, waits on or calls done, plus one it does not know."""
+    reports = st.sampled_from([
+        (27, None), (31, None), (581, None), (1, None), (None, 12), (None, 26), (0, 5), (7017, None), (4242, None),
+    ])
+    return draw(st.lists(reports, min_size=1, max_size=6))
+
+# --- payloads (dlrpolicy evaluate) ----------------------------------------------------------------------------------
+
+#: Arbitrary JSON values, nested a few levels.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(10**12), max_value=10**12)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def _example_payloads() -> list[object]:
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).parent.parent / "examples" / "payloads"
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+
+
+def _mutate(value: object, path: list[int], replacement: object, delete: bool) -> object:
+    """``value`` with the node chosen by ``path`` replaced (or, in an object, deleted)."""
+    if not path or not isinstance(value, dict | list) or not value:
+        return replacement
+    keys = list(value) if isinstance(value, dict) else list(range(len(value)))
+    key = keys[path[0] % len(keys)]
+    if isinstance(value, dict):
+        copy = dict(value)
+        if delete and len(path) == 1:
+            del copy[key]
+        else:
+            copy[key] = _mutate(value[key], path[1:], replacement, delete)
+        return copy
+    items = list(value)
+    items[key] = _mutate(value[key], path[1:], replacement, delete)
+    return items
+
+
+@st.composite
+def mutated_payloads(draw: st.DrawFn) -> object:
+    """A real example payload with one node replaced by arbitrary JSON or deleted."""
+    payload = draw(st.sampled_from(_example_payloads()))
+    path = draw(st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=6))
+    return _mutate(payload, path, draw(json_values), draw(st.booleans()))

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
 from dlrpolicy import Engine
 
 from .test_tenacity import START, build_engine
@@ -79,14 +80,18 @@ def test_send_loop_with_test_engine(engine: Engine) -> None:
     finals = module.run(engine, out)
     assert {
         "m-1": "delivered (DELIVERED_TO_HANDSET) after 2 attempt(s)",
-        "m-2": "retry later at 2026-11-25 10:00 UTC: hand to the scheduler",
+        "m-2": "delivered (DELIVERED_TO_HANDSET) after 3 attempt(s)",
         "m-3": "escalated to billing: message held",
         "m-4": "suppressed (message): do not resend",
     } == finals
     blocks = message_blocks(out.getvalue())
-    assert ["10:00:00 attempt 1: EC_ABSENT_SUBSCRIBER -> retry at 2026-11-24 10:00:10 (rule absent)",
-            "10:00:10 attempt 2: DELIVERED_TO_HANDSET -> done (rule delivered)"] == [
+    assert ["11-24 10:00:00 attempt 1: EC_ABSENT_SUBSCRIBER -> retry at 2026-11-24 10:00:10 (rule absent)",
+            "11-24 10:00:10 attempt 2: DELIVERED_TO_HANDSET -> done (rule delivered)"] == [
         line for line in blocks["m-1"] if " attempt " in line]
+    assert ["11-24 10:00:00 attempt 1", "11-25 10:00:00 attempt 2", "11-26 10:00:00 attempt 3"] == [
+        line.split(":", 3)[0] + ":" + line.split(":", 3)[1] + ":" + line.split(":", 3)[2][:12]
+        for line in blocks["m-2"] if " attempt " in line]
+    assert 2 == sum(line.startswith("deferred: retry later") for line in blocks["m-2"])
 
 
 def test_async_send_loop_script_runs() -> None:

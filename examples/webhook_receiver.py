@@ -1,0 +1,246 @@
+"""A delivery-report webhook receiver: standard library HTTP server in, one JSON Lines decision per report out.
+
+Providers POST delivery reports to ``/webhooks/<provider>`` (``infobip``, ``nhn_kakao``, or ``auto`` to detect
+the shape); ``?channel=email`` says which channel the reports are about when the payload does not.  Each
+report is read with ``dlrpolicy.parse``, evaluated, logged as a structlog ``decision`` event, and appended to
+a JSON Lines journal that the pipeline's scheduler, suppression list and pager consume.  Nothing is dropped:
+a body that is not JSON, or a payload that cannot be read, is journalled as a rejection with the reason (and
+answered 400 / 422, so the provider's own retry and alerting see it too).
+
+Run ``python examples/webhook_receiver.py`` for a self-contained demo: it starts the server on a free
+loopback port, posts a few realistic payloads to itself, prints the journal and stops.  Use
+``--serve --port 8080 --journal decisions.jsonl`` to keep it running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import structlog
+import structlog.testing
+
+from dlrpolicy import Engine, PayloadError, log_decision, parse
+
+#: Largest body accepted; providers batch reports, but a webhook body beyond this is a misconfiguration.
+MAX_BODY = 1024 * 1024
+PROVIDERS = {"infobip": "infobip", "nhn_kakao": "nhn_kakao", "auto": None}
+
+
+def iso_z(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z suffix, as `Decision.to_json` writes times."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class JsonLinesJournal:
+    """Appends one JSON object per line; a lock keeps lines whole when handler threads write at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def append(self, records: Sequence[dict[str, Any]]) -> None:
+        text = "".join(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n" for record in records)
+        with self._lock, self.path.open("a", encoding="utf-8") as journal:
+            journal.write(text)
+
+
+class WebhookServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer carrying what the handler needs: engine, journal, clock, logger."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], engine: Engine, journal: JsonLinesJournal,
+                 clock: Callable[[], datetime], logger: Any) -> None:
+        super().__init__(address, WebhookHandler)
+        self.engine = engine
+        self.journal = journal
+        self.clock = clock
+        self.logger = logger
+
+
+class WebhookHandler(BaseHTTPRequestHandler):
+    """POST /webhooks/<provider>[?channel=C]: parse, evaluate, journal, answer with the verdicts."""
+
+    server: WebhookServer
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        parts = url.path.strip("/").split("/")
+        if len(parts) != 2 or parts[0] != "webhooks" or parts[1] not in PROVIDERS:
+            self._answer(HTTPStatus.NOT_FOUND, {"error": f"POST to /webhooks/{{{','.join(PROVIDERS)}}}"})
+            return
+        provider = PROVIDERS[parts[1]]
+        channel = parse_qs(url.query).get("channel", [None])[0]
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._reject(HTTPStatus.BAD_REQUEST, "bad_content_length", "send a Content-Length header with the "
+                         "body's size in bytes", None, body=None)
+            self.close_connection = True
+            return
+        if length > MAX_BODY:
+            self._reject(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                         f"body of {length} bytes exceeds {MAX_BODY}", None, body=None)
+            self.close_connection = True  # the unread body would otherwise be parsed as the next request
+            return
+        body = self.rfile.read(length)
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self._reject(HTTPStatus.BAD_REQUEST, "invalid_json", str(exc), None,
+                         body=body.decode("utf-8", "backslashreplace"))
+            return
+        try:
+            outcomes = parse(payload, provider=provider, channel=channel)
+        except PayloadError as exc:
+            self._reject(HTTPStatus.UNPROCESSABLE_ENTITY, "PayloadError", exc.message, exc.path, payload=payload)
+            return
+        now = self.server.clock()
+        records, answers = [], []
+        for outcome in outcomes:
+            decision = self.server.engine.evaluate(outcome, now=now)
+            log_decision(self.server.logger, decision, outcome)
+            records.append({"received_at": iso_z(now), "message_id": outcome.message_id,
+                            "provider": outcome.provider, "channel": outcome.channel,
+                            "recipient": outcome.recipient, "decision": decision.to_json()})
+            answers.append({"message_id": outcome.message_id, "verdict": decision.verdict})
+        self.server.journal.append(records)
+        self._answer(HTTPStatus.OK, {"decisions": answers})
+
+    def _reject(self, status: HTTPStatus, kind: str, message: str, path: str | None, **kept: Any) -> None:
+        record = {"received_at": iso_z(self.server.clock()), "rejected": {"type": kind, "message": message,
+                                                                            "path": path}, **kept}
+        self.server.journal.append([record])
+        self._answer(status, {"error": record["rejected"]})
+
+    def _answer(self, status: HTTPStatus, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Access lines go nowhere; the `decision` events are the log that matters."""
+
+
+def make_server(engine: Engine, journal_path: Path, *, host: str = "127.0.0.1", port: int = 0,
+                clock: Callable[[], datetime] | None = None, logger: Any = None) -> WebhookServer:
+    """A bound (not yet serving) receiver; ``port=0`` picks a free port (see ``server.server_address``)."""
+    return WebhookServer((host, port), engine, JsonLinesJournal(journal_path), clock or (lambda: datetime.now(UTC)),
+                         logger if logger is not None else structlog.get_logger("dlrpolicy.webhook"))
+
+
+def post(url: str, body: bytes, timeout: float = 10) -> tuple[int, dict[str, Any]]:
+    """POST ``body`` as JSON; the status and the decoded answer (for the demo and the tests)."""
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _status(group_id: int, group: str, id: int, name: str) -> dict[str, Any]:
+    return {"groupId": group_id, "groupName": group, "id": id, "name": name, "description": name.lower()}
+
+
+def _error(group_id: int, group: str, id: int, name: str, permanent: bool) -> dict[str, Any]:
+    return {**_status(group_id, group, id, name), "permanent": permanent}
+
+
+#: Demo payloads shaped after Infobip's SMS and email delivery-report webhooks.
+SMS_REPORTS = {"results": [
+    {"bulkId": "b-1", "messageId": "m-1", "to": "821012340001", "sentAt": "2026-11-24T09:59:58.000+0000",
+     "doneAt": "2026-11-24T10:00:00.000+0000", "smsCount": 1, "mccMnc": "45005", "callbackData": "acme",
+     "price": {"pricePerMessage": 0.01, "currency": "EUR"},
+     "status": _status(2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED"),
+     "error": _error(1, "HANDSET_ERRORS", 27, "EC_ABSENT_SUBSCRIBER", False)},
+    {"bulkId": "b-1", "messageId": "m-2", "to": "821012340002", "sentAt": "2026-11-24T09:59:58.000+0000",
+     "doneAt": "2026-11-24T09:59:59.000+0000", "smsCount": 1, "mccMnc": "45005", "callbackData": "acme",
+     "price": {"pricePerMessage": 0.01, "currency": "EUR"},
+     "status": _status(3, "DELIVERED", 5, "DELIVERED_TO_HANDSET"),
+     "error": _error(0, "OK", 0, "NO_ERROR", False)},
+]}
+EMAIL_REPORTS = {"results": [
+    {"bulkId": "b-2", "messageId": "m-3", "to": "kim@example.com", "sentAt": "2026-11-24T09:58:00.000+0000",
+     "doneAt": "2026-11-24T09:58:03.000+0000", "messageCount": 1, "browserLink": "https://example.com/m-3",
+     "sendingIp": "203.0.113.7", "attemptCount": 1,
+     "price": {"pricePerMessage": 0.0, "currency": "EUR"},
+     "status": _status(2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED"),
+     "error": _error(2, "BOUNCED", 6012, "EC_HARD_BOUNCE", True)},
+]}
+
+
+def demo(engine: Engine, journal_path: Path) -> list[dict[str, Any]]:
+    """Serve on a free loopback port, post the demo payloads, stop; return the journal's records."""
+    # A fixed clock keeps the printed decisions the same on every run; the journal is the output here.
+    server = make_server(engine, journal_path, clock=lambda: datetime(2026, 11, 24, 10, 0, tzinfo=UTC),
+                         logger=structlog.testing.CapturingLogger())
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    base = f"http://{host}:{port}/webhooks"
+    try:
+        for url, body in ((f"{base}/infobip", json.dumps(SMS_REPORTS).encode()),
+                          (f"{base}/infobip?channel=email", json.dumps(EMAIL_REPORTS).encode()),
+                          (f"{base}/infobip", b'{"results": [{"status": ')):
+            status, answer = post(url, body)
+            print(f"POST {url.removeprefix(base)} -> {status} {json.dumps(answer)}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    return [json.loads(line) for line in journal_path.read_text(encoding="utf-8").splitlines()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo, or with --serve keep receiving until interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", action="store_true", help="keep serving instead of running the demo")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--journal", type=Path, default=None, help="JSON Lines file to append decisions to")
+    args = parser.parse_args(argv)
+    engine = Engine.default()
+    if args.serve:
+        server = make_server(engine, args.journal or Path("decisions.jsonl"), host=args.host, port=args.port)
+        print(f"receiving on http://{args.host}:{server.server_address[1]}/webhooks/<provider>", file=sys.stderr)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+        server.server_close()
+        return 0
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        records = demo(engine, args.journal or Path(directory) / "decisions.jsonl")
+    print("journal:")
+    for record in records:
+        if "rejected" in record:
+            print(f"  rejected: {record['rejected']['type']}: {record['rejected']['message']}")
+        else:
+            decision = record["decision"]
+            print(f"  {record['message_id']} ({record['channel']}): {decision['verdict']} "
+                  f"retry_at={decision['retry_at']} rule={decision['rule']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
