@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from dlrpolicy import Engine
 from dlrpolicy._cli import main
 from dlrpolicy._cli_evaluate import decide_records, decision_line
 from dlrpolicy._stream import read_records
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from .strategies import json_values, mutated_payloads
 
@@ -81,6 +82,15 @@ def test_envelope_sets_attempt_and_first_attempt(capsys: Cap, monkeypatch: Patch
     _, lines, _ = run(capsys, monkeypatch, "--now", NOW, stdin=data)
     assert [4, 2] == [line["attempt"] for line in lines]
     assert "2026-11-26T09:00:00Z" == lines[0]["give_up_at"]
+
+
+def test_envelope_sender_keys_sender_domain_suppression(capsys: Cap, monkeypatch: Patch) -> None:
+    """Email reports omit the sender; the envelope's sender becomes the 6016 suppression key."""
+    report = {"results": [{"messageId": "e", "to": "a@b.example", "status": {"groupId": 5, "id": 6},
+                           "error": {"groupId": 1, "id": 6016, "permanent": True}}]}
+    envelope = {"report": report, "channel": "email", "sender": "news@shop.example"}
+    _, lines, _ = run(capsys, monkeypatch, "--now", NOW, stdin=(json.dumps(envelope) + "\n").encode())
+    assert {"scope": "sender_domain", "key": "shop.example", "until": "2026-11-25T10:00:00Z"} == lines[0]["suppress"]
 
 
 @pytest.mark.parametrize(

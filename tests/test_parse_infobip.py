@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from dlrpolicy import Engine, PayloadError, parse, parse_infobip_api_error, parse_infobip_report
 from dlrpolicy._parse import adapt, detect_provider
 

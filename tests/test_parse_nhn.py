@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from dlrpolicy import Engine, PayloadError, parse, parse_nhn, parse_nhn_result
 from dlrpolicy._parse import adapt
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from dlrpolicy import NaiveDatetimeError, NaiveTimestampError, PayloadError, parse_timestamp
 from dlrpolicy._timestamps import KST, parse_kst_timestamp, parse_retry_after
 
