@@ -13,28 +13,35 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, TextIO
 
-from dlrpolicy import CodeRef, Engine, Outcome
-from dlrpolicy.tenacity import Escalated, NotDelivered, Pending, RetryLater, Suppressed, async_retrying
+from fake_infobip import (
+    ABSENT,
+    DELIVERED,
+    HARD_BOUNCE,
+    OK,
+    REJECTED_CREDITS,
+    UNDELIVERABLE,
+    USER_NO_CREDIT,
+    FakeClock,
+    FakeInfobipClient,
+    Report,
+    Scripts,
+    final_line,
+    outcome_from_exception,
+    report_to_outcome,
+)
 
-START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+from dlrpolicy import Engine
+from dlrpolicy.tenacity import NotDelivered, RetryLater, async_retrying
+
 MAX_IN_FLIGHT = 3
 #: Bound on deferred retries resumed per message, so no policy can make the example run on and on.
 MAX_RESUMES = 10
 
-OK = {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR", "permanent": False}
-DELIVERED = {"groupId": 3, "groupName": "DELIVERED", "id": 5, "name": "DELIVERED_TO_HANDSET"}
-UNDELIVERABLE = {"groupId": 2, "groupName": "UNDELIVERABLE", "id": 9, "name": "UNDELIVERABLE_NOT_DELIVERED"}
-REJECTED_CREDITS = {"groupId": 5, "groupName": "REJECTED", "id": 12, "name": "REJECTED_NOT_ENOUGH_CREDITS"}
-ABSENT = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 27, "name": "EC_ABSENT_SUBSCRIBER", "permanent": False}
-USER_NO_CREDIT = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 581, "name": "EC_USER_OUT_OF_CREDIT",
-                  "permanent": False}
-HARD_BOUNCE = {"groupId": 2, "groupName": "BOUNCED", "id": 6012, "name": "EC_HARD_BOUNCE", "permanent": True}
-
 #: message id -> (channel, recipient, the reports the provider gives on successive attempts)
-MESSAGES: dict[str, tuple[str, str, list[tuple[dict[str, Any], dict[str, Any]]]]] = {
+MESSAGES: Scripts = {
     "m-1": ("sms", "+821012340001", [(UNDELIVERABLE, ABSENT), (DELIVERED, OK)]),
     "m-2": ("sms", "+821012340002", [(UNDELIVERABLE, USER_NO_CREDIT), (UNDELIVERABLE, USER_NO_CREDIT),
                                      (DELIVERED, OK)]),
@@ -45,69 +52,23 @@ MESSAGES: dict[str, tuple[str, str, list[tuple[dict[str, Any], dict[str, Any]]]]
 }
 
 
-class FakeClock:
-    """A message's own time: moves only when its loop sleeps."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-        await asyncio.sleep(0)  # give the other messages a turn, as a real sleep would
-
-
-class InfobipReportError(Exception):
-    """What the fake client raises when the delivery report is not a success."""
-
-    def __init__(self, report: dict[str, Any]) -> None:
-        super().__init__(report["error"]["name"])
-        self.report = report
-
-
 class FakeAsyncInfobipClient:
-    """Async send returning the delivery report; tracks how many sends are in flight at once."""
+    """Async send over the scripted client; tracks how many sends are in flight at once."""
 
     def __init__(self) -> None:
-        self.attempts: dict[str, int] = {}
+        self.client = FakeInfobipClient(MESSAGES)
+        self.attempts = self.client.attempts
         self.in_flight = 0
         self.peak_in_flight = 0
 
-    async def send(self, message_id: str) -> dict[str, Any]:
+    async def send(self, message_id: str) -> Report:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             await asyncio.sleep(0)  # the network round trip
-            channel, recipient, script = MESSAGES[message_id]
-            attempt = self.attempts.get(message_id, 0)
-            self.attempts[message_id] = attempt + 1
-            status, error = script[min(attempt, len(script) - 1)]
-            report = {"messageId": message_id, "to": recipient, "channel": channel, "status": status,
-                      "error": error}
-            if status["groupId"] != 3:
-                raise InfobipReportError(report)
-            return report
+            return self.client.send(message_id)
         finally:
             self.in_flight -= 1
-
-
-def _code(data: dict[str, Any]) -> CodeRef:
-    return CodeRef(id=data["id"], group_id=data.get("groupId"), name=data.get("name"),
-                   permanent=data.get("permanent"), group_name=data.get("groupName"))
-
-
-def report_to_outcome(report: dict[str, Any]) -> Outcome:
-    """One report as an Outcome."""
-    return Outcome(provider="infobip", channel=report["channel"], status=_code(report["status"]),
-                   error=_code(report["error"]), message_id=report["messageId"], recipient=report["to"],
-                   tenant="acme")
-
-
-def outcome_from_exception(exc: Exception) -> Outcome | None:
-    """Report errors carry an outcome; other exceptions propagate."""
-    return report_to_outcome(exc.report) if isinstance(exc, InfobipReportError) else None
 
 
 class LinesLogger:
@@ -126,23 +87,6 @@ class LinesLogger:
             f"(rule {fields['rule']})")
 
 
-def final_line(exc: NotDelivered) -> str:
-    """What the pipeline does with a loop that ended without delivering."""
-    decision = exc.decision
-    if isinstance(exc, RetryLater):
-        channel = f" on {decision.channel}" if decision.channel else ""
-        return f"retry later at {decision.retry_at:%Y-%m-%d %H:%M %Z}{channel}: hand to the scheduler"
-    if isinstance(exc, Suppressed):
-        scope = decision.suppress.scope if decision.suppress else "message"
-        return f"suppressed ({scope}): do not resend"
-    if isinstance(exc, Escalated):
-        route = decision.escalate.route if decision.escalate else "support"
-        return f"escalated to {route}: message held"
-    if isinstance(exc, Pending):
-        return "pending: wait for the delivery report"
-    return decision.verdict
-
-
 async def run_async(engine: Engine) -> tuple[dict[str, str], LinesLogger, FakeAsyncInfobipClient]:
     """Send all messages concurrently (at most MAX_IN_FLIGHT at once); return message -> final outcome."""
     client = FakeAsyncInfobipClient()
@@ -153,7 +97,7 @@ async def run_async(engine: Engine) -> tuple[dict[str, str], LinesLogger, FakeAs
         clock = FakeClock()
         history = None
         for _ in range(MAX_RESUMES):
-            send = async_retrying(engine, history=history, clock=clock, sleep=clock.sleep, logger=logger,
+            send = async_retrying(engine, history=history, clock=clock, sleep=clock.sleep_async, logger=logger,
                                   outcome_from_exception=outcome_from_exception,
                                   outcome_from_result=report_to_outcome).wraps(client.send)
             async with gate:

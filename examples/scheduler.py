@@ -18,88 +18,38 @@ from __future__ import annotations
 
 import heapq
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import attrs
+from fake_infobip import (
+    ABSENT,
+    DAILY_QUOTA,
+    DELIVERED,
+    OK,
+    UNDELIVERABLE,
+    USER_NO_CREDIT,
+    FakeClock,
+    FakeInfobipClient,
+    Scripts,
+    outcome_from_exception,
+    report_to_outcome,
+)
 
-from dlrpolicy import CodeRef, Engine, History, Outcome
+from dlrpolicy import Engine, History
 from dlrpolicy.tenacity import NotDelivered, RetryLater, retrying
 
 # All times printed are UTC.
 
-START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 #: Safety bound on replays, so a policy change can never turn the example into an endless loop.
 MAX_REPLAYS = 50
 
-OK = {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR", "permanent": False}
-DELIVERED = {"groupId": 3, "groupName": "DELIVERED", "id": 5, "name": "DELIVERED_TO_HANDSET"}
-UNDELIVERABLE = {"groupId": 2, "groupName": "UNDELIVERABLE", "id": 9, "name": "UNDELIVERABLE_NOT_DELIVERED"}
-ABSENT = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 27, "name": "EC_ABSENT_SUBSCRIBER", "permanent": False}
-USER_NO_CREDIT = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 581, "name": "EC_USER_OUT_OF_CREDIT",
-                  "permanent": False}
-DAILY_QUOTA = {"groupId": 2, "groupName": "USER_ERRORS", "id": 542, "name": "EC_QUOTA_REACHED", "permanent": False}
-
-#: message id -> (recipient, reports on successive sends; the last one repeats)
-SCRIPTS: dict[str, tuple[str, list[tuple[dict[str, Any], dict[str, Any]]]]] = {
-    "m-1": ("+821012340001", [(UNDELIVERABLE, ABSENT), (UNDELIVERABLE, ABSENT), (DELIVERED, OK)]),
-    "m-2": ("+821012340002", [(UNDELIVERABLE, USER_NO_CREDIT), (UNDELIVERABLE, USER_NO_CREDIT), (DELIVERED, OK)]),
-    "m-3": ("+12025550143", [(UNDELIVERABLE, DAILY_QUOTA), (DELIVERED, OK)]),
+SCRIPTS: Scripts = {
+    "m-1": ("sms", "+821012340001", [(UNDELIVERABLE, ABSENT), (UNDELIVERABLE, ABSENT), (DELIVERED, OK)]),
+    "m-2": ("sms", "+821012340002",
+            [(UNDELIVERABLE, USER_NO_CREDIT), (UNDELIVERABLE, USER_NO_CREDIT), (DELIVERED, OK)]),
+    "m-3": ("sms", "+12025550143", [(UNDELIVERABLE, DAILY_QUOTA), (DELIVERED, OK)]),
 }
-
-
-class FakeClock:
-    """One clock for the whole pipeline: sleeping advances it, and the scheduler jumps it to due times."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-class FakeInfobipClient:
-    """Returns the next scripted delivery report; a non-delivered one is raised as InfobipReportError."""
-
-    def __init__(self) -> None:
-        self.sends: dict[str, int] = {}
-
-    def send(self, message_id: str, channel: str) -> dict[str, Any]:
-        recipient, script = SCRIPTS[message_id]
-        count = self.sends.get(message_id, 0)
-        self.sends[message_id] = count + 1
-        status, error = script[min(count, len(script) - 1)]
-        report = {"messageId": message_id, "to": recipient, "channel": channel, "status": status, "error": error}
-        if status["groupId"] != 3:
-            raise InfobipReportError(report)
-        return report
-
-
-class InfobipReportError(Exception):
-    """A delivery report that is not a success."""
-
-    def __init__(self, report: dict[str, Any]) -> None:
-        super().__init__(report["error"]["name"])
-        self.report = report
-
-
-def _code(data: dict[str, Any]) -> CodeRef:
-    return CodeRef(id=data["id"], group_id=data.get("groupId"), name=data.get("name"),
-                   permanent=data.get("permanent"), group_name=data.get("groupName"))
-
-
-def report_to_outcome(report: dict[str, Any]) -> Outcome:
-    """One report as an Outcome."""
-    return Outcome(provider="infobip", channel=report["channel"], status=_code(report["status"]),
-                   error=_code(report["error"]), message_id=report["messageId"], recipient=report["to"])
-
-
-def outcome_from_exception(exc: Exception) -> Outcome | None:
-    """Report errors carry an outcome; other exceptions propagate."""
-    return report_to_outcome(exc.report) if isinstance(exc, InfobipReportError) else None
 
 
 @attrs.frozen(order=True)
@@ -146,7 +96,7 @@ class QuietLogger:
 def run(engine: Engine, out: TextIO = sys.stdout) -> dict[str, str]:
     """Send every message; defer RetryLater to the queue and replay it when due.  Returns message -> final."""
     clock = FakeClock()
-    client = FakeInfobipClient()
+    client = FakeInfobipClient(SCRIPTS)
     queue = DelayedQueue()
     for message_id in SCRIPTS:
         queue.push(clock(), message_id, "sms", None)
@@ -174,7 +124,7 @@ def run(engine: Engine, out: TextIO = sys.stdout) -> dict[str, str]:
         except NotDelivered as exc:
             finals[item.message_id] = f"{exc.decision.verdict} ({exc.decision.rule})"
         else:
-            finals[item.message_id] = f"delivered on {item.channel}, send #{client.sends[item.message_id]}"
+            finals[item.message_id] = f"delivered on {item.channel}, send #{client.attempts[item.message_id]}"
         print(f"{stamp} {item.message_id}: {len(logger.events)} attempt(s) -> {finals[item.message_id]}", file=out)
     for message_id in SCRIPTS:
         finals.setdefault(message_id, "still queued (replay bound reached)")

@@ -20,90 +20,40 @@ Run it: ``python examples/send_loop.py``
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, TextIO
 
-from dlrpolicy import CodeRef, Engine, Outcome
-from dlrpolicy.tenacity import Escalated, NotDelivered, Pending, RetryLater, Suppressed, retrying
+from fake_infobip import (
+    ABSENT,
+    DELIVERED,
+    HARD_BOUNCE,
+    OK,
+    REJECTED_CREDITS,
+    UNDELIVERABLE,
+    USER_NO_CREDIT,
+    FakeClock,
+    FakeInfobipClient,
+    Scripts,
+    final_line,
+    outcome_from_exception,
+    report_to_outcome,
+)
 
-START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+from dlrpolicy import Engine
+from dlrpolicy.tenacity import NotDelivered, RetryLater, retrying
+
 #: Bound on deferred retries resumed per message, so no policy can make the example run on and on.
 MAX_RESUMES = 10
 
 # Delivery reports in the shape of Infobip's webhook / GET /sms/1/reports results.
-OK = {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR", "permanent": False}
-DELIVERED = {"groupId": 3, "groupName": "DELIVERED", "id": 5, "name": "DELIVERED_TO_HANDSET"}
-UNDELIVERABLE = {"groupId": 2, "groupName": "UNDELIVERABLE", "id": 9, "name": "UNDELIVERABLE_NOT_DELIVERED"}
-REJECTED_CREDITS = {"groupId": 5, "groupName": "REJECTED", "id": 12, "name": "REJECTED_NOT_ENOUGH_CREDITS"}
-ABSENT = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 27, "name": "EC_ABSENT_SUBSCRIBER", "permanent": False}
-USER_NO_CREDIT = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 581, "name": "EC_USER_OUT_OF_CREDIT",
-                  "permanent": False}
-HARD_BOUNCE = {"groupId": 2, "groupName": "BOUNCED", "id": 6012, "name": "EC_HARD_BOUNCE", "permanent": True}
-
 #: message id -> (channel, recipient, the reports the provider gives on successive attempts)
-MESSAGES: dict[str, tuple[str, str, list[tuple[dict[str, Any], dict[str, Any]]]]] = {
+MESSAGES: Scripts = {
     "m-1": ("sms", "+821012340001", [(UNDELIVERABLE, ABSENT), (DELIVERED, OK)]),
     "m-2": ("sms", "+821012340002", [(UNDELIVERABLE, USER_NO_CREDIT), (UNDELIVERABLE, USER_NO_CREDIT),
                                      (DELIVERED, OK)]),
     "m-3": ("sms", "+821012340003", [(REJECTED_CREDITS, OK)]),
     "m-4": ("email", "kim@example.com", [(UNDELIVERABLE, HARD_BOUNCE)]),
 }
-
-
-class FakeClock:
-    """Time that moves only when the loop sleeps, so the example runs instantly and prints the same times."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-class InfobipReportError(Exception):
-    """What the fake client raises when the delivery report is not a success."""
-
-    def __init__(self, report: dict[str, Any]) -> None:
-        super().__init__(f"{report['status']['name']} / {report['error']['name']}")
-        self.report = report
-
-
-class FakeInfobipClient:
-    """Sends a message and returns its delivery report; raises InfobipReportError for a failed one."""
-
-    def __init__(self, messages: dict[str, tuple[str, str, list[tuple[dict[str, Any], dict[str, Any]]]]]) -> None:
-        self.messages = messages
-        self.attempts: dict[str, int] = {}
-
-    def send(self, message_id: str) -> dict[str, Any]:
-        channel, recipient, script = self.messages[message_id]
-        attempt = self.attempts.get(message_id, 0)
-        self.attempts[message_id] = attempt + 1
-        status, error = script[min(attempt, len(script) - 1)]
-        report = {"messageId": message_id, "to": recipient, "channel": channel, "status": status, "error": error}
-        if status["groupId"] != 3:
-            raise InfobipReportError(report)
-        return report
-
-
-def _code(data: dict[str, Any]) -> CodeRef:
-    return CodeRef(id=data["id"], group_id=data.get("groupId"), name=data.get("name"),
-                   permanent=data.get("permanent"), group_name=data.get("groupName"))
-
-
-def report_to_outcome(report: dict[str, Any]) -> Outcome:
-    """Read one report into an Outcome (`dlrpolicy.parse` does this for real payloads)."""
-    return Outcome(provider="infobip", channel=report["channel"], status=_code(report["status"]),
-                   error=_code(report["error"]), message_id=report["messageId"], recipient=report["to"],
-                   tenant="acme")
-
-
-def outcome_from_exception(exc: Exception) -> Outcome | None:
-    """The client's report errors carry an outcome; anything else is a bug and propagates."""
-    return report_to_outcome(exc.report) if isinstance(exc, InfobipReportError) else None
 
 
 class AttemptPrinter:
@@ -119,23 +69,6 @@ class AttemptPrinter:
         print(f"  {self.clock():%m-%d %H:%M:%S} attempt {fields['attempt'] - 1}: {fields['code_name']} -> "
               f"{fields['verdict']}{when} (rule {fields['rule']})", file=self.out)
         print(f"                 why: {fields['reason']}", file=self.out)
-
-
-def final_line(exc: NotDelivered) -> str:
-    """What the pipeline does with a loop that ended without delivering."""
-    decision = exc.decision
-    if isinstance(exc, RetryLater):
-        channel = f" on {decision.channel}" if decision.channel else ""
-        return f"retry later at {decision.retry_at:%Y-%m-%d %H:%M %Z}{channel}: hand to the scheduler"
-    if isinstance(exc, Suppressed):
-        scope = decision.suppress.scope if decision.suppress else "message"
-        return f"suppressed ({scope}): do not resend"
-    if isinstance(exc, Escalated):
-        route = decision.escalate.route if decision.escalate else "support"
-        return f"escalated to {route}: message held"
-    if isinstance(exc, Pending):
-        return "pending: wait for the delivery report"
-    return decision.verdict
 
 
 def run(engine: Engine, out: TextIO = sys.stdout) -> dict[str, str]:

@@ -31,6 +31,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 
 def load_example(name: str) -> ModuleType:
     """Import examples/<name>.py as a module (examples/ is not a package)."""
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))  # as when the script runs: its folder comes first (fake_infobip)
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
