@@ -12,6 +12,7 @@ from ._errors import (
     DurationError,
     InvalidOutcomeError,
     NaiveDatetimeError,
+    NaiveTimestampError,
     PayloadError,
     PolicyError,
     PolicyProblem,
@@ -33,7 +34,7 @@ from ._models import (
 from ._nhn import parse_nhn, parse_nhn_result
 from ._parse import Envelope, detect_provider, parse, read_envelope
 from ._tenants import PolicyStore, validate_tenant
-from ._timestamps import NaiveTimestampError, parse_timestamp
+from ._timestamps import parse_timestamp
 from ._version import __version__
 
 __all__ = [

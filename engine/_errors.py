@@ -136,3 +136,17 @@ class PayloadError(DlrpolicyError, ValueError):
         self.path = path
         self.message = message
         super().__init__(f"{path}: {message}")
+
+
+class NaiveTimestampError(PayloadError, NaiveDatetimeError):
+    """A payload timestamp has no UTC offset; ``path`` points at it in the record."""
+
+    def __init__(self, path: str, value: object) -> None:
+        self.path = path
+        self.field = path
+        self.value = value
+        self.message = (
+            f"timestamp {value!r} has no UTC offset: provider timestamps must carry one "
+            "(2015-02-12T09:58:20.323+0100, +05:30, +0000 or Z); add the sender's offset to the record"
+        )
+        Exception.__init__(self, f"{path}: {self.message}")

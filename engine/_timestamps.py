@@ -11,23 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Final
 
-from ._errors import NaiveDatetimeError, PayloadError
+from ._errors import NaiveTimestampError, PayloadError
 
 KST: Final = timezone(timedelta(hours=9), "KST")
 
 
-class NaiveTimestampError(PayloadError, NaiveDatetimeError):
-    """A payload timestamp has no UTC offset; ``path`` points at it in the record."""
-
-    def __init__(self, path: str, value: object) -> None:
-        self.path = path
-        self.field = path
-        self.value = value
-        self.message = (
-            f"timestamp {value!r} has no UTC offset: provider timestamps must carry one "
-            "(2015-02-12T09:58:20.323+0100, +05:30, +0000 or Z); add the sender's offset to the record"
-        )
-        Exception.__init__(self, f"{path}: {self.message}")
 
 
 def parse_timestamp(value: object, path: str = "$") -> datetime:
