@@ -247,6 +247,8 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
     if base is not None:
         base_rules = {rule.id: rule for rule in base.spec.rules}
         unchanged = {rule.id for rule in spec.rules if base_rules.get(rule.id) == rule}
+        # Keep the base's objects for the rules that did not change, so a tenant holds only its own rules.
+        spec = attrs.evolve(spec, rules=tuple(base_rules[r.id] if r.id in unchanged else r for r in spec.rules))
     buckets = _bucket([rule for rule in spec.rules if rule.id not in unchanged])
     conflicts: set[tuple[str, str]] = set()
     used: set[str] = set()

@@ -109,13 +109,13 @@ class PolicyStore:
 
     def get(self, tenant: str) -> CompiledPolicy:
         """The tenant's current policy: the default when it has no file, recompiled when its file changed."""
-        path = self.path_for(tenant)
+        validate_tenant(tenant)
         loaded = self._cache.get(tenant)
         # The store reads a clock (it lives at the edge, like the CLI); evaluation itself never does.
         now = time.monotonic()
         if loaded is not None and now - loaded.checked < self.check_interval:
             return loaded.policy
-        stamp = self._stamp(path)
+        stamp = self._stamp(self.path_for(tenant))
         if loaded is not None and loaded.stamp == stamp:
             self._cache[tenant] = _Loaded(loaded.policy, stamp, now)
             return loaded.policy
