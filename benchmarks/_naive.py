@@ -17,7 +17,7 @@ from __future__ import annotations
 from dlrpolicy._catalog import Catalog, CodeEntry, lookup_chain
 from dlrpolicy._compile import CompiledPolicy, Plan, make_plan
 from dlrpolicy._models import CodeIdentity
-from dlrpolicy._policy import Rule
+from dlrpolicy._rules import Rule
 
 
 class NaiveCandidate:
