@@ -17,6 +17,7 @@ Rows (ratios are measured in the same run, interleaved round by round, best roun
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
 import math
@@ -33,6 +34,7 @@ if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
 from _naive import NaivePolicy
+from _rows import Row, result_row
 
 from dlrpolicy import Engine
 from dlrpolicy._catalog import Catalog, CodeEntry, _read_shipped_tables
@@ -44,18 +46,10 @@ from dlrpolicy._models import DEFAULT_CHANNEL, SLOT_KINDS, CodeRef, History, Out
 NAME = "engine"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
-Row = dict[str, Any]
 Case = tuple[Outcome, History | None]
 
 
-def row(metric: str, value: float, unit: str, *, baseline: str | None = None, ratio: float | None = None,
-        target: str | None = None, note: str | None = None, benchmark: str = NAME) -> Row:
-    """One result row in the shared benchmark format (``note`` is optional, shown by run.py)."""
-    result: Row = {"benchmark": benchmark, "metric": metric, "value": float(value), "unit": unit,
-                   "baseline": baseline, "ratio": ratio, "target": target}
-    if note is not None:
-        result["note"] = note
-    return result
+row = functools.partial(result_row, NAME)
 
 
 # --- inputs -------------------------------------------------------------------------------------------------------

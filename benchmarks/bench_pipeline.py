@@ -12,6 +12,7 @@ Rows (the ratio is measured in the same run, interleaved round by round, best ro
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -21,26 +22,21 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from dlrpolicy import Engine
 from dlrpolicy._cli_evaluate import decide_records
 from dlrpolicy._stream import read_records
 
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+from _rows import Row, result_row
+
 NAME = "pipeline"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 PAYLOADS = Path(__file__).resolve().parent.parent / "examples" / "payloads"
-Row = dict[str, Any]
 
 
-def row(metric: str, value: float, unit: str, *, baseline: str | None = None, ratio: float | None = None,
-        target: str | None = None, note: str | None = None) -> Row:
-    """One result row in the shared benchmark format."""
-    result: Row = {"benchmark": NAME, "metric": metric, "value": float(value), "unit": unit,
-                   "baseline": baseline, "ratio": ratio, "target": target}
-    if note is not None:
-        result["note"] = note
-    return result
+row = functools.partial(result_row, NAME)
 
 
 def shapes() -> list[object]:

@@ -21,11 +21,14 @@ Times are the best of several interleaved rounds, in microseconds per attempt.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import tenacity
@@ -33,12 +36,15 @@ import tenacity
 from dlrpolicy import CodeRef, Decision, Engine, History, Outcome
 from dlrpolicy.tenacity import DeliveryFailed, NotDelivered, retrying
 
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+from _rows import Row, result_row
+
 NAME = "tenacity"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 FAILURES = 4
 TARGET = "<= 1.2x"
 
-Row = dict[str, Any]
 
 ABSENT = Outcome(provider="infobip", channel="sms", message_id="bench-1", recipient="+821012345678",
                  status=CodeRef(id=9, group_id=2, name="UNDELIVERABLE_NOT_DELIVERED"),
@@ -48,14 +54,7 @@ DELIVERED = Outcome(provider="infobip", channel="sms", message_id="bench-1", rec
                     error=CodeRef(id=0, group_id=0, name="NO_ERROR", permanent=False))
 
 
-def row(metric: str, value: float, unit: str, *, baseline: str | None = None, ratio: float | None = None,
-        target: str | None = None, note: str | None = None) -> Row:
-    """One result row in the shared benchmark format."""
-    result: Row = {"benchmark": NAME, "metric": metric, "value": float(value), "unit": unit,
-                   "baseline": baseline, "ratio": ratio, "target": target}
-    if note is not None:
-        result["note"] = note
-    return result
+row = functools.partial(result_row, NAME)
 
 
 class DroppingLogger:

@@ -10,6 +10,7 @@ as real tenants' files do.
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import os
@@ -17,19 +18,19 @@ import sys
 import tempfile
 import tracemalloc
 from pathlib import Path
-from typing import Any
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_engine import NOW, Case, best_interleaved, best_of, catalog_cases, row
+from _rows import Row, result_row
+from bench_engine import NOW, Case, best_interleaved, best_of, catalog_cases
 
 from dlrpolicy import Engine
 from dlrpolicy._compile import CompiledPolicy
 from dlrpolicy._tenants import PolicyStore
 
 NAME = "tenants"
-Row = dict[str, Any]
+row = functools.partial(result_row, NAME)
 
 
 def _new_rule_target(policy: CompiledPolicy) -> tuple[str, str, str, int]:
@@ -136,10 +137,10 @@ def _evaluation_rows(store: PolicyStore, tenant: str, default: CompiledPolicy, c
     best = best_interleaved({"default": (run_default, cases), "tenant": (run_tenant, cases),
                              "routed": (run_routed, cases)}, rounds)
     return [
-        row("evaluate through a tenant policy", best["tenant"], "ns/decision", benchmark=NAME,
+        row("evaluate through a tenant policy", best["tenant"], "ns/decision",
             baseline="default policy", ratio=best["tenant"] / best["default"], target="<= 1.1x",
             note=f"default {best['default']:.0f} ns/decision; {len(cases)} catalog-wide outcomes, best of {rounds}"),
-        row("evaluate via Engine.for_tenant(t) per call", best["routed"], "ns/decision", benchmark=NAME,
+        row("evaluate via Engine.for_tenant(t) per call", best["routed"], "ns/decision",
             baseline="default policy", ratio=best["routed"] / best["default"],
             note="informational: includes PolicyStore.get (tenant id check + stat of the file) on every call"),
     ]
@@ -157,19 +158,19 @@ def run(quick: bool = False) -> list[Row]:
         tenants = write_tenants(directory, default, count)
         store = PolicyStore(directory)
         compile_ns = best_of(lambda: store.compile(tenants[0]), 1 if quick else 10)
-        rows.append(row("compile one tenant", compile_ns / 1e6, "ms", benchmark=NAME,
+        rows.append(row("compile one tenant", compile_ns / 1e6, "ms",
                         note="read file + default.toml, merge, validate, compile over the shared default"))
         traced = 5 if quick else 50
         per_tenant, rss, loaded = memory_per_tenant(directory, tenants, traced=traced)
         shared = _shared_candidates(loaded.get(tenants[0]), default)
-        rows.append(row(f"memory per tenant ({count:,} tenants loaded)", per_tenant / 1024, "KiB", benchmark=NAME,
+        rows.append(row(f"memory per tenant ({count:,} tenants loaded)", per_tenant / 1024, "KiB",
                         note=f"tracemalloc delta over the last {min(traced, count - 1)} tenants loaded; resident-set "
                              f"growth over all / {count - 1}: {_kib(rss)}; candidates shared with the default: "
                              f"{shared}"))
         variants = write_tenants(directory, default, variant_count, prefix="defaults", defaults=True)
         per_variant, vrss, vstore = memory_per_tenant(directory, variants, traced=min(traced, 20))
         rows.append(row(f"memory per tenant overriding [defaults] ({variant_count:,} loaded)", per_variant / 1024,
-                        "KiB", benchmark=NAME,
+                        "KiB",
                         note=f"same file plus [defaults] max_attempts = 3; resident-set growth: {_kib(vrss)}; "
                              "candidates shared with the default: "
                              f"{_shared_candidates(vstore.get(variants[0]), default)}"))
