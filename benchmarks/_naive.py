@@ -23,12 +23,12 @@ from dlrpolicy._rules import Rule
 class NaiveCandidate:
     """One catalog entry; `plan_for` scans the rules linearly every time it is asked."""
 
-    __slots__ = ("_fallback", "_rules", "entry", "identity", "label")
+    __slots__ = ("_fallback", "_rules", "entry", "identity", "reason_prefix")
 
     def __init__(self, entry: CodeEntry, rules: tuple[tuple[Rule, Plan], ...], fallback: Plan) -> None:
         self.entry = entry
         self.identity = CodeIdentity(entry.provider, entry.kind, entry.product, entry.id, entry.name, entry.group_id)
-        self.label = entry.name
+        self.reason_prefix = f"{entry.name}: "
         self._rules = rules
         self._fallback = fallback
 

@@ -52,7 +52,6 @@ class Plan:
     #: When set, retries may not land after the end of the first attempt's calendar day in this zone.
     same_day_zone: ZoneInfo | None = None
     channels: frozenset[str] | None = None
-    match: Match | None = attrs.field(default=None, eq=False)
 
     def describe_timing(self) -> str:
         """One line: ``every 24h, give up after 7d`` / ``next_day 00:05 America/New_York`` / ``-``."""
@@ -91,8 +90,9 @@ class Candidate:
 
     entry: CodeEntry
     identity: CodeIdentity
-    label: str
-    # (channels or None, plan) in the order they are tried; the last one has channels None.
+    #: ``"NAME: "``, the start of every reason for this code, built once rather than on every evaluation.
+    reason_prefix: str
+    #: Plans in the order they are tried; each applies to ``plan.channels`` (None: any), the last to any.
     plans: tuple[Plan, ...]
     matched: tuple[Rule, ...] = attrs.field(eq=False, repr=False)
 
@@ -137,7 +137,7 @@ def make_plan(rule: str, source: str, layers: tuple[str, ...], body: Body, defau
         suppress=body.suppress, escalate=escalate, max_delay=body.max_delay or defaults.max_delay,
         default_escalation=EscalateEffect(routes.get("support", "support"), "warning"),
         same_day_zone=defaults.timezone if defaults.same_day and body.verdict == "retry" else None,
-        channels=match.channels if match is not None else None, match=match,
+        channels=match.channels if match is not None else None,
     )
 
 
@@ -187,11 +187,6 @@ class CompiledPolicy:
         if found is None:
             raise KeyError(entry.label)
         return found
-
-    @property
-    def own_size(self) -> tuple[int, int]:
-        """(candidates, index keys) stored by this policy itself rather than shared with its base."""
-        return len(self._candidates), len(self._index)
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -282,7 +277,7 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
         if previous is not None and previous.plans == plans and previous.matched == rules:
             all_candidates[entry] = previous
         else:
-            cand = Candidate(entry, _identity(entry), entry.name, plans, rules)
+            cand = Candidate(entry, _identity(entry), f"{entry.name}: ", plans, rules)
             all_candidates[entry] = own[entry] = cand
     _raise_problems(spec, conflicts, used)
     index = _table_index(all_candidates)

@@ -123,7 +123,7 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
     if cand is not None:
         plan = cand.plan_for(outcome.channel)
         identity = cand.identity
-        prefix = cand.label + ": "
+        prefix = cand.reason_prefix
     else:
         plan = policy.unknown_permanent if ref.permanent else policy.unknown
         identity = CodeIdentity(outcome.provider, kind, product, ref.id, ref.name, ref.group_id, unknown=True)

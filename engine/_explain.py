@@ -141,7 +141,7 @@ def explain(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history:
             matches.append(RuleMatch(rule.id, rule.source, rule.match.describe(), TIERS[len(TIERS) - tier_rank],
                                      extras, won, note))
     else:
-        plan = policy.unknown_permanent if outcome.error and outcome.error.permanent else policy.unknown
+        plan = policy.unknown_permanent if decision.rule == policy.unknown_permanent.rule else policy.unknown
         timing = plan.describe_timing()
     timeline = [decision]
     step, attempts = decision, (history.attempts if history else 1)
