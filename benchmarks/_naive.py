@@ -1,7 +1,7 @@
 """The naive baseline for `bench_engine`: first-match linear scan over the policy's rules at evaluation time.
 
-`NaivePolicy` stands in for a `CompiledPolicy` when passed to ``dlrpolicy._evaluate.evaluate``, so the Decision is
-built by exactly the same code; the only difference is how the winning rule is found:
+`NaivePolicy` stands in for a `CompiledPolicy` when passed to ``dlrpolicy.decide._evaluate.evaluate``, so the
+Decision is built by exactly the same code; the only difference is how the winning rule is found:
 
 - the compiled engine looks the reported code up in a dict built at compile time and takes the precomputed plan;
 - the baseline finds the catalog entries through the catalog's own lookup (following the product's lookup chain,
@@ -14,10 +14,10 @@ so the baseline does not pay for anything the engine does not pay for at evaluat
 
 from __future__ import annotations
 
-from dlrpolicy._catalog import Catalog, CodeEntry, lookup_chain
-from dlrpolicy._compile import CompiledPolicy, Plan, make_plan
-from dlrpolicy._models import CodeIdentity
-from dlrpolicy._rules import Rule
+from dlrpolicy.model._decision import CodeIdentity
+from dlrpolicy.policy._catalog import Catalog, CodeEntry, lookup_chain
+from dlrpolicy.policy._compile import CompiledPolicy, Plan, make_plan
+from dlrpolicy.policy._rules import Rule
 
 
 class NaiveCandidate:

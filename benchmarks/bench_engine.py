@@ -37,11 +37,12 @@ from _naive import NaivePolicy
 from _rows import Row, result_row
 
 from dlrpolicy import Engine
-from dlrpolicy._catalog import Catalog, CodeEntry, _read_shipped_tables
-from dlrpolicy._compile import CompiledPolicy
-from dlrpolicy._engine import compile_layers, default_layer
-from dlrpolicy._evaluate import evaluate as evaluate_policy
-from dlrpolicy._models import DEFAULT_CHANNEL, SLOT_KINDS, CodeRef, History, Outcome
+from dlrpolicy.decide._evaluate import evaluate as evaluate_policy
+from dlrpolicy.model._outcome import CodeRef, History, Outcome
+from dlrpolicy.model._vocabulary import DEFAULT_CHANNEL, SLOT_KINDS
+from dlrpolicy.policy._catalog import Catalog, CodeEntry, _read_shipped_tables
+from dlrpolicy.policy._compile import CompiledPolicy
+from dlrpolicy.policy._layers import compile_layers, default_layer
 
 NAME = "engine"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dlrpolicy import Engine
-from dlrpolicy._cli_evaluate import decide_records
-from dlrpolicy._stream import read_records
+from dlrpolicy.adapters._stream import read_records
+from dlrpolicy.cli._evaluate import decide_records
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
@@ -86,8 +86,8 @@ _RSS_SCRIPT = """
 import resource, sys
 from datetime import UTC, datetime
 from dlrpolicy import Engine
-from dlrpolicy._cli_evaluate import decide_records
-from dlrpolicy._stream import read_records
+from dlrpolicy.cli._evaluate import decide_records
+from dlrpolicy.adapters._stream import read_records
 engine = Engine.default()
 if sys.argv[1] != "-":
     with open(sys.argv[1], "rb") as stream:

@@ -26,8 +26,8 @@ from _rows import Row, result_row
 from bench_engine import NOW, Case, best_interleaved, best_of, catalog_cases
 
 from dlrpolicy import Engine
-from dlrpolicy._compile import CompiledPolicy
-from dlrpolicy._tenants import PolicyStore
+from dlrpolicy.policy._compile import CompiledPolicy
+from dlrpolicy.policy._tenants import PolicyStore
 
 NAME = "tenants"
 row = functools.partial(result_row, NAME)

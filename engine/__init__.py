@@ -1,9 +1,5 @@
 """dlrpolicy: decide what a messaging pipeline should do after a provider reports on a message."""
 
-from ._catalog import Catalog, CodeEntry, Hints
-from ._compile import CompiledPolicy
-from ._duration import format_duration, parse_duration
-from ._engine import Engine
 from ._errors import (
     AmbiguousCodeError,
     CatalogError,
@@ -18,24 +14,22 @@ from ._errors import (
     PolicyProblem,
     TenantError,
 )
-from ._evaluate import evaluate
-from ._explain import Explanation, RuleMatch
-from ._infobip import parse_infobip, parse_infobip_api_error, parse_infobip_report
-from ._log import decision_fields, expand_decision, log_decision
-from ._models import (
-    CodeIdentity,
-    CodeRef,
-    Decision,
-    EscalateEffect,
-    History,
-    Outcome,
-    SuppressEffect,
-)
-from ._nhn import parse_nhn, parse_nhn_result
-from ._parse import Envelope, detect_provider, parse, read_envelope
-from ._tenants import PolicyStore, validate_tenant
-from ._timestamps import parse_timestamp
 from ._version import __version__
+from .adapters._infobip import parse_infobip, parse_infobip_api_error, parse_infobip_report
+from .adapters._nhn import parse_nhn, parse_nhn_result
+from .adapters._parse import Envelope, detect_provider, parse, read_envelope
+from .adapters._timestamps import parse_timestamp
+from .decide._engine import Engine
+from .decide._evaluate import evaluate
+from .decide._explain import Explanation, RuleMatch
+from .integrations._log import decision_fields, expand_decision, log_decision
+from .model._decision import CodeIdentity, Decision, EscalateEffect, SuppressEffect
+from .model._duration import format_duration, parse_duration
+from .model._outcome import CodeRef, History, Outcome
+from .model._vocabulary import validate_tenant
+from .policy._catalog import Catalog, CodeEntry, Hints
+from .policy._compile import CompiledPolicy
+from .policy._tenants import PolicyStore
 
 __all__ = [
     "AmbiguousCodeError",

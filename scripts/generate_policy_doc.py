@@ -27,7 +27,7 @@ _VERDICT_ORDER = ("done", "wait", "retry", "escalate", "suppress")
 def coverage_rows() -> list[dict[str, object]]:
     """The coverage rows of the shipped default policy, computed with the public Python API."""
     from dlrpolicy import Engine
-    from dlrpolicy._coverage import coverage
+    from dlrpolicy.policy._reports import coverage
 
     return [row.to_json() for row in coverage(Engine.default().policy)]
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from dlrpolicy import Engine
-from dlrpolicy._engine import compile_layers
-from dlrpolicy._policy import Layer
+from dlrpolicy.policy._layers import compile_layers
+from dlrpolicy.policy._read import Layer
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import strategies as st
 
 from dlrpolicy import Catalog, CodeEntry, CodeRef, History, Outcome
-from dlrpolicy._models import CHANNELS, DEFAULT_CHANNEL, SLOT_KINDS
+from dlrpolicy.model._vocabulary import CHANNELS, DEFAULT_CHANNEL, SLOT_KINDS
 
 # --- time -------------------------------------------------------------------------------------------------------
 

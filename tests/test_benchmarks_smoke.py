@@ -56,7 +56,7 @@ def test_bench_module_quick_rows(module: str, benchmark: str) -> None:
 def test_naive_baseline_decides_like_the_engine() -> None:
     """The naive first-match scan reaches the same decisions as the compiled engine on catalog outcomes."""
     from dlrpolicy import Engine
-    from dlrpolicy._evaluate import evaluate
+    from dlrpolicy.decide._evaluate import evaluate
 
     bench = load("bench_engine")
     naive_module = load("_naive")
@@ -81,8 +81,8 @@ def test_zen_table_has_a_row_per_plan() -> None:
 def test_tenant_file_compiles() -> None:
     """The generated tenant override is valid against the shipped default policy."""
     from dlrpolicy import Engine
-    from dlrpolicy._engine import compile_layers, default_layer
-    from dlrpolicy._policy import Layer
+    from dlrpolicy.policy._layers import compile_layers, default_layer
+    from dlrpolicy.policy._read import Layer
 
     default = Engine.default().policy
     text = load("bench_tenants").tenant_text(default, "acme")

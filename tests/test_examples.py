@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from dlrpolicy import Engine
-
-from .test_tenacity import START, build_engine
+from tests.integrations.test_tenacity import START, build_engine
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPT_TIMEOUT = 60  # seconds; the examples finish in well under one

@@ -1,0 +1,240 @@
+"""NHN Cloud KakaoTalk Bizmessage payloads to Outcomes.
+
+Shapes: the send response (``header.resultCode`` and ``message.sendResults[]``, one outcome per recipient), the
+result queries (``messageSearchResultResponse.messages[]`` and the ``messages[]`` of message-results polling),
+the ``MESSAGE_RESULT_UPDATE`` webhook's ``hooks[]``, and a single result row.
+
+API response codes (0 and negatives, kind ``api``) go in `Outcome.error`; send-result codes (1000-9999, kind
+``delivery``) go in `Outcome.status`.  API code -3018 and send-result 3018 are unrelated entries.  Result rows
+carry ``resultCode`` as a string ("3018"); numeric strings are accepted there, anything else is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Final
+
+from .._errors import PayloadError
+from ..model._outcome import CodeRef, Outcome
+from ._timestamps import optional_kst_timestamp, parse_retry_after
+from ._values import kind_of
+
+Item = Outcome | PayloadError
+
+_NUMBER: Final = re.compile(r"-?[0-9]{1,9}")
+# Send-result 4161 MESSAGE_IN_PROGRESS is NHN's own code for "not final yet": a row still waiting for its
+# result, or whose SMS fallback (resendStatus RSC02 target / RSC03 resending) has not finished, reports it.
+IN_PROGRESS: Final = CodeRef(id=4161, name="MESSAGE_IN_PROGRESS")
+# RSC04: the SMS fallback delivered the message, so as far as this message goes it is delivered.
+DELIVERED: Final = CodeRef(id=1000, name="SUCCESS")
+RESEND_STATUSES: Final = ("RSC01", "RSC02", "RSC03", "RSC04", "RSC05")
+_PENDING_STATUSES: Final = frozenset({"READY", "IN_PROGRESS", "PROCESSING", "SENDING", "WAITING"})
+_REFS: dict[int, CodeRef] = {}
+
+
+def result_code(value: object, path: str) -> int:
+    """A ``resultCode``: a JSON integer, or a numeric string as the result queries send it."""
+    if type(value) is int:
+        return value
+    if type(value) is str and _NUMBER.fullmatch(value):
+        return int(value)
+    problem = "missing" if value is None else f"expected an integer or a numeric string, got {kind_of(value)}"
+    raise PayloadError(path, f"{problem}: NHN result codes look like 0, -1019 or \"3018\"")
+
+
+def _ref(code: int) -> CodeRef:
+    ref = _REFS.get(code)
+    if ref is None:
+        ref = _REFS[code] = CodeRef(id=code)
+    return ref
+
+
+def _opt_str(obj: Mapping[str, object], key: str, path: str) -> str | None:
+    value = obj.get(key)
+    if value is None or type(value) is str:
+        return value
+    raise PayloadError(f"{path}.{key}", f"expected a string, got {kind_of(value)}")
+
+
+def _message_id(row: Mapping[str, object], path: str, request_id: object = None) -> str | None:
+    request = row.get("requestId", request_id)
+    if request is not None and type(request) is not str:
+        raise PayloadError(f"{path}.requestId", f"expected a string, got {kind_of(request)}")
+    seq = row.get("recipientSeq")
+    if seq is None:
+        return request
+    if type(seq) is not int and not (type(seq) is str and seq.isdigit()):
+        raise PayloadError(f"{path}.recipientSeq", f"expected an integer, got {kind_of(seq)}")
+    # NHN identifies one message by request id and recipient sequence together.
+    return f"{request}:{seq}" if request is not None else str(seq)
+
+
+def _sender(row: Mapping[str, object], path: str) -> str | None:
+    sender = _opt_str(row, "senderKey", path)
+    return sender if sender is not None else _opt_str(row, "plusFriendId", path)
+
+
+def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$", tenant: str | None = None,
+                     retry_after: timedelta | None = None) -> Outcome:
+    """One result row (query, polling or webhook hook) as an Outcome whose status is the send-result code.
+
+    ``resendStatus`` RSC02/RSC03 (SMS fallback pending) and a row without a result yet report 4161
+    MESSAGE_IN_PROGRESS; RSC04 (the fallback delivered it) reports 1000 SUCCESS on channel ``sms``; RSC05
+    (the fallback failed) keeps KakaoTalk's own result.
+    """
+    if type(row) is not dict:
+        raise PayloadError(path, f"expected a result object, got {kind_of(row)}")
+    resend = row.get("resendStatus")
+    if resend is not None and resend not in RESEND_STATUSES:
+        raise PayloadError(f"{path}.resendStatus", f"expected one of {', '.join(RESEND_STATUSES)}, got "
+                                                   f"{kind_of(resend)}")
+    raw = row.get("resultCode")
+    if resend == "RSC04":
+        status, channel = DELIVERED, "sms"
+    elif resend == "RSC02" or resend == "RSC03":
+        status = IN_PROGRESS
+    elif raw is None or raw == "":
+        message_status = row.get("messageStatus")
+        if type(message_status) is not str or message_status not in _PENDING_STATUSES:
+            raise PayloadError(f"{path}.resultCode", "missing: a result row needs a resultCode unless its "
+                                                     f"messageStatus says it is still pending (got {message_status!r})")
+        status = IN_PROGRESS
+    else:
+        status = _ref(result_code(raw, f"{path}.resultCode"))
+    done = row.get("receiveDate")
+    return Outcome(
+        provider="nhn_kakao",
+        channel=channel or "kakao",
+        status=status,
+        message_id=_message_id(row, path),
+        recipient=_opt_str(row, "recipientNo", path),
+        sender=_sender(row, path),
+        template=_opt_str(row, "templateCode", path),
+        tenant=tenant,
+        sent_at=optional_kst_timestamp(row.get("requestDate"), f"{path}.requestDate"),
+        done_at=optional_kst_timestamp(done if done is not None else row.get("resultDate"),
+                                       f"{path}.{'receiveDate' if done is not None else 'resultDate'}"),
+        retry_after=retry_after,
+    )
+
+
+def _header(payload: Mapping[str, object], root: str) -> int | None:
+    header = payload.get("header")
+    if header is None:
+        return None
+    if type(header) is not dict:
+        raise PayloadError(f"{root}.header", f"expected an object with resultCode, got {kind_of(header)}")
+    return result_code(header.get("resultCode"), f"{root}.header.resultCode")
+
+
+def _api_outcome(code: int, *, channel: str | None, message_id: str | None, tenant: str | None,
+                 retry_after: timedelta | None) -> Outcome:
+    return Outcome(provider="nhn_kakao", channel=channel or "kakao", error=_ref(code), message_id=message_id,
+                   tenant=tenant, retry_after=retry_after)
+
+
+def _rows(rows: object, path: str, channel: str | None, tenant: str | None,
+          retry_after: timedelta | None) -> list[Item]:
+    if type(rows) is not list:
+        return [PayloadError(path, f"expected an array of results, got {kind_of(rows)}")]
+    if not rows:
+        return [PayloadError(path, "empty: the payload holds no result to decide")]
+    items: list[Item] = []
+    for index, row in enumerate(rows):
+        try:
+            items.append(parse_nhn_result(row, channel=channel, path=f"{path}[{index}]", tenant=tenant,
+                                          retry_after=retry_after))
+        except PayloadError as exc:
+            items.append(exc)
+    return items
+
+
+def _send_response(payload: Mapping[str, object], header: int | None, root: str, channel: str | None,
+                   tenant: str | None, retry_after: timedelta | None) -> list[Item]:
+    message = payload.get("message")
+    if message is not None and type(message) is not dict:
+        return [PayloadError(f"{root}.message", f"expected an object, got {kind_of(message)}")]
+    request_id = None if message is None else message.get("requestId")
+    if request_id is not None and type(request_id) is not str:
+        return [PayloadError(f"{root}.message.requestId", f"expected a string, got {kind_of(request_id)}")]
+    results = None if message is None else message.get("sendResults")
+    if results is None:
+        if header is None:
+            return [PayloadError(f"{root}.header", "missing: a send response without sendResults needs "
+                                                   "header.resultCode")]
+        return [_api_outcome(header, channel=channel, message_id=request_id, tenant=tenant,
+                             retry_after=retry_after)]
+    path = f"{root}.message.sendResults"
+    if type(results) is not list:
+        return [PayloadError(path, f"expected an array of per-recipient results, got {kind_of(results)}")]
+    if not results:
+        return [PayloadError(path, "empty: the payload holds no recipient result to decide")]
+    items: list[Item] = []
+    for index, result in enumerate(results):
+        where = f"{path}[{index}]"
+        try:
+            if type(result) is not dict:
+                raise PayloadError(where, f"expected a result object, got {kind_of(result)}")
+            code = result_code(result.get("resultCode"), f"{where}.resultCode")
+            items.append(Outcome(
+                provider="nhn_kakao", channel=channel or "kakao", error=_ref(code),
+                message_id=_message_id(result, where, request_id),
+                recipient=_opt_str(result, "recipientNo", where), tenant=tenant, retry_after=retry_after,
+            ))
+        except PayloadError as exc:
+            items.append(exc)
+    return items
+
+
+def nhn_items(payload: object, *, channel: str | None = None, http_status: int | None = None,
+              headers: Mapping[str, object] | None = None, tenant: str | None = None,
+              root: str = "$") -> list[Item]:
+    """Every outcome in an NHN KakaoTalk Bizmessage payload, with a `PayloadError` in place of each part that
+    cannot be read.  A failed request (header resultCode other than 0) gives one outcome with that API code."""
+    del http_status  # NHN puts its verdict in header.resultCode; the HTTP status adds nothing to it
+    if type(payload) is not dict:
+        return [PayloadError(root, f"expected an NHN payload object, got {kind_of(payload)}")]
+    try:
+        retry_after = parse_retry_after(headers, "$.headers")
+        if "hooks" in payload:
+            event = payload.get("event")
+            if event is not None and event != "MESSAGE_RESULT_UPDATE":
+                return [PayloadError(f"{root}.event", f"unsupported webhook event {event!r}: only "
+                                                      "MESSAGE_RESULT_UPDATE reports message results")]
+            return _rows(payload["hooks"], f"{root}.hooks", channel, tenant, retry_after)
+        header = _header(payload, root)
+        if "message" in payload:
+            return _send_response(payload, header, root, channel, tenant, retry_after)
+        if header is not None and header != 0:
+            return [_api_outcome(header, channel=channel, message_id=None, tenant=tenant,
+                                 retry_after=retry_after)]
+        if "messageSearchResultResponse" in payload:
+            search = payload["messageSearchResultResponse"]
+            if type(search) is not dict:
+                return [PayloadError(f"{root}.messageSearchResultResponse",
+                                     f"expected an object with messages, got {kind_of(search)}")]
+            return _rows(search.get("messages"), f"{root}.messageSearchResultResponse.messages", channel,
+                         tenant, retry_after)
+        if "messages" in payload:
+            return _rows(payload["messages"], f"{root}.messages", channel, tenant, retry_after)
+        if "resultCode" in payload or "resendStatus" in payload or "messageStatus" in payload:
+            return [parse_nhn_result(payload, channel=channel, path=root, tenant=tenant, retry_after=retry_after)]
+        if header is not None:
+            return [_api_outcome(header, channel=channel, message_id=None, tenant=tenant,
+                                 retry_after=retry_after)]
+    except PayloadError as exc:
+        return [exc]
+    return [PayloadError(root, "not an NHN KakaoTalk Bizmessage payload: expected header/message, "
+                               "messageSearchResultResponse, messages, hooks or a result row")]
+
+
+def parse_nhn(payload: object, *, channel: str | None = None, http_status: int | None = None,
+              headers: Mapping[str, object] | None = None) -> list[Outcome]:
+    """All outcomes in an NHN KakaoTalk Bizmessage payload; raises the first `PayloadError`."""
+    items = nhn_items(payload, channel=channel, http_status=http_status, headers=headers)
+    for item in items:
+        if isinstance(item, PayloadError):
+            raise item
+    return items  # type: ignore[return-value]

@@ -1,0 +1,155 @@
+"""`parse`: any supported provider payload to Outcomes, detecting the provider from the payload's shape; and the
+envelope that carries a payload together with what the payload itself does not say (tenant, attempt, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Final
+
+import attrs
+
+from .._errors import PayloadError, TenantError
+from ..model._outcome import Outcome
+from ..model._vocabulary import CHANNELS, PROVIDERS, validate_tenant
+from ._infobip import infobip_items
+from ._nhn import nhn_items
+from ._timestamps import parse_timestamp
+from ._values import kind_of
+
+Item = Outcome | PayloadError
+
+_INFOBIP_KEYS: Final = ("results", "requestError", "errorCode")
+_NHN_KEYS: Final = ("header", "messageSearchResultResponse", "hooks", "messages", "resultCode", "resendStatus")
+ENVELOPE_KEYS: Final = frozenset(
+    {"report", "provider", "channel", "tenant", "attempt", "first_attempt_at", "http_status", "headers", "sender"}
+)
+
+
+def detect_provider(payload: object) -> str | None:
+    """``infobip`` or ``nhn_kakao`` judging by the payload's top-level keys, or None when neither fits."""
+    if type(payload) is not dict:
+        return None
+    for key in _INFOBIP_KEYS:
+        if key in payload:
+            return "infobip"
+    for key in _NHN_KEYS:
+        if key in payload:
+            return "nhn_kakao"
+    if "status" in payload:  # a single Infobip report, e.g. one element of ``results`` per line
+        return "infobip"
+    return None
+
+
+def adapt(payload: object, *, provider: str | None = None, channel: str | None = None,
+          http_status: int | None = None, headers: Mapping[str, object] | None = None,
+          tenant: str | None = None, root: str = "$") -> list[Item]:
+    """Every outcome in ``payload``, with a `PayloadError` (its ``path`` under ``root``) for each part that
+    cannot be read.  Never raises for bad payload data: the streaming evaluator relies on that."""
+    if type(payload) is not dict:
+        return [PayloadError(root, f"expected a payload object, got {kind_of(payload)}: a JSON array where an "
+                                   "object belongs is not a payload (write one payload per line)")]
+    found = provider or detect_provider(payload)
+    if found == "infobip":
+        return infobip_items(payload, channel=channel, http_status=http_status, headers=headers, tenant=tenant,
+                             root=root)
+    if found == "nhn_kakao":
+        return nhn_items(payload, channel=channel, http_status=http_status, headers=headers, tenant=tenant,
+                         root=root)
+    if found is not None:
+        return [PayloadError("provider", f"unknown provider {found!r}: use one of {', '.join(PROVIDERS)}")]
+    keys = ", ".join(sorted(str(k) for k in payload)[:8]) or "none"
+    return [PayloadError(root, f"unknown payload shape (top-level keys: {keys}): expected an Infobip report "
+                               "(results, status) or API error (requestError), or an NHN KakaoTalk payload "
+                               "(header, messageSearchResultResponse, messages, hooks); force one with provider")]
+
+
+def parse(payload: object, *, provider: str | None = None, channel: str | None = None,
+          http_status: int | None = None, headers: Mapping[str, object] | None = None) -> list[Outcome]:
+    """The outcomes a provider payload reports: one per message (a payload with N results gives N outcomes).
+
+    ``provider`` (``infobip`` or ``nhn_kakao``) is detected from the shape unless given; ``channel`` overrides
+    the channel the payload implies; ``http_status`` and ``headers`` come from the HTTP response that carried
+    an API error (429 honours ``Retry-After``).  Raises `PayloadError` naming the path of the first problem.
+
+    >>> parse({"results": [{"messageId": "m1", "status": {"groupId": 3, "id": 5}}]})[0].status.id
+    5
+    """
+    if channel is not None and channel not in CHANNELS:
+        raise PayloadError("channel", f"unknown channel {channel!r}: use one of {', '.join(CHANNELS)}")
+    items = adapt(payload, provider=provider, channel=channel, http_status=http_status, headers=headers)
+    outcomes: list[Outcome] = []
+    for item in items:
+        if isinstance(item, PayloadError):
+            raise item
+        outcomes.append(item)
+    return outcomes
+
+
+@attrs.frozen(kw_only=True)
+class Envelope:
+    """A payload with what it does not say itself: provider, channel, tenant, the attempt it answers, when the
+    first attempt was, and the HTTP status and headers of the response that carried it."""
+
+    report: object
+    root: str = "$"
+    provider: str | None = None
+    channel: str | None = None
+    tenant: str | None = None
+    attempt: int | None = None
+    first_attempt_at: datetime | None = None
+    http_status: int | None = None
+    headers: Mapping[str, object] | None = None
+    #: The sending address or id, for reports that do not carry it (Infobip email reports omit the sender, which
+    #: sender and sender-domain suppressions need as their key).
+    sender: str | None = None
+
+
+def _opt_str(record: Mapping[str, object], key: str) -> str | None:
+    value = record.get(key)
+    if value is not None and type(value) is not str:
+        raise PayloadError(f"$.{key}", f"expected a string, got {kind_of(value)}")
+    return value
+
+
+def _opt_int(record: Mapping[str, object], key: str, low: int, high: int) -> int | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if type(value) is not int or not low <= value <= high:
+        raise PayloadError(f"$.{key}", f"expected an integer from {low} to {high}, got {kind_of(value)}")
+    return value
+
+
+def read_envelope(record: object) -> Envelope:
+    """The envelope of a record: ``{"report": {...}, ...}`` is read field by field (unknown fields are errors,
+    so a misspelt ``attempts`` is not silently ignored); anything else is a bare payload."""
+    if type(record) is not dict or "report" not in record:
+        return Envelope(report=record)
+    unknown = sorted(str(k) for k in record if k not in ENVELOPE_KEYS)
+    if unknown:
+        raise PayloadError(f"$.{unknown[0]}", f"unknown envelope field; allowed: {', '.join(sorted(ENVELOPE_KEYS))}")
+    provider = _opt_str(record, "provider")
+    if provider is not None and provider not in PROVIDERS:
+        raise PayloadError("$.provider", f"unknown provider {provider!r}: use one of {', '.join(PROVIDERS)}")
+    channel = _opt_str(record, "channel")
+    if channel is not None and channel not in CHANNELS:
+        raise PayloadError("$.channel", f"unknown channel {channel!r}: use one of {', '.join(CHANNELS)}")
+    tenant = record.get("tenant")
+    if tenant is not None:
+        try:
+            validate_tenant(tenant)
+        except TenantError as exc:
+            raise PayloadError("$.tenant", str(exc)) from None
+    headers = record.get("headers")
+    if headers is not None and type(headers) is not dict:
+        raise PayloadError("$.headers", f"expected an object of HTTP headers, got {kind_of(headers)}")
+    first = record.get("first_attempt_at")
+    return Envelope(
+        report=record["report"], root="$.report", provider=provider, channel=channel,
+        tenant=tenant,
+        attempt=_opt_int(record, "attempt", 1, 10**6), http_status=_opt_int(record, "http_status", 100, 599),
+        headers=headers,
+        first_attempt_at=None if first is None else parse_timestamp(first, "$.first_attempt_at"),
+        sender=_opt_str(record, "sender"),
+    )

@@ -1,0 +1,18 @@
+"""Small helpers the payload readers share."""
+
+from __future__ import annotations
+
+
+def kind_of(value: object) -> str:
+    """A JSON type name for error messages: object, array, string, number, boolean or null."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return f"a string ({value[:40]!r})"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    return "null"

@@ -1,0 +1,269 @@
+"""``dlrpolicy evaluate``: provider payloads in (files or stdin, JSON documents or JSON Lines), one decision per
+outcome out (JSON Lines on stdout), a summary on stderr.  Streams: memory stays flat for any input size."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Final
+
+import attrs
+
+from .._errors import DlrpolicyError, PayloadError
+from ..adapters._parse import adapt, read_envelope
+from ..adapters._stream import MAX_RECORD_BYTES, RawRecord, read_records
+from ..decide._engine import Engine
+from ..decide._evaluate import evaluate
+from ..model._datetimes import iso_z
+from ..model._decision import Decision
+from ..model._outcome import History
+from ..model._vocabulary import CHANNELS, PROVIDERS, VERDICTS, validate_tenant
+from ..policy._compile import CompiledPolicy
+from ._common import UsageError, add_policy_arguments, engine_from, parse_now
+
+_FLUSH_EVERY: Final = 256
+_PROGRESS_SECONDS: Final = 0.25
+
+
+@attrs.define
+class RunSummary:
+    """Counts of one run: records read, decisions per verdict, error records, and the wall time."""
+
+    records: int = 0
+    decisions: int = 0
+    errors: int = 0
+    verdicts: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(VERDICTS, 0))
+    seconds: float = 0.0
+
+    def render(self) -> str:
+        """One line for stderr: ``12 records, 15 decisions (retry 8, ...), 2 errors in 0.01s (1200 records/s)``."""
+        counts = ", ".join(f"{verdict} {count}" for verdict, count in self.verdicts.items() if count)
+        rate = self.records / self.seconds if self.seconds > 0 else 0.0
+        return (f"dlrpolicy evaluate: {self.records} records, {self.decisions} decisions"
+                f"{f' ({counts})' if counts else ''}, {self.errors} error{'s' if self.errors != 1 else ''} "
+                f"in {self.seconds:.2f}s ({rate:,.0f} records/s)")
+
+
+def error_line(number: int, exc: Exception) -> str:
+    """``{"input": N, "error": {"type", "message", "path"}}`` for a record (or part of one) not decided."""
+    if isinstance(exc, PayloadError):
+        kind, message, path = type(exc).__name__, exc.message, exc.path
+    elif isinstance(exc, DlrpolicyError):
+        kind, message, path = type(exc).__name__, str(exc), "$"
+    else:  # a bug of ours: still one line for the record, never a crashed run
+        kind, message, path = "InternalError", f"{type(exc).__name__}: {exc}", "$"
+    return json.dumps({"input": number, "error": {"type": kind, "message": message, "path": path}})
+
+
+_escape: Callable[[str], str] = json.encoder.encode_basestring_ascii
+# Serialised tails (rule, source, layers, code, reason) repeat across millions of decisions; bounded.
+_TAILS: dict[tuple[object, ...], str] = {}
+_TAILS_MAX: Final = 4096
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _escape(value)
+
+
+def _instant(value: datetime | None) -> str:
+    return "null" if value is None else f'"{iso_z(value)}"'
+
+
+def decision_line(decision: Decision, message_id: str | None, number: int) -> str:
+    """``json.dumps({**decision.to_json(), "message_id": message_id, "input": number})``, byte for byte, built
+    directly: the evaluate command's hot path, about twice as fast as building the dict and encoding it."""
+    key = (decision.rule, decision.rule_source, decision.layers, decision.code, decision.reason)
+    tail = _TAILS.get(key)
+    if tail is None:
+        tail = (f', "rule": {_escape(decision.rule)}, "rule_source": {_escape(decision.rule_source)}, '
+                f'"layers": {json.dumps(list(decision.layers))}, "code": {json.dumps(decision.code.to_json())}, '
+                f'"reason": {_escape(decision.reason)}')
+        if len(_TAILS) >= _TAILS_MAX:
+            _TAILS.clear()
+        _TAILS[key] = tail
+    suppress = decision.suppress
+    escalate = decision.escalate
+    return (
+        f'{{"verdict": {_escape(decision.verdict)}, "retry_at": {_instant(decision.retry_at)}, '
+        f'"give_up_at": {_instant(decision.give_up_at)}, "check_at": {_instant(decision.check_at)}, '
+        f'"attempt": {decision.attempt}, "channel": {_text(decision.channel)}, "suppress": '
+        + ("null" if suppress is None else f'{{"scope": {_escape(suppress.scope)}, "key": {_text(suppress.key)}, '
+                                           f'"until": {_instant(suppress.until)}}}')
+        + ', "escalate": '
+        + ("null" if escalate is None else f'{{"route": {_escape(escalate.route)}, '
+                                           f'"severity": {_escape(escalate.severity)}}}')
+        + f'{tail}, "message_id": {_text(message_id)}, "input": {number}}}'
+    )
+
+
+class _Policies:
+    """The compiled policy for each tenant seen in the run, looked up once per tenant, not once per record."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._by_tenant: dict[str | None, CompiledPolicy | DlrpolicyError] = {None: engine.policy}
+        self._layered = engine._store is not None  # tenant files exist only with a policy directory
+
+    def get(self, tenant: str | None) -> CompiledPolicy | DlrpolicyError:
+        found = self._by_tenant.get(tenant)
+        if found is None:
+            try:
+                found = self._engine.for_tenant(tenant).policy if self._layered else self._engine.policy  # type: ignore[arg-type]
+            except DlrpolicyError as exc:
+                found = exc
+            self._by_tenant[tenant] = found
+        return found
+
+
+def decide_records(records: Iterable[RawRecord], write: Callable[[str], object], *, engine: Engine,
+                   now: datetime, provider: str | None = None, channel: str | None = None,
+                   tenant: str | None = None, progress: Callable[[RunSummary], None] | None = None) -> RunSummary:
+    """Decide every record, writing one JSON line per outcome (or per error) through ``write``.
+
+    Every record yields at least one line.  The lines are the `Decision.to_json` keys plus ``message_id`` and
+    ``input`` (the record number), or ``{"input", "error": {"type", "message", "path"}}``.
+    """
+    summary = RunSummary()
+    verdicts = summary.verdicts
+    policies = _Policies(engine)
+    default_policy = policies.get(tenant)
+    buffer: list[str] = []
+    append = buffer.append
+    records_seen = decisions = errors = 0
+    shown = 0.0
+    started = time.perf_counter()
+    for record in records:
+        number = record.number
+        records_seen += 1
+        lines_before = decisions + errors
+        try:
+            if record.error is not None:
+                raise record.error
+            value = record.value
+            if type(value) is dict and "report" in value:
+                envelope = read_envelope(value)
+                record_tenant = envelope.tenant or tenant
+                policy = policies.get(record_tenant) if record_tenant != tenant else default_policy
+                history = None
+                if envelope.attempt is not None or envelope.first_attempt_at is not None:
+                    history = History(attempts=envelope.attempt or 1, first_attempt_at=envelope.first_attempt_at)
+                items = adapt(envelope.report, provider=envelope.provider or provider,
+                              channel=envelope.channel or channel, http_status=envelope.http_status,
+                              headers=envelope.headers, tenant=record_tenant, root=envelope.root)
+                if envelope.sender is not None:
+                    items = [item if isinstance(item, PayloadError) or item.sender is not None
+                             else attrs.evolve(item, sender=envelope.sender) for item in items]
+            else:
+                policy, history = default_policy, None
+                items = adapt(value, provider=provider, channel=channel, tenant=tenant)
+            if isinstance(policy, DlrpolicyError):
+                raise PayloadError("$.tenant", str(policy))
+            for item in items:
+                if isinstance(item, PayloadError):
+                    append(error_line(number, item))
+                    errors += 1
+                    continue
+                try:
+                    decision = evaluate(policy, item, now=now, history=history)
+                except DlrpolicyError as exc:
+                    append(error_line(number, exc))
+                    errors += 1
+                    continue
+                append(decision_line(decision, item.message_id, number))
+                verdicts[decision.verdict] += 1
+                decisions += 1
+        except Exception as exc:
+            append(error_line(number, exc))
+            errors += 1
+        if decisions + errors == lines_before:  # defensive: nothing is ever dropped silently
+            append(error_line(number, PayloadError("$", "the record produced no outcome")))
+            errors += 1
+        if len(buffer) >= _FLUSH_EVERY:
+            append("")
+            write("\n".join(buffer))
+            buffer.clear()
+            if progress is not None:
+                elapsed = time.perf_counter() - started
+                if elapsed - shown >= _PROGRESS_SECONDS:
+                    shown = elapsed
+                    summary.records, summary.decisions, summary.errors = records_seen, decisions, errors
+                    summary.seconds = elapsed
+                    progress(summary)
+    if buffer:
+        append("")
+        write("\n".join(buffer))
+    summary.records, summary.decisions, summary.errors = records_seen, decisions, errors
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _inputs(files: list[str]) -> list[str]:
+    missing = [f for f in files if f != "-" and not Path(f).is_file()]
+    if missing:
+        raise UsageError(f"cannot read {', '.join(missing)}: no such file (use - for stdin)")
+    return files or ["-"]
+
+
+def records_from(files: list[str], *, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[RawRecord]:
+    """The records of each file in turn (``-`` is stdin), numbered across all of them."""
+    number = 1
+    for name in files:
+        if name == "-":
+            stream: IO[bytes] = sys.stdin.buffer
+            for record in read_records(stream, name="<stdin>", start=number, max_bytes=max_bytes):
+                number = record.number + 1
+                yield record
+            continue
+        with open(name, "rb") as stream:
+            for record in read_records(stream, name=name, start=number, max_bytes=max_bytes):
+                number = record.number + 1
+                yield record
+
+
+def _progress_line(summary: RunSummary) -> None:
+    rate = summary.records / summary.seconds if summary.seconds > 0 else 0.0
+    sys.stderr.write(f"\r{summary.records:,} records, {summary.errors:,} errors, {rate:,.0f} records/s")
+    sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate the inputs; exit 0 when every record was decided, 1 when some were not."""
+    if args.tenant is not None:
+        try:
+            validate_tenant(args.tenant)
+        except DlrpolicyError as exc:
+            raise UsageError(f"--tenant: {exc}") from None
+    files = _inputs(list(args.files))
+    now = parse_now(args.now)
+    engine = engine_from(args)  # with --tenant, its store also serves the tenants named in envelopes
+    tty = sys.stderr.isatty()
+    out = sys.stdout
+    summary = decide_records(records_from(files), out.write, engine=engine, now=now, provider=args.provider,
+                             channel=args.channel, tenant=args.tenant, progress=_progress_line if tty else None)
+    out.flush()
+    sys.stderr.write(("\r" if tty else "") + summary.render() + "\n")
+    return 1 if summary.errors else 0
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``evaluate``."""
+    p = sub.add_parser(
+        "evaluate", help="decide provider payloads (delivery reports, API errors) from files or stdin",
+        description="Read provider payloads (Infobip reports and API errors, NHN KakaoTalk Bizmessage results) "
+        "as JSON documents or JSON Lines, raw or in an envelope {\"report\": ..., \"tenant\", \"attempt\", "
+        "\"first_attempt_at\", \"channel\", \"provider\", \"http_status\", \"headers\"}, and print one decision "
+        "per outcome as JSON Lines.  Exit 0: all decided; 1: some records could not be decided; 2: usage error.",
+    )
+    p.add_argument("files", nargs="*", metavar="FILE", help="input files (default or -: stdin)")
+    p.add_argument("--now", help="evaluation time, ISO 8601 with offset (default: the current time)")
+    p.add_argument("--provider", choices=PROVIDERS, help="treat every payload as this provider's "
+                   "(default: detect from the shape)")
+    p.add_argument("--channel", choices=CHANNELS, help="channel of every payload without an envelope channel "
+                   "(default: from the payload, else the product's)")
+    add_policy_arguments(p)
+    p.set_defaults(run=run)

@@ -1,0 +1,55 @@
+"""``dlrpolicy explain``: the decision for one catalog code, every rule that matched, and the attempt timeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..model._outcome import CodeRef, History, Outcome
+from ..model._vocabulary import CHANNELS, DEFAULT_CHANNEL, SLOT_KINDS
+from ._common import UsageError, add_policy_arguments, engine_from, parse_now
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``explain``."""
+    p = sub.add_parser("explain", help="explain the decision for one code",
+                       description="Show the decision for a code, every rule that matched, and the attempt timeline.")
+    p.add_argument("provider")
+    p.add_argument("kind")
+    p.add_argument("product")
+    p.add_argument("id", type=int)
+    p.add_argument("--group", type=int, help="group id, for ids that appear in several groups")
+    p.add_argument("--name", help="symbolic name, for ids that repeat within a group")
+    p.add_argument("--channel", choices=CHANNELS, help="channel of the report (default: the product's)")
+    p.add_argument("--now", help="evaluation time, ISO 8601 with offset (default: now)")
+    p.add_argument("--attempt", type=int, default=1, help="attempts already made (default 1)")
+    p.add_argument("--first-attempt-at", help="time of the first attempt (default: --now)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    add_policy_arguments(p)
+    p.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    engine = engine_from(args)
+    now = parse_now(args.now)
+    if args.provider not in SLOT_KINDS:
+        raise UsageError(f"unknown provider {args.provider!r}: use one of {', '.join(SLOT_KINDS)}")
+    status_kind, error_kind = SLOT_KINDS[args.provider]
+    if args.kind not in (status_kind, error_kind):
+        raise UsageError(f"kind for {args.provider} is {status_kind} or {error_kind}, not {args.kind!r}")
+    entry = engine.catalog.lookup(args.provider, args.kind, args.product, args.id, args.group, args.name)
+    ref = CodeRef(id=entry.id, group_id=entry.group_id, name=entry.name, permanent=entry.permanent)
+    channel = args.channel or DEFAULT_CHANNEL.get(args.product, "sms")
+    outcome = Outcome(
+        provider=args.provider, channel=channel, product=args.product, message_id="explain",
+        recipient="recipient", sender="sender@example.com" if channel == "email" else "sender",
+        status=ref if args.kind == status_kind else None, error=ref if args.kind == error_kind else None,
+    )
+    first = parse_now(args.first_attempt_at) if args.first_attempt_at else now
+    history = History(attempts=args.attempt, first_attempt_at=first)
+    explanation = engine.explain(outcome, now=now, history=history)
+    if args.format == "json":
+        print(json.dumps(explanation.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(explanation.render())
+    return 0

@@ -1,0 +1,70 @@
+"""`Engine`: the catalog and a compiled policy behind three calls: evaluate, explain, for_tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from os import PathLike
+
+from .._errors import TenantError
+from ..model._decision import Decision
+from ..model._outcome import History, Outcome
+from ..model._vocabulary import validate_tenant
+from ..policy._catalog import Catalog
+from ..policy._compile import CompiledPolicy
+from ..policy._layers import compile_layers, default_policy, read_layer
+from ..policy._tenants import PolicyStore
+from ._evaluate import evaluate as _evaluate
+from ._explain import Explanation
+from ._explain import explain as _explain
+
+
+class Engine:
+    """Evaluates outcomes against one compiled policy.
+
+    >>> engine = Engine.default()
+    >>> decision = engine.evaluate(outcome, now=datetime.now(UTC))  # doctest: +SKIP
+    """
+
+    __slots__ = ("_store", "policy")
+
+    def __init__(self, policy: CompiledPolicy, *, store: PolicyStore | None = None) -> None:
+        self.policy = policy
+        self._store = store
+
+    @classmethod
+    def default(cls, *, policy_dir: str | PathLike[str] | None = None) -> Engine:
+        """The shipped catalog and default policy (compiled once per process).
+
+        With ``policy_dir``, `for_tenant` layers ``<policy_dir>/<tenant>.toml`` on top of it.
+        """
+        store = PolicyStore(policy_dir) if policy_dir is not None else None
+        return cls(default_policy(), store=store)
+
+    @classmethod
+    def load(cls, policy_files: Sequence[str | PathLike[str]], *, catalog: Catalog | None = None) -> Engine:
+        """Compile ``policy_files`` as layers: the first is a complete policy, later ones override it."""
+        if not policy_files:
+            raise ValueError("Engine.load needs at least one policy file; use Engine.default() for the shipped one")
+        return cls(compile_layers([read_layer(p) for p in policy_files], catalog=catalog))
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog the policy was compiled over."""
+        return self.policy.catalog
+
+    def evaluate(self, outcome: Outcome, *, now: datetime, history: History | None = None) -> Decision:
+        """Decide what to do about ``outcome`` at ``now`` (timezone-aware).  Pure and deterministic."""
+        return _evaluate(self.policy, outcome, now=now, history=history)
+
+    def explain(self, outcome: Outcome, *, now: datetime, history: History | None = None) -> Explanation:
+        """The decision, the rules that matched and why the winner won, and the attempt timeline."""
+        return _explain(self.policy, outcome, now=now, history=history)
+
+    def for_tenant(self, tenant: str) -> Engine:
+        """An engine whose policy is this one's default with ``tenant``'s override file layered on top."""
+        if not isinstance(self._store, PolicyStore):
+            validate_tenant(tenant)
+            raise TenantError(tenant, "no policy directory is configured: pass policy_dir to Engine.default() "
+                              "or set DLRPOLICY_POLICY_DIR")
+        return Engine(self._store.get(tenant), store=self._store)

@@ -1,0 +1,110 @@
+"""What to do next (Decision) and its effects on future sends and on people (SuppressEffect, EscalateEffect),
+with the catalog identity it resolved to (CodeIdentity).  Frozen; serialised with stable field names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+import attrs
+
+from ._datetimes import iso_z
+
+
+@attrs.frozen(slots=False)
+class SuppressEffect:
+    """Block future sends: to ``key`` within ``scope`` until ``until`` (None: until someone lifts it)."""
+
+    scope: str
+    key: str | None
+    until: datetime | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """``{scope, key, until}`` with ``until`` as ISO 8601 UTC."""
+        return {"scope": self.scope, "key": self.key, "until": iso_z(self.until)}
+
+
+@attrs.frozen
+class EscalateEffect:
+    """A person must look: ``route`` names the team or queue, ``severity`` how urgent."""
+
+    route: str
+    severity: str = "warning"
+
+    def to_json(self) -> dict[str, object]:
+        """``{route, severity}``."""
+        return {"route": self.route, "severity": self.severity}
+
+
+@attrs.frozen
+class CodeIdentity:
+    """Which catalog entry the decision resolved to, or what was reported when the catalog has no entry."""
+
+    provider: str
+    kind: str
+    product: str | None
+    id: int
+    name: str | None = None
+    group_id: int | None = None
+    unknown: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        """``{provider, kind, product, group_id, id, name, unknown}``."""
+        return {
+            "provider": self.provider,
+            "kind": self.kind,
+            "product": self.product,
+            "group_id": self.group_id,
+            "id": self.id,
+            "name": self.name,
+            "unknown": self.unknown,
+        }
+
+
+DECISION_KEYS: Final[tuple[str, ...]] = (
+    "verdict", "retry_at", "give_up_at", "check_at", "attempt", "channel", "suppress", "escalate",
+    "rule", "rule_source", "layers", "code", "reason",
+)
+
+
+# Not slotted: a frozen attrs class with a __dict__ builds about twice as fast as a slotted one, and a Decision is
+# built on every evaluation (the hot path) while few live long.
+@attrs.frozen(kw_only=True, slots=False)
+class Decision:
+    """What to do about a message after a report: one verdict plus optional effects, and why.
+
+    ``attempt`` is the number the next attempt would have.  ``rule``/``rule_source``/``layers`` say which
+    policy rule decided and where it came from; ``reason`` says why in plain English.
+    """
+
+    verdict: str
+    attempt: int
+    rule: str
+    rule_source: str
+    layers: tuple[str, ...]
+    code: CodeIdentity
+    reason: str
+    retry_at: datetime | None = None
+    give_up_at: datetime | None = None
+    check_at: datetime | None = None
+    channel: str | None = None
+    suppress: SuppressEffect | None = None
+    escalate: EscalateEffect | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict with exactly `DECISION_KEYS`, datetimes as ISO 8601 UTC, nulls where absent."""
+        return {
+            "verdict": self.verdict,
+            "retry_at": iso_z(self.retry_at),
+            "give_up_at": iso_z(self.give_up_at),
+            "check_at": iso_z(self.check_at),
+            "attempt": self.attempt,
+            "channel": self.channel,
+            "suppress": None if self.suppress is None else self.suppress.to_json(),
+            "escalate": None if self.escalate is None else self.escalate.to_json(),
+            "rule": self.rule,
+            "rule_source": self.rule_source,
+            "layers": list(self.layers),
+            "code": self.code.to_json(),
+            "reason": self.reason,
+        }

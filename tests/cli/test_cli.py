@@ -1,0 +1,167 @@
+"""Tests for the catalog, explain and policy subcommands (evaluate has its own module)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dlrpolicy.cli._main import main
+from tests.conftest import SMALL_POLICY
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in-process; (exit status, stdout, stderr)."""
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_catalog_list_jsonl_one_line_per_code(capsys: pytest.CaptureFixture[str]) -> None:
+    """`catalog list --format jsonl` prints 855 objects with the documented keys."""
+    status, out, _ = _run(capsys, "catalog", "list", "--format", "jsonl")
+    lines = out.splitlines()
+    assert (0, 855) == (status, len(lines))
+    assert ["provider", "kind", "product", "id", "name", "group_id", "group_name", "permanent", "success", "summary",
+            "hints"] == list(json.loads(lines[0]))
+
+
+def test_catalog_list_filters(capsys: pytest.CaptureFixture[str]) -> None:
+    """Filters narrow the listing."""
+    _, out, _ = _run(capsys, "catalog", "list", "--provider", "nhn_kakao", "--kind", "delivery", "--format", "jsonl")
+    assert 105 == len(out.splitlines())
+
+
+def test_catalog_show_87_by_group(capsys: pytest.CaptureFixture[str]) -> None:
+    """`catalog show infobip status general 87 --group 4` and `--group 5` show different groups."""
+    _, four, _ = _run(capsys, "catalog", "show", "infobip", "status", "general", "87", "--group", "4")
+    _, five, _ = _run(capsys, "catalog", "show", "infobip", "status", "general", "87", "--group", "5")
+    assert "EXPIRED" in four
+    assert "REJECTED" in five
+
+
+def test_catalog_show_ambiguous_lists_candidates(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --group, an ambiguous id exits 1 and names the candidates."""
+    status, _, err = _run(capsys, "catalog", "show", "infobip", "status", "general", "87")
+    assert 1 == status
+    assert "group 4" in err
+    assert "group 5" in err
+
+
+def test_catalog_search(capsys: pytest.CaptureFixture[str]) -> None:
+    """search prints matches, exit 1 when nothing matches."""
+    status, out, _ = _run(capsys, "catalog", "search", "OUT_OF_CREDIT")
+    assert (0, True) == (status, "581" in out)
+    assert 1 == _run(capsys, "catalog", "search", "zzzz-nothing-zzzz")[0]
+
+
+def test_explain_581_with_a_policy(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A policy with every=24h, give_up_after=7d makes explain show daily retries and the 7-day give-up."""
+    policy = tmp_path / "p.toml"
+    policy.write_text(SMALL_POLICY, encoding="utf-8")
+    status, out, _ = _run(capsys, "explain", "infobip", "error", "general", "581", "--now", "2026-11-24T10:00:00Z",
+                          "--policy", str(policy))
+    assert 0 == status
+    assert "every 24h" in out
+    assert "give up after 7d" in out
+    assert "2026-11-25T10:00:00Z" in out
+    assert "2026-12-01T10:00:00Z" in out
+
+
+def test_explain_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """--format json prints the explanation as JSON."""
+    _, out, _ = _run(capsys, "explain", "infobip", "error", "email", "6016", "--now", "2026-11-24T10:00:00Z",
+                     "--format", "json")
+    data = json.loads(out)
+    assert "sender_domain" == data["decision"]["suppress"]["scope"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["explain", "infobip", "error", "general", "581", "--now", "2026-11-24T10:00:00"], "naive"),
+        (["explain", "infobip", "error", "general", "581", "--now", "yesterday"], "ISO 8601"),
+        (["explain", "infobip", "delivery", "general", "581"], "status or error"),
+        (["explain", "twilio", "error", "general", "581"], "unknown provider"),
+    ],
+)
+def test_explain_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
+    """Bad --now values and vocabulary exit 2 with a clear message."""
+    status, _, err = _run(capsys, *argv)
+    assert 2 == status
+    assert needle in err
+
+
+def test_invalid_policy_file_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """An invalid --policy file exits 1 listing its problems."""
+    policy = tmp_path / "bad.toml"
+    policy.write_text("[defaults]\n", encoding="utf-8")
+    status, _, err = _run(capsys, "explain", "infobip", "error", "general", "581", "--policy", str(policy))
+    assert 1 == status
+    assert "defaults.backoff" in err
+
+
+def test_policy_coverage_jsonl(capsys: pytest.CaptureFixture[str]) -> None:
+    """coverage lists every catalog code with rule, verdict and summary."""
+    status, out, _ = _run(capsys, "policy", "coverage", "--format", "jsonl")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert (0, 855) == (status, len(rows))
+    assert {"provider", "kind", "product", "id", "group_id", "name", "rule", "verdict", "summary"} <= set(rows[0])
+
+
+def test_policy_lint_default_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    """The shipped default lints clean."""
+    status, out, _ = _run(capsys, "policy", "lint")
+    assert 0 == status
+    assert "valid" in out
+
+
+def test_policy_lint_broken_tenant_exits_1_naming_every_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A broken tenant file makes lint exit non-zero with every error named."""
+    (tmp_path / "acme.toml").write_text('disable = ["ghost"]\n\n[defaults]\nmax_attempts = 0\n', encoding="utf-8")
+    status, _, err = _run(capsys, "policy", "lint", "--tenant", "acme", "--policy-dir", str(tmp_path))
+    assert 1 == status
+    assert "ghost" in err
+    assert "max_attempts" in err
+
+
+def test_policy_lint_all(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--all checks every tenant file and fails when one is invalid."""
+    (tmp_path / "good.toml").write_text("[defaults]\nmax_attempts = 3\n", encoding="utf-8")
+    (tmp_path / "bad.toml").write_text('disable = ["ghost"]\n', encoding="utf-8")
+    status, out, err = _run(capsys, "policy", "lint", "--all", "--policy-dir", str(tmp_path))
+    assert 1 == status
+    assert "2 tenant file(s) checked, 1 invalid" in out
+    assert "tenant bad" in err
+
+
+def test_policy_diff_needs_tenant(capsys: pytest.CaptureFixture[str]) -> None:
+    """diff without --tenant is a usage error."""
+    assert 2 == _run(capsys, "policy", "diff")[0]
+
+
+def test_hostile_tenant_on_command_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A hostile --tenant is rejected with exit 1 and a clear message."""
+    status, _, err = _run(capsys, "policy", "coverage", "--tenant", "../etc", "--policy-dir", str(tmp_path))
+    assert 1 == status
+    assert "invalid tenant id" in err
+
+
+def test_python_dash_m_and_help() -> None:
+    """`python -m dlrpolicy --help` works and lists the commands."""
+    out = subprocess.run([sys.executable, "-m", "dlrpolicy", "--help"], capture_output=True, text=True, check=True)
+    for command in ("catalog", "explain", "policy", "evaluate"):
+        assert command in out.stdout
+
+
+@pytest.mark.parametrize("argv", [["catalog", "list"], ["catalog", "show"], ["policy", "lint"], ["explain"]])
+def test_every_command_has_help(argv: list[str]) -> None:
+    """--help works on every subcommand."""
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--help"])
+    assert 0 == info.value.code

@@ -1,0 +1,204 @@
+"""Tests for `evaluate` semantics, with a fixed `now` and the small test policy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from dlrpolicy import CodeRef, Engine, History, InvalidOutcomeError, NaiveDatetimeError, Outcome
+from tests.conftest import NOW
+
+SEOUL = timezone(timedelta(hours=9))
+
+
+def _sms(**fields: object) -> Outcome:
+    """An Infobip SMS outcome with a message id and recipient."""
+    return Outcome(provider="infobip", channel="sms", message_id="m-1", recipient="+82101234", **fields)  # type: ignore[arg-type]
+
+
+def test_non_ok_error_decides_over_status(small_engine: Engine) -> None:
+    """A delivered status with a non-OK error is decided by the error."""
+    outcome = _sms(status=CodeRef(id=5, group_id=3), error=CodeRef(id=581, group_id=1))
+    assert ("retry", "out-of-credit") == (small_engine.evaluate(outcome, now=NOW).verdict,
+                                          small_engine.evaluate(outcome, now=NOW).rule)
+
+
+def test_ok_error_lets_status_decide(small_engine: Engine) -> None:
+    """An OK error (NO_ERROR) leaves the decision to the status."""
+    outcome = _sms(status=CodeRef(id=5, group_id=3), error=CodeRef(id=0, group_id=0))
+    assert ("done", "delivered") == (small_engine.evaluate(outcome, now=NOW).verdict,
+                                     small_engine.evaluate(outcome, now=NOW).rule)
+
+
+def test_pending_waits_with_check_time(small_engine: Engine) -> None:
+    """A pending status waits and says when to check again."""
+    decision = small_engine.evaluate(_sms(status=CodeRef(id=7, group_id=1)), now=NOW)
+    assert ("wait", NOW + timedelta(minutes=15), None) == (decision.verdict, decision.check_at, decision.retry_at)
+
+
+def test_every_24h_until_7_days(small_engine: Engine) -> None:
+    """581 retries 24h later, with the deadline 7 days after the first attempt."""
+    first = NOW - timedelta(hours=1)
+    decision = small_engine.evaluate(_sms(error=CodeRef(id=581)), now=NOW, history=History(first_attempt_at=first))
+    assert (NOW + timedelta(hours=24), first + timedelta(days=7), 2) == (
+        decision.retry_at, decision.give_up_at, decision.attempt)
+
+
+def test_retry_past_deadline_becomes_on_exhausted(small_engine: Engine) -> None:
+    """A retry that would land after give_up_at becomes the on_exhausted verdict (suppress message)."""
+    first = NOW - timedelta(days=6, hours=1)
+    history = History(attempts=7, first_attempt_at=first)
+    decision = small_engine.evaluate(_sms(error=CodeRef(id=581)), now=NOW, history=history)
+    assert ("suppress", None, "message", "m-1") == (decision.verdict, decision.retry_at, decision.suppress.scope,
+                                                    decision.suppress.key)  # type: ignore[union-attr]
+    assert "deadline" in decision.reason
+
+
+def test_max_attempts_exhausts(small_engine: Engine) -> None:
+    """With the defaults' 4 attempts used, a backoff retry becomes suppress."""
+    decision = small_engine.evaluate(_sms(error=CodeRef(id=27, group_id=1)), now=NOW, history=History(attempts=4))
+    assert "suppress" == decision.verdict
+    assert "attempt limit (4)" in decision.reason
+
+
+def test_backoff_without_jitter(small_engine: Engine) -> None:
+    """The small policy's backoff doubles from 30s: the third failure waits 2 minutes."""
+    decision = small_engine.evaluate(_sms(error=CodeRef(id=27, group_id=1)), now=NOW, history=History(attempts=3))
+    assert NOW + timedelta(minutes=2) == decision.retry_at
+
+
+def test_group_plus_permanent_beats_group(small_engine: Engine) -> None:
+    """A permanent handset error (EC_UNKNOWN_SUBSCRIBER) hits the group+permanent rule."""
+    decision = small_engine.evaluate(_sms(error=CodeRef(id=1, group_id=1)), now=NOW)
+    assert ("handset-permanent", "suppress", "recipient", "+82101234") == (
+        decision.rule, decision.verdict, decision.suppress.scope, decision.suppress.key)  # type: ignore[union-attr]
+
+
+def test_next_day_in_zone(small_engine: Engine) -> None:
+    """542 retries at the next day's 00:05 in New York."""
+    decision = small_engine.evaluate(_sms(error=CodeRef(id=542)), now=NOW)
+    assert datetime(2026, 11, 25, 5, 5, tzinfo=UTC) == decision.retry_at
+
+
+def test_window_moves_retry(small_engine: Engine) -> None:
+    """A KakaoTalk night failure at 22:00 KST retries at 08:00 KST."""
+    now = datetime(2026, 11, 24, 22, 0, tzinfo=SEOUL)
+    outcome = Outcome(provider="nhn_kakao", channel="kakao", status=CodeRef(id=3022), message_id="k")
+    decision = small_engine.evaluate(outcome, now=now)
+    assert datetime(2026, 11, 25, 8, 0, tzinfo=SEOUL) == decision.retry_at
+    assert "window seoul_day" in decision.reason
+
+
+def test_weekend_window(small_engine: Engine) -> None:
+    """A Friday-evening failure under an office-hours window retries Monday 09:00 Berlin."""
+    friday = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
+    decision = small_engine.evaluate(_sms(error=CodeRef(id=6, group_id=1)), now=friday,
+                                     history=History(first_attempt_at=friday - timedelta(hours=1)))
+    assert datetime(2026, 11, 30, 8, 0, tzinfo=UTC) == decision.retry_at
+
+
+def test_suppress_with_duration_and_escalation(small_engine: Engine) -> None:
+    """6016 suppresses the sender domain for 24h and escalates to deliverability."""
+    outcome = Outcome(provider="infobip", channel="email", error=CodeRef(id=6016), message_id="e",
+                      sender="news@acme.example", recipient="a@b.example")
+    d = small_engine.evaluate(outcome, now=NOW)
+    assert ("retry", "sender_domain", "acme.example", NOW + timedelta(hours=24), "deliverability") == (
+        d.verdict, d.suppress.scope, d.suppress.key, d.suppress.until, d.escalate.route)  # type: ignore[union-attr]
+
+
+def test_channel_fallback_then_exhausted(small_engine: Engine) -> None:
+    """-3010 falls back to SMS; once SMS was tried, the fallback is exhausted."""
+    outcome = Outcome(provider="nhn_kakao", channel="kakao", error=CodeRef(id=-3010), message_id="k")
+    first = small_engine.evaluate(outcome, now=NOW)
+    again = small_engine.evaluate(outcome, now=NOW, history=History(attempts=2, channels=("kakao", "sms")))
+    assert ("retry", "sms", NOW) == (first.verdict, first.channel, first.retry_at)
+    assert ("suppress", None) == (again.verdict, again.channel)
+
+
+def test_provider_retry_after_honoured_and_capped(small_engine: Engine) -> None:
+    """Retry-After longer than the rule's delay wins, capped at max_delay."""
+    chat = lambda delay: Outcome(provider="infobip", channel="whatsapp", error=CodeRef(id=7017),  # noqa: E731
+                                 message_id="w", retry_after=delay)
+    assert NOW + timedelta(seconds=90) == small_engine.evaluate(chat(timedelta(seconds=90)), now=NOW).retry_at
+    assert NOW + timedelta(minutes=5) == small_engine.evaluate(chat(timedelta(hours=2)), now=NOW).retry_at
+    assert NOW + timedelta(seconds=10) == small_engine.evaluate(chat(timedelta(seconds=1)), now=NOW).retry_at
+
+
+def test_channel_specific_rule(small_engine: Engine) -> None:
+    """A rule limited to viber decides only viber reports."""
+    viber = Outcome(provider="infobip", channel="viber", error=CodeRef(id=7050), message_id="v")
+    line = Outcome(provider="infobip", channel="line", error=CodeRef(id=7050), message_id="v")
+    assert ("viber-only", "defaults") == (small_engine.evaluate(viber, now=NOW).rule,
+                                          small_engine.evaluate(line, now=NOW).rule)
+
+
+def test_unknown_code_is_labelled(small_engine: Engine) -> None:
+    """A code the catalog does not know gets the unknown decision, labelled unknown."""
+    decision = small_engine.evaluate(_sms(error=CodeRef(id=123456)), now=NOW)
+    assert ("retry", "defaults.unknown", True, "support") == (
+        decision.verdict, decision.rule, decision.code.unknown, decision.escalate.route)  # type: ignore[union-attr]
+    assert "not in the catalog" in decision.reason
+
+
+def test_unknown_permanent_code(small_engine: Engine) -> None:
+    """An unknown code reported permanent is suppressed, not retried."""
+    decision = small_engine.evaluate(_sms(error=CodeRef(id=123456, permanent=True)), now=NOW)
+    assert ("suppress", "defaults.unknown_permanent") == (decision.verdict, decision.rule)
+
+
+def test_ambiguous_code_without_group_is_safe(small_engine: Engine) -> None:
+    """Status 87 without a group resolves to neither entry: the safe unknown decision, explained."""
+    decision = small_engine.evaluate(_sms(status=CodeRef(id=87)), now=NOW)
+    assert (True, "defaults.unknown") == (decision.code.unknown, decision.rule)
+    assert "ambiguous" in decision.reason
+
+
+def test_name_disambiguates(small_engine: Engine) -> None:
+    """Status 87 with a name but no group still needs the group (same name in both): with group it resolves."""
+    decision = small_engine.evaluate(_sms(status=CodeRef(id=87, group_id=5)), now=NOW)
+    assert (5, False) == (decision.code.group_id, decision.code.unknown)
+
+
+def test_product_table_then_general(small_engine: Engine) -> None:
+    """An email report's status 5 is found in the general status table."""
+    outcome = Outcome(provider="infobip", channel="email", status=CodeRef(id=5, group_id=3), message_id="e")
+    decision = small_engine.evaluate(outcome, now=NOW)
+    assert ("done", "general") == (decision.verdict, decision.code.product)
+
+
+def test_naive_now_rejected(small_engine: Engine) -> None:
+    """A naive `now` raises NaiveDatetimeError that says how to fix it."""
+    with pytest.raises(NaiveDatetimeError, match="timezone-aware"):
+        small_engine.evaluate(_sms(error=CodeRef(id=581)), now=datetime(2026, 11, 24, 10, 0))
+
+
+def test_naive_history_rejected() -> None:
+    """History and Outcome reject naive datetimes at construction."""
+    with pytest.raises(NaiveDatetimeError):
+        History(first_attempt_at=datetime(2026, 1, 1))
+    with pytest.raises(NaiveDatetimeError):
+        _sms(error=CodeRef(id=1), sent_at=datetime(2026, 1, 1))
+
+
+def test_outcome_needs_a_code() -> None:
+    """An outcome with neither status nor error is rejected."""
+    with pytest.raises(InvalidOutcomeError, match="status"):
+        Outcome(provider="infobip", channel="sms")
+
+
+@pytest.mark.parametrize("attempts", [0, -1, True])
+def test_history_attempts_at_least_one(attempts: object) -> None:
+    """History needs at least one attempt."""
+    with pytest.raises(InvalidOutcomeError):
+        History(attempts=attempts)  # type: ignore[arg-type]
+
+
+def test_decision_json_keys_and_format(small_engine: Engine) -> None:
+    """to_json has exactly the documented keys, datetimes in UTC with Z."""
+    decision = small_engine.evaluate(_sms(error=CodeRef(id=581)), now=datetime(2026, 11, 24, 19, 0, tzinfo=SEOUL))
+    data = decision.to_json()
+    assert ["verdict", "retry_at", "give_up_at", "check_at", "attempt", "channel", "suppress", "escalate", "rule",
+            "rule_source", "layers", "code", "reason"] == list(data)
+    assert ("2026-11-25T10:00:00Z", None) == (data["retry_at"], data["check_at"])
+    assert ["small"] == data["layers"]

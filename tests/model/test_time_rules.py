@@ -1,0 +1,128 @@
+"""Tests for windows, calendar times, backoff and jitter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dlrpolicy.model._time_rules import Backoff, CalendarTime, Window, jitter_fraction, parse_range
+from tests.strategies import offset_datetimes
+
+SEOUL = ZoneInfo("Asia/Seoul")
+NY = ZoneInfo("America/New_York")
+
+
+def _daily(*ranges: str, zone: ZoneInfo = SEOUL) -> Window:
+    """A window with the same ranges every day."""
+    parsed = tuple(parse_range(r) for r in ranges)
+    return Window("w", zone, (parsed,) * 7)
+
+
+def test_window_moves_night_to_next_opening() -> None:
+    """21:30 KST moves to 08:00 KST the next morning."""
+    window = _daily("08:00-20:50")
+    moment = datetime(2026, 11, 24, 21, 30, tzinfo=SEOUL)
+    assert datetime(2026, 11, 25, 8, 0, tzinfo=SEOUL) == window.next_opening(moment)
+
+
+def test_window_keeps_allowed_time() -> None:
+    """A time inside the window is left alone."""
+    moment = datetime(2026, 11, 24, 12, 0, tzinfo=SEOUL)
+    assert moment == _daily("08:00-20:50").next_opening(moment)
+
+
+def test_window_end_is_exclusive() -> None:
+    """20:50 itself is outside 08:00-20:50."""
+    assert not _daily("08:00-20:50").contains(datetime(2026, 11, 24, 20, 50, tzinfo=SEOUL))
+
+
+def test_overnight_range() -> None:
+    """A range ending before it starts runs past midnight."""
+    window = _daily("21:00-08:00")
+    assert window.contains(datetime(2026, 11, 24, 2, 0, tzinfo=SEOUL))
+    noon = datetime(2026, 11, 24, 12, 0, tzinfo=SEOUL)
+    assert datetime(2026, 11, 24, 21, 0, tzinfo=SEOUL) == window.next_opening(noon)
+
+
+def test_weekday_window_skips_weekend() -> None:
+    """Friday evening moves to Monday morning when weekends are closed."""
+    weekday = (parse_range("09:00-17:00"),)
+    window = Window("office", ZoneInfo("Europe/Berlin"), (weekday,) * 5 + ((), ()))
+    friday = datetime(2026, 11, 27, 18, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert datetime(2026, 11, 30, 9, 0, tzinfo=ZoneInfo("Europe/Berlin")) == window.next_opening(friday)
+
+
+@given(offset_datetimes)
+def test_next_opening_is_inside_and_not_earlier(moment: datetime) -> None:
+    """The opening is never before the moment and always inside the window."""
+    window = _daily("08:00-20:50")
+    opening = window.next_opening(moment)
+    assert opening >= moment
+    assert window.contains(opening)
+
+
+@pytest.mark.parametrize("text", ["8:00-20:50", "08:00", "25:00-26:00", "08:00-08:00", "08:60-09:00"])
+def test_bad_ranges(text: str) -> None:
+    """Malformed or empty ranges are rejected."""
+    with pytest.raises(ValueError, match=r"HH:MM|empty|time of day"):
+        parse_range(text)
+
+
+def test_next_day_in_new_york() -> None:
+    """next_day 00:05 in New York from 10:00 UTC on the 24th is 05:05 UTC on the 25th."""
+    at = CalendarTime.parse("next_day 00:05", NY)
+    assert datetime(2026, 11, 25, 5, 5, tzinfo=UTC) == at.after(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))
+
+
+def test_next_day_counts_local_date() -> None:
+    """At 02:00 UTC it is still the previous day in New York, so next_day is the 24th local."""
+    at = CalendarTime.parse("next_day 00:05", NY)
+    assert datetime(2026, 11, 24, 0, 5, tzinfo=NY) == at.after(datetime(2026, 11, 24, 2, 0, tzinfo=UTC))
+
+
+def test_next_time_of_day() -> None:
+    """next 08:00 is today's 08:00 when still ahead, else tomorrow's."""
+    at = CalendarTime.parse("next 08:00", SEOUL)
+    assert datetime(2026, 11, 24, 8, 0, tzinfo=SEOUL) == at.after(datetime(2026, 11, 24, 7, 0, tzinfo=SEOUL))
+    assert datetime(2026, 11, 25, 8, 0, tzinfo=SEOUL) == at.after(datetime(2026, 11, 24, 8, 0, tzinfo=SEOUL))
+
+
+def test_dst_gap_is_handled() -> None:
+    """A calendar time inside New York's spring-forward gap still yields an instant after now."""
+    at = CalendarTime.parse("next_day 02:30", NY)
+    now = datetime(2027, 3, 13, 12, 0, tzinfo=UTC)
+    assert at.after(now) > now
+
+
+@pytest.mark.parametrize("text", ["tomorrow", "next_day", "next_day 25:00", "next 24:00", "in 5m"])
+def test_bad_calendar_times(text: str) -> None:
+    """Unsupported calendar expressions are rejected with the accepted forms."""
+    with pytest.raises(ValueError, match="next"):
+        CalendarTime.parse(text, UTC)  # type: ignore[arg-type]
+
+
+def test_backoff_grows_and_caps() -> None:
+    """30s, 60s, 120s ... capped at the maximum."""
+    backoff = Backoff(timedelta(seconds=30), 2.0, timedelta(minutes=5), 0.0)
+    delays = [backoff.delay(n, "m").total_seconds() for n in range(1, 7)]
+    assert [30, 60, 120, 240, 300, 300] == delays
+
+
+@given(st.text(max_size=30), st.integers(min_value=1, max_value=50))
+def test_jitter_is_deterministic_and_bounded(message_id: str, attempt: int) -> None:
+    """The same message and attempt always jitter the same way, within +/- the fraction."""
+    backoff = Backoff(timedelta(seconds=60), 1.0, timedelta(seconds=60), 0.2)
+    first, second = backoff.delay(attempt, message_id), backoff.delay(attempt, message_id)
+    assert first == second
+    assert timedelta(seconds=48) <= first <= timedelta(seconds=72)
+    assert 0.0 <= jitter_fraction(message_id, attempt) < 1.0
+
+
+def test_jitter_differs_between_messages() -> None:
+    """Different messages spread differently (no thundering herd)."""
+    backoff = Backoff(timedelta(seconds=60), 1.0, timedelta(seconds=60), 0.2)
+    assert len({backoff.delay(1, f"m{i}") for i in range(20)}) > 10
