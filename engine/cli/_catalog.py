@@ -7,7 +7,8 @@ import json
 from collections.abc import Iterable
 
 from ..model._vocabulary import VOCABULARY
-from ..policy._catalog import Catalog, CodeEntry
+from ..policy._catalog import Catalog
+from ..policy._entries import CodeEntry
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--kind", choices=kinds)
     p.add_argument("--product", choices=products)
     p.add_argument("--format", choices=("table", "jsonl"), default="table")
+    _overlay_argument(p)
     p.set_defaults(run=_run_list)
 
     p = inner.add_parser("show", help="show one code", description="Show one catalog entry in full.")
@@ -33,13 +35,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--group", type=int, help="group id, for ids that appear in several groups")
     p.add_argument("--name", help="symbolic name, for ids that repeat within a group")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    _overlay_argument(p)
     p.set_defaults(run=_run_show)
 
     p = inner.add_parser("search", help="search names and summaries",
                          description="Find entries whose name, group, id or summary contains TEXT.")
     p.add_argument("text")
     p.add_argument("--format", choices=("table", "jsonl"), default="table")
+    _overlay_argument(p)
     p.set_defaults(run=_run_search)
+
+
+def _overlay_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--catalog", action="append", metavar="FILE", default=[],
+                        help="catalog overlay file to add to the shipped catalog (repeatable)")
 
 
 def _print_entries(entries: Iterable[CodeEntry], fmt: str) -> None:
@@ -56,25 +65,28 @@ def _print_entries(entries: Iterable[CodeEntry], fmt: str) -> None:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    _print_entries(Catalog.load().filter(provider=args.provider, kind=args.kind, product=args.product), args.format)
+    catalog = Catalog.load(args.catalog)
+    _print_entries(catalog.filter(provider=args.provider, kind=args.kind, product=args.product), args.format)
     return 0
 
 
 def _run_show(args: argparse.Namespace) -> int:
-    entry = Catalog.load().lookup(args.provider, args.kind, args.product, args.id, args.group, args.name)
+    entry = Catalog.load(args.catalog).lookup(args.provider, args.kind, args.product, args.id, args.group, args.name)
     if args.format == "json":
         print(json.dumps(entry.to_json(), ensure_ascii=False, indent=2))
         return 0
     data = entry.to_json()
     hints = data.pop("hints")
+    data.pop("source")
     for key, value in data.items():
         print(f"{key:<11} {'-' if value is None else value}")
     print(f"{'hints':<11} {json.dumps(hints) if hints else '-'}")
     print(f"{'source':<11} {entry.source}")
+    print(f"{'file':<11} {entry.file}")
     return 0
 
 
 def _run_search(args: argparse.Namespace) -> int:
-    found = Catalog.load().search(args.text)
+    found = Catalog.load(args.catalog).search(args.text)
     _print_entries(found, args.format)
     return 0 if found else 1

@@ -21,12 +21,30 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 
 def test_catalog_list_jsonl_one_line_per_code(capsys: pytest.CaptureFixture[str]) -> None:
-    """`catalog list --format jsonl` prints 855 objects with the documented keys."""
+    """`catalog list --format jsonl` prints every code with its source: the 855 documented rows exactly (each
+    naming its seed document), and the 14 added later, each naming the page it comes from."""
     status, out, _ = _run(capsys, "catalog", "list", "--format", "jsonl")
-    lines = out.splitlines()
-    assert (0, 855) == (status, len(lines))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert (0, 869) == (status, len(rows))
     assert ["provider", "kind", "product", "id", "name", "group_id", "group_name", "permanent", "success", "summary",
-            "hints"] == list(json.loads(lines[0]))
+            "hints", "source"] == list(rows[0])
+    documented = [r for r in rows if "(seed " in r["source"] and r["kind"] != "http"]
+    assert 855 == len(documented)
+    assert all(r["source"] for r in rows)
+
+
+def test_catalog_overlay_adds_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--catalog FILE adds a table in the shipped format; its rows show with their own source."""
+    overlay = tmp_path / "new.toml"
+    overlay.write_text('provider = "nhn_kakao"\nkind = "api"\nproduct = "bizmessage"\n'
+                       'source = "NHN error-code page, read 2026-12-01"\n[[code]]\nid = -4999\n'
+                       'name = "BRAND_NEW_CODE"\nsummary = "A code NHN added after this release."\n', encoding="utf-8")
+    status, out, _ = _run(capsys, "catalog", "list", "--provider", "nhn_kakao", "--kind", "api", "--format", "jsonl",
+                          "--catalog", str(overlay))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert (0, 231) == (status, len(rows))
+    assert {"id": -4999, "source": "NHN error-code page, read 2026-12-01"} == {
+        k: rows[-1][k] for k in ("id", "source")}
 
 
 def test_catalog_list_filters(capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,7 +102,7 @@ def test_explain_json(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["explain", "infobip", "error", "general", "581", "--now", "2026-11-24T10:00:00"], "naive"),
         (["explain", "infobip", "error", "general", "581", "--now", "yesterday"], "ISO 8601"),
-        (["explain", "infobip", "delivery", "general", "581"], "status or error"),
+        (["explain", "infobip", "delivery", "general", "581"], "one of status, error, http"),
         (["explain", "twilio", "error", "general", "581"], "unknown provider"),
     ],
 )
@@ -108,7 +126,7 @@ def test_policy_coverage_jsonl(capsys: pytest.CaptureFixture[str]) -> None:
     """coverage lists every catalog code with rule, verdict and summary."""
     status, out, _ = _run(capsys, "policy", "coverage", "--format", "jsonl")
     rows = [json.loads(line) for line in out.splitlines()]
-    assert (0, 855) == (status, len(rows))
+    assert (0, 869) == (status, len(rows))
     assert {"provider", "kind", "product", "id", "group_id", "name", "rule", "verdict", "summary"} <= set(rows[0])
 
 

@@ -38,7 +38,15 @@ EXPECTED_ROWS = {
     ("nhn_kakao", "delivery", "bizmessage"): 105,
 }
 
+# Rows added after the two documents, each with its own source: Infobip's HTTP statuses (the seed lists 200, 401
+# and 404 in prose, not as a code table) and the NHN API codes published after the seed.
+ADDED_ROWS = {
+    ("infobip", "http", "api"): {200, 400, 401, 403, 404, 429, 500, 502, 503, 504},
+    ("nhn_kakao", "api", "bizmessage"): {-3347, -3348, -3349, -4105},
+}
+
 CATALOG = Catalog.load()
+DOCUMENTED = [e for e in CATALOG if "(seed " in e.source and e.kind != "http"]
 
 
 def _table(provider: str, kind: str, product: str) -> dict[str, object]:
@@ -47,26 +55,46 @@ def _table(provider: str, kind: str, product: str) -> dict[str, object]:
         "provider": provider,
         "kind": kind,
         "product": product,
+        "source": "A test table",
         "code": [{"id": 1, "name": "X_ONE", "summary": "One."}],
     }
 
 
 def test_per_table_counts_match_the_documents() -> None:
-    """Every table holds exactly the rows its source table has."""
-    actual = Counter((e.provider, e.kind, e.product) for e in CATALOG)
+    """Every table holds exactly the rows its source table has, each naming the seed document as its source."""
+    actual = Counter((e.provider, e.kind, e.product) for e in DOCUMENTED)
     assert EXPECTED_ROWS == dict(actual)
 
 
 def test_totals() -> None:
-    """855 codes: 524 Infobip rows, 226 NHN API codes, 105 NHN send-result codes."""
-    by_provider = Counter(e.provider for e in CATALOG)
-    assert (855, 524, 331) == (len(CATALOG), by_provider["infobip"], by_provider["nhn_kakao"])
+    """855 documented codes (524 Infobip rows, 226 NHN API codes, 105 NHN send-result codes) and 14 added ones."""
+    by_provider = Counter(e.provider for e in DOCUMENTED)
+    assert (855, 524, 331) == (len(DOCUMENTED), by_provider["infobip"], by_provider["nhn_kakao"])
+    assert 855 + 14 == len(CATALOG)
+
+
+def test_added_rows_carry_their_own_source() -> None:
+    """Every row beyond the documents is one of the known additions and names where its facts come from."""
+    added = [e for e in CATALOG if e not in DOCUMENTED]
+    by_table: dict[tuple[str, str, str], set[int]] = {}
+    for entry in added:
+        by_table.setdefault((entry.provider, entry.kind, entry.product), set()).add(entry.id)
+    assert ADDED_ROWS == by_table
+    assert all(e.source.strip() for e in added)
+    nhn_new = [e for e in added if e.provider == "nhn_kakao"]
+    assert all("after the seed document" in e.source for e in nhn_new)
+
+
+def test_every_entry_carries_a_source() -> None:
+    """`source` is set on every row, and the JSON form shows it."""
+    assert all(e.source for e in CATALOG)
+    assert CATALOG.entries[0].source == CATALOG.entries[0].to_json()["source"]
 
 
 def test_vocabulary_covers_every_table() -> None:
     """Every (provider, kind, product) of the vocabulary has a table, and nothing else does."""
     declared = {(p, k, x) for p, kinds in VOCABULARY.items() for k, xs in kinds.items() for x in xs}
-    assert declared == set(EXPECTED_ROWS)
+    assert declared == set(EXPECTED_ROWS) | set(ADDED_ROWS)
 
 
 def test_status_87_in_group_4_and_5_are_different_entries() -> None:
@@ -142,11 +170,13 @@ def test_names_unique_within_nhn_and_live_chat_tables() -> None:
 
 
 def test_success_flags() -> None:
-    """Only DELIVERED statuses, OK-group errors and NHN 0/1000 mean success."""
-    success = {(e.provider, e.kind, e.group_name if e.provider == "infobip" else e.id) for e in CATALOG if e.success}
+    """Only DELIVERED statuses, OK-group errors, HTTP 200 and NHN 0/1000 mean success."""
+    success = {(e.provider, e.kind, e.group_name if e.provider == "infobip" and e.kind != "http" else e.id)
+               for e in CATALOG if e.success}
     assert {
         ("infobip", "status", "DELIVERED"),
         ("infobip", "error", "OK"),
+        ("infobip", "http", 200),
         ("nhn_kakao", "api", 0),
         ("nhn_kakao", "delivery", 1000),
     } == success
