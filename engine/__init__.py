@@ -15,20 +15,24 @@ from ._errors import (
     TenantError,
 )
 from ._version import __version__
-from .adapters._infobip import parse_infobip, parse_infobip_api_error, parse_infobip_report
+from .adapters._infobip import parse_infobip, parse_infobip_report
+from .adapters._infobip_api import parse_infobip_api_error
 from .adapters._nhn import parse_nhn, parse_nhn_result
 from .adapters._parse import Envelope, detect_provider, parse, read_envelope
+from .adapters._signature import verify_nhn_signature
 from .adapters._timestamps import parse_timestamp
+from .adapters._values import Skipped
 from .decide._engine import Engine
 from .decide._evaluate import evaluate
 from .decide._explain import Explanation, RuleMatch
 from .integrations._log import decision_fields, expand_decision, log_decision
 from .model._decision import CodeIdentity, Decision, EscalateEffect, SuppressEffect
 from .model._duration import format_duration, parse_duration
-from .model._outcome import CodeRef, History, Outcome
+from .model._outcome import CodeRef, History, Outcome, Resend
 from .model._vocabulary import validate_tenant
-from .policy._catalog import Catalog, CodeEntry, Hints
+from .policy._catalog import Catalog
 from .policy._compile import CompiledPolicy
+from .policy._entries import CodeEntry, Hints
 from .policy._tenants import PolicyStore
 
 __all__ = [
@@ -57,7 +61,9 @@ __all__ = [
     "PolicyError",
     "PolicyProblem",
     "PolicyStore",
+    "Resend",
     "RuleMatch",
+    "Skipped",
     "SuppressEffect",
     "TenantError",
     "__version__",
@@ -77,4 +83,5 @@ __all__ = [
     "parse_timestamp",
     "read_envelope",
     "validate_tenant",
+    "verify_nhn_signature",
 ]

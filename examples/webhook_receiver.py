@@ -1,11 +1,15 @@
 """A delivery-report webhook receiver: standard library HTTP server in, one JSON Lines decision per report out.
 
 Providers POST delivery reports to ``/webhooks/<provider>`` (``infobip``, ``nhn_kakao``, or ``auto`` to detect
-the shape); ``?channel=email`` says which channel the reports are about when the payload does not.  Each
-report is read with ``dlrpolicy.parse``, evaluated, logged as a structlog ``decision`` event, and appended to
-a JSON Lines journal that the pipeline's scheduler, suppression list and pager consume.  Nothing is dropped:
-a body that is not JSON, or a payload that cannot be read, is journalled as a rejection with the reason (and
-answered 400 / 422, so the provider's own retry and alerting see it too).
+the shape); ``?channel=sms`` says which channel the reports are about (configure each Infobip webhook URL with
+its channel: many report bodies do not name it).  NHN Cloud signs its webhooks with ``X-Toast-Webhook-Signature``
+(the value configured with the webhook): NHN posts are accepted only when the receiver knows that signature
+(``--nhn-signature`` or ``$NHN_WEBHOOK_SIGNATURE``) and the request carries it, checked in constant time with
+``dlrpolicy.verify_nhn_signature``; anything else is answered 401.  Each report is read with ``dlrpolicy.parse``,
+evaluated, logged as a structlog ``decision`` event, and appended to a JSON Lines journal that the pipeline's
+scheduler, suppression list and pager consume.  Nothing is dropped: a body that is not JSON, a payload that
+cannot be read or a request with a bad signature is journalled as a rejection with the reason (and answered
+400 / 422 / 401, so the provider's own retry and alerting see it too).
 
 Run ``python examples/webhook_receiver.py`` for a self-contained demo: it starts the server on a free
 loopback port, posts a few realistic payloads to itself, prints the journal and stops.  Use
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import threading
 import urllib.error
@@ -32,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 import structlog
 import structlog.testing
 
-from dlrpolicy import Engine, PayloadError, log_decision, parse
+from dlrpolicy import Engine, PayloadError, log_decision, parse, verify_nhn_signature
 
 #: Largest body accepted; providers batch reports, but a webhook body beyond this is a misconfiguration.
 MAX_BODY = 1024 * 1024
@@ -63,12 +68,15 @@ class WebhookServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], engine: Engine, journal: JsonLinesJournal,
-                 clock: Callable[[], datetime], logger: Any) -> None:
+                 clock: Callable[[], datetime], logger: Any, nhn_signature: str | None = None) -> None:
         super().__init__(address, WebhookHandler)
         self.engine = engine
         self.journal = journal
         self.clock = clock
         self.logger = logger
+        #: The signature configured with the NHN webhook; without one, NHN posts are refused (nothing unsigned
+        #: gets in).
+        self.nhn_signature = nhn_signature
 
 
 class WebhookHandler(BaseHTTPRequestHandler):
@@ -85,6 +93,13 @@ class WebhookHandler(BaseHTTPRequestHandler):
             return
         provider = PROVIDERS[parts[1]]
         channel = parse_qs(url.query).get("channel", [None])[0]
+        if provider == "nhn_kakao" and not verify_nhn_signature(dict(self.headers.items()),
+                                                                self.server.nhn_signature or ""):
+            problem = ("no NHN webhook signature is configured: start the receiver with --nhn-signature"
+                       if not self.server.nhn_signature else "X-Toast-Webhook-Signature is missing or wrong")
+            self._reject(HTTPStatus.UNAUTHORIZED, "bad_signature", problem, None, body=None)
+            self.close_connection = True  # the body was not read
+            return
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -142,15 +157,19 @@ class WebhookHandler(BaseHTTPRequestHandler):
 
 
 def make_server(engine: Engine, journal_path: Path, *, host: str = "127.0.0.1", port: int = 0,
-                clock: Callable[[], datetime] | None = None, logger: Any = None) -> WebhookServer:
-    """A bound (not yet serving) receiver; ``port=0`` picks a free port (see ``server.server_address``)."""
+                clock: Callable[[], datetime] | None = None, logger: Any = None,
+                nhn_signature: str | None = None) -> WebhookServer:
+    """A bound (not yet serving) receiver; ``port=0`` picks a free port (see ``server.server_address``).
+    ``nhn_signature`` is the signature configured with the NHN webhook (None: NHN posts are refused)."""
     return WebhookServer((host, port), engine, JsonLinesJournal(journal_path), clock or (lambda: datetime.now(UTC)),
-                         logger if logger is not None else structlog.get_logger("dlrpolicy.webhook"))
+                         logger if logger is not None else structlog.get_logger("dlrpolicy.webhook"), nhn_signature)
 
 
-def post(url: str, body: bytes, timeout: float = 10) -> tuple[int, dict[str, Any]]:
-    """POST ``body`` as JSON; the status and the decoded answer (for the demo and the tests)."""
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+def post(url: str, body: bytes, timeout: float = 10,
+         headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    """POST ``body`` as JSON with extra ``headers``; the status and the decoded answer (for the demo and tests)."""
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **(headers or {})},
+                                     method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())
@@ -189,20 +208,38 @@ EMAIL_REPORTS = {"results": [
 ]}
 
 
+#: Demo NHN Cloud MESSAGE_RESULT_UPDATE webhook, shaped after NHN's webhook guide (TOAST-DOCS/Alimtalk,
+#: en/webhook-api-guide.md): 3019 is "not a KakaoTalk user", which falls back to SMS.
+NHN_HOOKS = {
+    "hooksId": "202611241900hooks0001", "webhookConfigId": "wh-config-demo", "productName": "KakaoTalk Bizmessage",
+    "appKey": "demoAppKey0001", "event": "MESSAGE_RESULT_UPDATE",
+    "hooks": [{"kakaoMessageType": "ALIMTALK_NORMAL", "requestId": "20261124185959abcdefghij0", "recipientSeq": 1,
+               "requestDate": "2026-11-24 18:59:59", "createDate": "2026-11-24 18:59:59",
+               "receiveDate": "2026-11-24 19:00:01", "recipientNo": "01012340004", "resultCode": "3019",
+               "senderGroupingKey": None, "recipientGroupingKey": None, "hookId": "hook-demo-1"}],
+}
+#: The signature the demo's NHN webhook is configured with (in production: the value entered in NHN's console).
+DEMO_NHN_SIGNATURE = "demo-signature-configured-in-the-nhn-console"
+
+
 def demo(engine: Engine, journal_path: Path) -> list[dict[str, Any]]:
     """Serve on a free loopback port, post the demo payloads, stop; return the journal's records."""
     # A fixed clock keeps the printed decisions the same on every run; the journal is the output here.
     server = make_server(engine, journal_path, clock=lambda: datetime(2026, 11, 24, 10, 0, tzinfo=UTC),
-                         logger=structlog.testing.CapturingLogger())
+                         logger=structlog.testing.CapturingLogger(), nhn_signature=DEMO_NHN_SIGNATURE)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     host, port = server.server_address[:2]
     base = f"http://{host}:{port}/webhooks"
     try:
-        for url, body in ((f"{base}/infobip", json.dumps(SMS_REPORTS).encode()),
-                          (f"{base}/infobip?channel=email", json.dumps(EMAIL_REPORTS).encode()),
-                          (f"{base}/infobip", b'{"results": [{"status": ')):
-            status, answer = post(url, body)
+        signed = {"X-Toast-Webhook-Signature": DEMO_NHN_SIGNATURE}
+        forged = {"X-Toast-Webhook-Signature": "not-the-configured-signature"}
+        for url, body, headers in ((f"{base}/infobip?channel=sms", json.dumps(SMS_REPORTS).encode(), {}),
+                                   (f"{base}/infobip?channel=email", json.dumps(EMAIL_REPORTS).encode(), {}),
+                                   (f"{base}/nhn_kakao", json.dumps(NHN_HOOKS).encode(), signed),
+                                   (f"{base}/nhn_kakao", json.dumps(NHN_HOOKS).encode(), forged),
+                                   (f"{base}/infobip", b'{"results": [{"status": ', {})):
+            status, answer = post(url, body, headers=headers)
             print(f"POST {url.removeprefix(base)} -> {status} {json.dumps(answer)}")
     finally:
         server.shutdown()
@@ -218,10 +255,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--journal", type=Path, default=None, help="JSON Lines file to append decisions to")
+    parser.add_argument("--nhn-signature", default=os.environ.get("NHN_WEBHOOK_SIGNATURE"),
+                        help="the signature configured with the NHN webhook (default: $NHN_WEBHOOK_SIGNATURE); "
+                        "without it NHN posts are refused")
     args = parser.parse_args(argv)
     engine = Engine.default()
     if args.serve:
-        server = make_server(engine, args.journal or Path("decisions.jsonl"), host=args.host, port=args.port)
+        server = make_server(engine, args.journal or Path("decisions.jsonl"), host=args.host, port=args.port,
+                             nhn_signature=args.nhn_signature)
         print(f"receiving on http://{args.host}:{server.server_address[1]}/webhooks/<provider>", file=sys.stderr)
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()

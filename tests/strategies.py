@@ -35,7 +35,8 @@ catalog_entries: st.SearchStrategy[CodeEntry] = st.sampled_from(Catalog.load().e
 def outcome_for(entry: CodeEntry, *, channel: str | None = None, **fields: object) -> Outcome:
     """An outcome that reports ``entry`` (in its status or error slot) on ``channel`` (default: the product's)."""
     status_kind, _ = SLOT_KINDS[entry.provider]
-    ref = CodeRef(id=entry.id, group_id=entry.group_id, name=entry.name, permanent=entry.permanent)
+    ref = CodeRef(id=entry.id, group_id=entry.group_id, name=entry.name, permanent=entry.permanent,
+                  kind="http" if entry.kind == "http" else None)
     slot = "status" if entry.kind == status_kind else "error"
     return Outcome(
         provider=entry.provider,

@@ -151,10 +151,12 @@ class ListLogger:
 def test_webhook_receiver_script_demo() -> None:
     """`python examples/webhook_receiver.py` serves on loopback, posts its samples, prints the journal, stops."""
     output = run_script("webhook_receiver")
-    assert ["200", "200", "400"] == [line.split(" -> ")[1][:3] for line in output.splitlines()
-                                     if line.startswith("POST ")]
+    assert ["200", "200", "200", "401", "400"] == [line.split(" -> ")[1][:3] for line in output.splitlines()
+                                                   if line.startswith("POST ")]
     journal = output.split("journal:\n", 1)[1].splitlines()
-    assert ["m-1 (sms)", "m-2 (sms)", "m-3 (email)", "rejected"] == [line.strip().split(":")[0] for line in journal]
+    assert ["m-1 (sms)", "m-2 (sms)", "m-3 (email)", "20261124185959abcdefghij0", "rejected", "rejected"] == [
+        line.strip().split(":")[0] for line in journal]
+    assert "bad_signature" in journal[4]
 
 
 def test_webhook_receiver_over_loopback(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,7 +171,7 @@ def test_webhook_receiver_over_loopback(engine: Engine, tmp_path: Path, monkeypa
     base = f"http://127.0.0.1:{server.server_address[1]}/webhooks"
     try:
         answers = [
-            module.post(f"{base}/infobip", json.dumps(module.SMS_REPORTS).encode()),
+            module.post(f"{base}/infobip?channel=sms", json.dumps(module.SMS_REPORTS).encode()),
             module.post(f"{base}/auto?channel=email", json.dumps(module.EMAIL_REPORTS).encode()),
             module.post(f"{base}/infobip", b'{"results": [{"status": '),
             module.post(f"{base}/infobip", json.dumps({"results": [{"messageId": "m-9", "status": "five"}]}).encode()),
@@ -194,3 +196,29 @@ def test_webhook_receiver_over_loopback(engine: Engine, tmp_path: Path, monkeypa
     assert ["invalid_json", "PayloadError", "body_too_large"] == [r["type"] for r in rejected]
     assert rejected[1]["path"].startswith("$.results[0]")
     assert ["m-1", "m-2", "m-3"] == [event["message_id"] for event in logger.events]
+
+
+def test_webhook_receiver_verifies_nhn_signatures(engine: Engine, tmp_path: Path) -> None:
+    """NHN posts need the configured X-Toast-Webhook-Signature: unconfigured and forged requests get 401."""
+    module = load_example("webhook_receiver")
+    body = json.dumps(module.NHN_HOOKS).encode()
+    answers = []
+    for configured, headers in ((None, {"X-Toast-Webhook-Signature": "anything"}),
+                                ("s3cret", {"X-Toast-Webhook-Signature": "forged"}),
+                                ("s3cret", {}),
+                                ("s3cret", {"x-toast-webhook-signature": "s3cret"})):
+        server = module.make_server(engine, tmp_path / "j.jsonl", clock=lambda: START, logger=ListLogger(),
+                                    nhn_signature=configured)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/nhn_kakao"
+            answers.append(module.post(url, body, headers=headers)[0])
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=10)
+    assert [401, 401, 401, 200] == answers
+    rejected = [json.loads(line)["rejected"]["type"] for line in (tmp_path / "j.jsonl").read_text().splitlines()
+                if "rejected" in line]
+    assert ["bad_signature"] * 3 == rejected

@@ -1,43 +1,49 @@
-"""Infobip payloads to Outcomes: delivery reports (SMS v1 and v3, email, chat apps, voice; webhook or pull, a
-``results`` array or a single result) and API errors (``requestError.serviceException`` and ``errorCode``).
+"""Infobip payloads to Outcomes: delivery reports of every channel (SMS v1 and v3, MMS, e-mail, voice, chat apps,
+the Messages API), seen reports, send responses, and API errors (in `._infobip_api`).
 
-Pure: no I/O apart from the shipped catalog, read once, to map API error names to People API codes.
+The channel is a fact, not a guess: a report's own ``channel`` field decides, else the caller's channel (envelope,
+``--channel``, the ``channel`` argument), else the few fields that only one channel's reports carry (voice call
+details, e-mail delivery details).  When nobody says, the channel stays unknown and the code is looked up by its
+id across the product tables.  Where the channel came from is kept on the outcome (``channel_source``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from .._errors import PayloadError
 from ..model._outcome import CodeRef, Outcome
+from ._infobip_api import parse_infobip_api_error
 from ._timestamps import optional_timestamp, parse_retry_after
-from ._values import kind_of
+from ._values import Skipped, boolean, kind_of
 
-Item = Outcome | PayloadError
+Item = Outcome | PayloadError | Skipped
 
-# Infobip's channel names (reports of the multi-channel APIs carry one) -> our channels.
+# Infobip's channel names, as reports of the multi-channel APIs carry them (the Messages API's channel enum, the
+# older product names, Zalo's notification service) -> our channels.
 _CHANNEL_NAMES: Final = {
     "SMS": "sms", "MMS": "mms", "EMAIL": "email", "VOICE": "voice", "WEBRTC": "webrtc", "WEB_RTC": "webrtc",
     "WHATSAPP": "whatsapp", "VIBER": "viber", "VIBER_BM": "viber", "VIBER_BOT": "viber", "RCS": "rcs",
-    "LINE": "line", "MESSENGER": "messenger", "FACEBOOK_MESSENGER": "messenger", "ZALO": "zalo",
-    "KAKAO": "kakao", "KAKAO_ALIMTALK": "kakao", "KAKAO_FRIENDTALK": "kakao", "KAKAO_BRAND_MESSAGE": "kakao",
-    "APPLE_MB": "apple_mfb", "APPLE_MESSAGES_FOR_BUSINESS": "apple_mfb", "PUSH": "push", "MOBILE_PUSH": "push",
-    "LIVE_CHAT": "live_chat",
+    "LINE": "line", "LINE_ON": "line", "MESSENGER": "messenger", "FACEBOOK_MESSENGER": "messenger",
+    "INSTAGRAM_DM": "instagram", "INSTAGRAM": "instagram", "TELEGRAM": "telegram", "ZALO": "zalo",
+    "ZALO_NOTIFICATION_SERVICE": "zalo", "ZALO_ZNS": "zalo", "KAKAO": "kakao", "KAKAO_ALIMTALK": "kakao",
+    "KAKAO_FRIENDTALK": "kakao", "KAKAO_BRAND_MESSAGE": "kakao", "APPLE_MB": "apple_mfb",
+    "APPLE_MESSAGES_FOR_BUSINESS": "apple_mfb", "PUSH": "push", "MOBILE_PUSH": "push", "LIVE_CHAT": "live_chat",
 }
-_VOICE_KEYS: Final = ("voiceCall", "duration", "dtmfCodes", "pricePerSecond", "chargedDuration")
+# KakaoTalk message types that the channel name carries (FriendTalk retries must stay inside its send window).
+_KAKAO_TYPES: Final = {"KAKAO_ALIMTALK": "ALIMTALK", "KAKAO_FRIENDTALK": "FRIENDTALK",
+                       "KAKAO_BRAND_MESSAGE": "BRAND_MESSAGE"}
+# Fields only one channel's reports carry.  (smsCount is not one: MMS and e-mail reports carry it too.)
+_VOICE_KEYS: Final = ("voiceCall", "dtmfCodes", "pricePerSecond", "chargedDuration")
 _EMAIL_KEYS: Final = ("browserLink", "sendingIp", "attemptCount", "timeToFirstAttempt")
-_SMS_V3_KEYS: Final = ("sender", "platform", "campaignReferenceId")
-_E_CODE: Final = re.compile(r"E([1-5][0-9]{2})")
-# HTTP statuses whose People API code is documented; other statuses are reported as the bare status number,
-# which the catalog does not know, so they get the policy's labelled unknown decision.
-_HTTP_CODES: Final = {400: 40001, 429: 42901}
-_NAMED_STATUSES: Final = {
-    "BAD_REQUEST": 400, "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "TOO_MANY_REQUESTS": 429,
-    "INTERNAL_SERVER_ERROR": 500, "GENERAL_ERROR": 500, "SERVICE_UNAVAILABLE": 503,
-}
+# E-mail tracking webhooks (``notificationType``): an open or a click is the recipient reading the message.
+_READ_NOTIFICATIONS: Final = frozenset({"OPENED", "CLICKED"})
+# Messages API webhook events that are not about an outbound message's delivery.
+_NOT_REPORTS: Final = {"MO": "an inbound message (MO), not a report on one of ours",
+                       "TYPING_STARTED": "a typing indicator, not a report", "TYPING_STOPPED": "a typing indicator, "
+                       "not a report"}
 # Codes repeat across millions of reports; sharing one CodeRef per distinct code object saves building it again.
 _REFS: dict[tuple[object, ...], CodeRef] = {}
 _REFS_MAX: Final = 4096
@@ -59,7 +65,7 @@ def code_ref(obj: object, path: str) -> CodeRef:
     code = obj.get("id")
     group = obj.get("groupId")
     name = obj.get("name")
-    permanent = obj.get("permanent")
+    raw_permanent = obj.get("permanent")
     group_name = obj.get("groupName")
     if type(code) is not int:
         problem = "missing" if code is None else f"expected an integer, got {kind_of(code)}"
@@ -68,8 +74,9 @@ def code_ref(obj: object, path: str) -> CodeRef:
         raise PayloadError(f"{path}.groupId", f"expected an integer, got {kind_of(group)}")
     if name is not None and type(name) is not str:
         raise PayloadError(f"{path}.name", f"expected a string, got {kind_of(name)}")
-    if permanent is not None and type(permanent) is not bool:
-        raise PayloadError(f"{path}.permanent", f"expected true or false, got {kind_of(permanent)}")
+    permanent = boolean(raw_permanent)
+    if raw_permanent is not None and permanent is None:
+        raise PayloadError(f"{path}.permanent", f"expected true or false, got {kind_of(raw_permanent)}")
     if group_name is not None and type(group_name) is not str:
         raise PayloadError(f"{path}.groupName", f"expected a string, got {kind_of(group_name)}")
     key = (code, group, name, permanent, group_name)
@@ -83,184 +90,161 @@ def code_ref(obj: object, path: str) -> CodeRef:
     return ref
 
 
-def report_channel(result: Mapping[str, object]) -> str:
-    """The channel a report travelled on, from its ``channel`` field or, failing that, from its shape."""
+def report_channel(result: Mapping[str, object], caller: str | None = None) -> tuple[str | None, str | None]:
+    """The channel a report travelled on and where that came from: its ``channel`` field (``report``), else the
+    caller's (``caller``), else a field only one channel's reports carry (``shape``); (None, None) when nobody
+    says."""
     named = result.get("channel")
     if type(named) is str:
         channel = _CHANNEL_NAMES.get(named.upper())
         if channel is not None:
-            return channel
-    if "smsCount" in result:
-        return "sms"
+            return channel, "report"
+    if caller is not None:
+        return caller, "caller"
     for key in _VOICE_KEYS:
         if key in result:
-            return "voice"
+            return "voice", "shape"
     for key in _EMAIL_KEYS:
         if key in result:
-            return "email"
+            return "email", "shape"
     to = result.get("to")
     if type(to) is str and "@" in to:
-        return "email"
+        return "email", "shape"
     if "mmsCount" in result:
-        return "mms"
-    for key in _SMS_V3_KEYS:
-        if key in result:
-            return "sms"
-    # ``messageCount`` without any SMS v3 field is the chat apps shape; WhatsApp is the chat product's default.
-    return "whatsapp" if "messageCount" in result else "sms"
+        return "mms", "shape"
+    return None, None
+
+
+def _message_type(result: Mapping[str, object]) -> str | None:
+    named = result.get("channel")
+    return _KAKAO_TYPES.get(named.upper()) if type(named) is str else None
+
+
+def _sender(result: Mapping[str, object], path: str) -> str | None:
+    sender = result.get("from")
+    key = "from"
+    if sender is None:
+        sender, key = result.get("sender"), "sender"
+    if sender is not None and type(sender) is not str:
+        raise PayloadError(f"{path}.{key}", f"expected a string, got {kind_of(sender)}")
+    return sender
 
 
 def parse_infobip_report(result: object, *, channel: str | None = None, path: str = "$",
-                         tenant: str | None = None, retry_after: timedelta | None = None) -> Outcome:
-    """One Infobip delivery report (one element of ``results``) as an Outcome.
+                         tenant: str | None = None, retry_after: timedelta | None = None,
+                         retry_not_before: datetime | None = None) -> Outcome:
+    """One Infobip report (an element of ``results`` or of a send response's ``messages``) as an Outcome.
 
-    ``channel`` overrides the channel read from the report; the status and error ids are looked up in that
-    channel's product tables (an email report's error 6016 is the email table's 6016).
+    ``channel`` is the caller's channel, used when the report does not name its own.  A seen report (``seenAt``
+    without a status, or the Messages API's ``event: "SEEN"``) becomes an outcome with ``event = "seen"``.
     """
     if type(result) is not dict:
         raise PayloadError(path, f"expected a delivery report object, got {kind_of(result)}")
+    found, source = report_channel(result, channel)
+    event = result.get("event")
     status_obj = result.get("status")
-    if status_obj is None:
+    seen = event == "SEEN" or (status_obj is None and "seenAt" in result)
+    if status_obj is None and not seen:
         raise PayloadError(f"{path}.status", "missing: an Infobip delivery report carries a status object "
                                               "({groupId, groupName, id, name}); add it or drop the report")
-    status = code_ref(status_obj, f"{path}.status")
-    error_obj = result.get("error")
-    error = None if error_obj is None else code_ref(error_obj, f"{path}.error")
-    sender = result.get("from")
-    if sender is None:
-        sender = result.get("sender")
-    if sender is not None and type(sender) is not str:
-        raise PayloadError(f"{path}.from", f"expected a string, got {kind_of(sender)}")
+    status = None if seen else code_ref(status_obj, f"{path}.status")
+    error_obj = None if seen else result.get("error")
+    recipient = _opt_str(result, "to", path)
+    if recipient is None:
+        recipient = _opt_str(result, "destination", path)  # the Messages API and SMS v3 send responses
     return Outcome(
         provider="infobip",
-        channel=channel or report_channel(result),
+        channel=found,
+        channel_source=source,
         status=status,
-        error=error,
+        error=None if error_obj is None else code_ref(error_obj, f"{path}.error"),
+        event="seen" if seen else None,
         message_id=_opt_str(result, "messageId", path),
-        recipient=_opt_str(result, "to", path),
-        sender=sender,
+        recipient=recipient,
+        sender=_sender(result, path),
         tenant=tenant,
         sent_at=optional_timestamp(result.get("sentAt"), f"{path}.sentAt"),
-        done_at=optional_timestamp(result.get("doneAt"), f"{path}.doneAt"),
+        done_at=optional_timestamp(result.get("seenAt" if seen else "doneAt"),
+                                   f"{path}.{'seenAt' if seen else 'doneAt'}"),
         retry_after=retry_after,
+        retry_not_before=retry_not_before,
+        message_type=_message_type(result),
     )
 
 
-#: People API error names -> ids, from the catalog's People API table (catalog/infobip/error_people.toml); the
-#: adapters do not read the catalog themselves, and tests/adapters check this table against it.
-PEOPLE_ERROR_CODES: Final[Mapping[str, int]] = {
-    "BAD_REQUEST": 40001, "DUPLICATE": 40002, "DUPLICATE_EXT_PERSON_ID": 40003,
-    "DUPLICATE_NUMBER_DESTINATION": 40004, "DUPLICATE_EMAIL_DESTINATION": 40005, "DUPLICATE_NAME": 40006,
-    "INVALID_ADDITIONAL_FIELD_TYPE": 40007, "CUSTOM_ATTRIBUTE_OUT_OF_BOUNDS": 40010, "INVALID_UNIQUE_FIELD": 40012,
-    "NON_MANAGED_DESTINATIONS_EXCEPTION": 40013, "INVALID_UPDATE_ENTRIES": 40014, "UNKNOWN_PROPERTY": 40015,
-    "INVALID_DELETE_ENTRIES": 40016, "EMPTY_DESTINATIONS": 40018, "BAD_QUERY": 40019,
-    "PLACEHOLDER_CANNOT_BE_DELETED": 40020, "TAG_CANNOT_BE_DELETED": 40021, "INVALID_PLACEHOLDER": 40022,
-    "INTEGRATIONS_CANNOT_BE_MODIFIED": 40023, "WEB_SDK_RESTRICTED_OPERATION": 40024,
-    "PERSON_DOES_NOT_EXIST": 40401, "TAG_DOES_NOT_EXIST": 40403, "ADDITIONAL_FIELD_DOES_NOT_EXIST": 40404,
-    "CUSTOM_ATTRIBUTE_DOES_NOT_EXIST": 40404, "COMPANY_DOES_NOT_EXIST": 40405,
-    "PLACEHOLDER_LIST_SCHEMA_MUST_EXIST": 40406, "NON_PARSABLE_DATE": 40407, "READ_ONLY_ALLOWED": 40501,
-    "WRITE_SOURCES_RESTRICTED": 40502, "IMPORT_ALREADY_IN_PROGRESS": 40901, "OPTIMISTIC_LOCK": 40902,
-    "TOO_MANY_REQUESTS": 42901,
-}
+def _tracking_event(payload: Mapping[str, object], path: str, channel: str | None, tenant: str | None) -> Item:
+    """An e-mail tracking webhook: OPENED and CLICKED are read reports (``seen``); other types carry no
+    delivery outcome and are skipped, labelled."""
+    kind = payload.get("notificationType")
+    if kind not in _READ_NOTIFICATIONS:
+        return Skipped(f"{path}.notificationType", f"an e-mail tracking event ({kind!r}), not a delivery report")
+    return Outcome(provider="infobip", channel=channel or "email", channel_source="caller" if channel else "shape",
+                   event="seen", message_id=_opt_str(payload, "messageId", path),
+                   recipient=_opt_str(payload, "recipient", path), tenant=tenant)
 
 
-def _http_status(value: object, path: str) -> int | None:
-    if value is None:
-        return None
-    if type(value) is not int or not 100 <= value <= 599:
-        raise PayloadError(path, f"expected an HTTP status between 100 and 599, got {kind_of(value)}")
-    return value
+def is_send_response(payload: Mapping[str, object]) -> bool:
+    """An Infobip send response: ``{"bulkId"?, "messages": [{"messageId", "status": {...}, "to"|"destination"}]}``
+    (NHN's ``messages`` rows carry ``resultCode``, never a status object)."""
+    messages = payload.get("messages")
+    return type(messages) is list and any(type(m) is dict and type(m.get("status")) is dict for m in messages)
 
 
-def parse_infobip_api_error(payload: object, *, channel: str | None = None, http_status: int | None = None,
-                            headers: Mapping[str, object] | None = None, path: str = "$",
-                            tenant: str | None = None) -> Outcome:
-    """An Infobip API error response as an Outcome in the People API error table.
-
-    Reads ``{"requestError": {"serviceException" (or "policyException"): {"messageId", "text"}}}`` and the newer
-    ``{"errorCode": "E429", "description"}``.  429 / ``E429`` is TOO_MANY_REQUESTS and honours ``Retry-After``
-    from ``headers``.  A status the table does not document is reported as the bare HTTP status (an unknown
-    code, flagged permanent for 4xx other than 408, 425 and 429).
-    """
-    if type(payload) is not dict:
-        raise PayloadError(path, f"expected an API error object, got {kind_of(payload)}")
-    status = _http_status(http_status, "http_status")
-    if "errorCode" in payload:
-        where = f"{path}.errorCode"
-        name = payload["errorCode"]
-    else:
-        request = payload.get("requestError")
-        if type(request) is not dict:
-            raise PayloadError(f"{path}.requestError", f"expected an object, got {kind_of(request)}")
-        key = "serviceException" if "serviceException" in request else "policyException"
-        exception = request.get(key)
-        if type(exception) is not dict:
-            raise PayloadError(f"{path}.requestError.{key}", f"expected an object with messageId and text, "
-                                                             f"got {kind_of(exception)}")
-        where = f"{path}.requestError.{key}.messageId"
-        name = exception.get("messageId")
-    if type(name) is not str or not name:
-        raise PayloadError(where, f"expected the error name as a string, got {kind_of(name)}")
-    match = _E_CODE.fullmatch(name)
-    if match is not None:
-        status = int(match.group(1))
-    elif status is None:
-        status = _NAMED_STATUSES.get(name)
-    code = PEOPLE_ERROR_CODES.get(name)
-    if code is None and status is not None:
-        code = _HTTP_CODES.get(status, status)
-    if code is None:
-        raise PayloadError(where, f"cannot tell which error {name!r} is: give the HTTP status of the response "
-                                  "(envelope field http_status)")
-    permanent = None if status is None else (400 <= status < 500 and status not in (408, 425, 429))
-    return Outcome(
-        provider="infobip",
-        channel=channel or "api",
-        product="people",
-        error=CodeRef(id=code, name=name if match is None else None, permanent=permanent),
-        message_id=None,
-        tenant=tenant,
-        retry_after=parse_retry_after(headers, "$.headers"),
-    )
+def _each(rows: object, path: str, channel: str | None, tenant: str | None, retry_after: timedelta | None,
+          not_before: datetime | None) -> list[Item]:
+    if type(rows) is not list:
+        return [PayloadError(path, f"expected an array of reports, got {kind_of(rows)}")]
+    if not rows:
+        return [Skipped(path, "empty: the payload holds no report (an empty pull; nothing new)")]
+    items: list[Item] = []
+    for index, result in enumerate(rows):
+        where = f"{path}[{index}]"
+        event = result.get("event") if type(result) is dict else None
+        if type(event) is str and event in _NOT_REPORTS:
+            items.append(Skipped(where, _NOT_REPORTS[event]))
+            continue
+        try:
+            items.append(parse_infobip_report(result, channel=channel, path=where, tenant=tenant,
+                                              retry_after=retry_after, retry_not_before=not_before))
+        except PayloadError as exc:
+            items.append(exc)
+    return items
 
 
 def infobip_items(payload: object, *, channel: str | None = None, http_status: int | None = None,
                   headers: Mapping[str, object] | None = None, tenant: str | None = None,
                   root: str = "$") -> list[Item]:
     """Every outcome in an Infobip payload, with a `PayloadError` in place of each report that cannot be read
-    (so one bad report does not hide the good ones next to it)."""
+    (so one bad report does not hide the good ones next to it) and a `Skipped` for each part with nothing to
+    decide.  A Retry-After date travels as an instant (`Outcome.retry_not_before`), compared with ``now`` only
+    when the outcome is evaluated."""
     if type(payload) is not dict:
         return [PayloadError(root, f"expected an Infobip payload object, got {kind_of(payload)}")]
     try:
         if "requestError" in payload or "errorCode" in payload:
             return [parse_infobip_api_error(payload, channel=channel, http_status=http_status, headers=headers,
                                             path=root, tenant=tenant)]
-        retry_after = parse_retry_after(headers, "$.headers")
-        if "results" not in payload:
-            return [parse_infobip_report(payload, channel=channel, path=root, tenant=tenant,
-                                         retry_after=retry_after)]
+        retry_after, not_before = parse_retry_after(headers, "$.headers")
+        if "results" in payload:
+            return _each(payload["results"], f"{root}.results", channel, tenant, retry_after, not_before)
+        if "notificationType" in payload:
+            return [_tracking_event(payload, root, channel, tenant)]
+        if is_send_response(payload):
+            return _each(payload["messages"], f"{root}.messages", channel, tenant, retry_after, not_before)
+        return [parse_infobip_report(payload, channel=channel, path=root, tenant=tenant, retry_after=retry_after,
+                                     retry_not_before=not_before)]
     except PayloadError as exc:
         return [exc]
-    results = payload["results"]
-    if type(results) is not list:
-        return [PayloadError(f"{root}.results", f"expected an array of reports, got {kind_of(results)}")]
-    if not results:
-        return [PayloadError(f"{root}.results", "empty: the payload holds no report to decide")]
-    items: list[Item] = []
-    for index, result in enumerate(results):
-        try:
-            items.append(parse_infobip_report(result, channel=channel, path=f"{root}.results[{index}]",
-                                              tenant=tenant, retry_after=retry_after))
-        except PayloadError as exc:
-            items.append(exc)
-    return items
 
 
 def parse_infobip(payload: object, *, channel: str | None = None, http_status: int | None = None,
                   headers: Mapping[str, object] | None = None) -> list[Outcome]:
-    """All outcomes in an Infobip payload (delivery reports or an API error); raises the first `PayloadError`."""
-    items = infobip_items(payload, channel=channel, http_status=http_status, headers=headers)
-    for item in items:
+    """All outcomes in an Infobip payload (reports, a send response or an API error); raises the first
+    `PayloadError`.  Parts with nothing to decide (an empty pull, inbound messages) give no outcome."""
+    outcomes = []
+    for item in infobip_items(payload, channel=channel, http_status=http_status, headers=headers):
         if isinstance(item, PayloadError):
             raise item
-    return items  # type: ignore[return-value]
+        if isinstance(item, Outcome):
+            outcomes.append(item)
+    return outcomes

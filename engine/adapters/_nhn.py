@@ -1,12 +1,14 @@
-"""NHN Cloud KakaoTalk Bizmessage payloads to Outcomes.
+"""NHN Cloud KakaoTalk Bizmessage payloads to Outcomes (shapes checked against NHN's docs, TOAST-DOCS/Alimtalk).
 
 Shapes: the send response (``header.resultCode`` and ``message.sendResults[]``, one outcome per recipient), the
-result queries (``messageSearchResultResponse.messages[]`` and the ``messages[]`` of message-results polling),
-the ``MESSAGE_RESULT_UPDATE`` webhook's ``hooks[]``, and a single result row.
+single-message query (``header`` + ``message`` with ``resultCode``, ``messageStatus``, ``resendStatus``), the list
+queries (``messageSearchResultResponse.messages[]``) and result polling (``messages[]``), the webhook
+(``hooksId``, ``appKey``, ``event`` and ``hooks[]`` with ``kakaoMessageType``), and a single result row.
 
 API response codes (0 and negatives, kind ``api``) go in `Outcome.error`; send-result codes (1000-9999, kind
 ``delivery``) go in `Outcome.status`.  API code -3018 and send-result 3018 are unrelated entries.  Result rows
 carry ``resultCode`` as a string ("3018"); numeric strings are accepted there, anything else is an error.
+``resendStatus`` (NHN's own SMS fallback) becomes `Outcome.resend`; the KakaoTalk result stays the code.
 """
 
 from __future__ import annotations
@@ -17,20 +19,22 @@ from datetime import timedelta
 from typing import Final
 
 from .._errors import PayloadError
-from ..model._outcome import CodeRef, Outcome
+from ..model._outcome import CodeRef, Outcome, Resend
 from ._timestamps import optional_kst_timestamp, parse_retry_after
-from ._values import kind_of
+from ._values import Skipped, kind_of
 
-Item = Outcome | PayloadError
+Item = Outcome | PayloadError | Skipped
 
 _NUMBER: Final = re.compile(r"-?[0-9]{1,9}")
-# Send-result 4161 MESSAGE_IN_PROGRESS is NHN's own code for "not final yet": a row still waiting for its
-# result, or whose SMS fallback (resendStatus RSC02 target / RSC03 resending) has not finished, reports it.
+# Send-result 4161 MESSAGE_IN_PROGRESS is NHN's own code for "not final yet": a row still waiting for its result.
 IN_PROGRESS: Final = CodeRef(id=4161, name="MESSAGE_IN_PROGRESS")
-# RSC04: the SMS fallback delivered the message, so as far as this message goes it is delivered.
-DELIVERED: Final = CodeRef(id=1000, name="SUCCESS")
-RESEND_STATUSES: Final = ("RSC01", "RSC02", "RSC03", "RSC04", "RSC05")
-_PENDING_STATUSES: Final = frozenset({"READY", "IN_PROGRESS", "PROCESSING", "SENDING", "WAITING"})
+#: NHN's resendStatus values -> what the provider's own SMS fallback did (RSC02: a fallback target, resent if the
+#: KakaoTalk send fails; RSC03: resending; RSC04: the resend succeeded; RSC05: it failed).
+RESEND_STATES: Final = {"RSC01": "none", "RSC02": "pending", "RSC03": "pending", "RSC04": "delivered",
+                        "RSC05": "failed"}
+#: messageStatus values of rows that have no result yet (READY: a mass-send recipient not sent yet).
+_PENDING_STATUSES: Final = frozenset({"READY", "IN_PROGRESS", "PROCESSING", "SENDING", "WAITING", "RESERVED"})
+_CANCELLED: Final = "CANCEL"
 _REFS: dict[int, CodeRef] = {}
 
 
@@ -76,46 +80,62 @@ def _sender(row: Mapping[str, object], path: str) -> str | None:
     return sender if sender is not None else _opt_str(row, "plusFriendId", path)
 
 
-def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$", tenant: str | None = None,
-                     retry_after: timedelta | None = None) -> Outcome:
-    """One result row (query, polling or webhook hook) as an Outcome whose status is the send-result code.
+def _resend(row: Mapping[str, object], path: str) -> Resend | None:
+    reported = row.get("resendStatus")
+    if reported is None:
+        return None
+    if type(reported) is not str or reported not in RESEND_STATES:
+        raise PayloadError(f"{path}.resendStatus", f"expected one of {', '.join(RESEND_STATES)}, got "
+                                                   f"{kind_of(reported)}")
+    code = row.get("resendResultCode")
+    return Resend(state=RESEND_STATES[reported], reported=reported,
+                  result_code=None if code is None else str(code),
+                  request_id=_opt_str(row, "resendRequestId", path))
 
-    ``resendStatus`` RSC02/RSC03 (SMS fallback pending) and a row without a result yet report 4161
-    MESSAGE_IN_PROGRESS; RSC04 (the fallback delivered it) reports 1000 SUCCESS on channel ``sms``; RSC05
-    (the fallback failed) keeps KakaoTalk's own result.
+
+def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$", tenant: str | None = None,
+                     retry_after: timedelta | None = None, account: str | None = None) -> Outcome:
+    """One result row (single query, list query, polling or webhook hook) as an Outcome whose status is the
+    send-result code.
+
+    A row without a result yet reports 4161 MESSAGE_IN_PROGRESS; ``messageStatus`` CANCEL without a result is a
+    cancelled message (``event = "cancelled"``).  ``resendStatus`` becomes `Outcome.resend`, beside the row's
+    own KakaoTalk result: RSC04 means the SMS fallback delivered it, RSC05 that the fallback failed too.
     """
     if type(row) is not dict:
         raise PayloadError(path, f"expected a result object, got {kind_of(row)}")
-    resend = row.get("resendStatus")
-    if resend is not None and resend not in RESEND_STATUSES:
-        raise PayloadError(f"{path}.resendStatus", f"expected one of {', '.join(RESEND_STATUSES)}, got "
-                                                   f"{kind_of(resend)}")
     raw = row.get("resultCode")
-    if resend == "RSC04":
-        status, channel = DELIVERED, "sms"
-    elif resend == "RSC02" or resend == "RSC03":
-        status = IN_PROGRESS
-    elif raw is None or raw == "":
-        message_status = row.get("messageStatus")
-        if type(message_status) is not str or message_status not in _PENDING_STATUSES:
+    message_status = row.get("messageStatus")
+    status: CodeRef | None
+    event = None
+    if raw is None or raw == "":
+        if message_status == _CANCELLED:
+            status, event = None, "cancelled"
+        elif (type(message_status) is str and message_status in _PENDING_STATUSES) or "resendStatus" in row:
+            status = IN_PROGRESS
+        else:
             raise PayloadError(f"{path}.resultCode", "missing: a result row needs a resultCode unless its "
-                                                     f"messageStatus says it is still pending (got {message_status!r})")
-        status = IN_PROGRESS
+                                                     f"messageStatus says it is pending or cancelled (got "
+                                                     f"{message_status!r})")
     else:
         status = _ref(result_code(raw, f"{path}.resultCode"))
-    done = row.get("receiveDate")
+    message_type = _opt_str(row, "kakaoMessageType", path)
     return Outcome(
         provider="nhn_kakao",
         channel=channel or "kakao",
+        channel_source="caller" if channel else "report",
         status=status,
+        event=event,
+        resend=_resend(row, path),
         message_id=_message_id(row, path),
         recipient=_opt_str(row, "recipientNo", path),
         sender=_sender(row, path),
         template=_opt_str(row, "templateCode", path),
         tenant=tenant,
+        account=account,
+        message_type=message_type,
         sent_at=optional_kst_timestamp(row.get("requestDate"), f"{path}.requestDate"),
-        done_at=optional_kst_timestamp(done if done is not None else row.get("resultDate"),
-                                       f"{path}.{'receiveDate' if done is not None else 'resultDate'}"),
+        done_at=optional_kst_timestamp(row.get("receiveDate"), f"{path}.receiveDate"),
         retry_after=retry_after,
     )
 
@@ -130,22 +150,31 @@ def _header(payload: Mapping[str, object], root: str) -> int | None:
 
 
 def _api_outcome(code: int, *, channel: str | None, message_id: str | None, tenant: str | None,
-                 retry_after: timedelta | None) -> Outcome:
-    return Outcome(provider="nhn_kakao", channel=channel or "kakao", error=_ref(code), message_id=message_id,
-                   tenant=tenant, retry_after=retry_after)
+                 retry_after: timedelta | None, recipient: str | None = None) -> Outcome:
+    return Outcome(provider="nhn_kakao", channel=channel or "kakao",
+                   channel_source="caller" if channel else "report", error=_ref(code), message_id=message_id,
+                   recipient=recipient, tenant=tenant, retry_after=retry_after)
 
 
-def _rows(rows: object, path: str, channel: str | None, tenant: str | None,
-          retry_after: timedelta | None) -> list[Item]:
+def _is_template_hook(row: object) -> bool:
+    return type(row) is dict and "templateCode" in row and "status" in row and "resultCode" not in row
+
+
+def _rows(rows: object, path: str, channel: str | None, tenant: str | None, retry_after: timedelta | None,
+          account: str | None = None) -> list[Item]:
     if type(rows) is not list:
         return [PayloadError(path, f"expected an array of results, got {kind_of(rows)}")]
     if not rows:
-        return [PayloadError(path, "empty: the payload holds no result to decide")]
+        return [Skipped(path, "empty: the payload holds no result (nothing new)")]
     items: list[Item] = []
     for index, row in enumerate(rows):
+        where = f"{path}[{index}]"
+        if _is_template_hook(row):
+            items.append(Skipped(where, "a template status update (TSC01-TSC04), not a message result"))
+            continue
         try:
-            items.append(parse_nhn_result(row, channel=channel, path=f"{path}[{index}]", tenant=tenant,
-                                          retry_after=retry_after))
+            items.append(parse_nhn_result(row, channel=channel, path=where, tenant=tenant, retry_after=retry_after,
+                                          account=account))
         except PayloadError as exc:
             items.append(exc)
     return items
@@ -156,6 +185,11 @@ def _send_response(payload: Mapping[str, object], header: int | None, root: str,
     message = payload.get("message")
     if message is not None and type(message) is not dict:
         return [PayloadError(f"{root}.message", f"expected an object, got {kind_of(message)}")]
+    if message is not None and "sendResults" not in message and (
+            "resultCode" in message or "messageStatus" in message or "resendStatus" in message):
+        # The single-message query: GET .../messages/{requestId}/{recipientSeq} answers header + one result row.
+        return _rows([message], f"{root}.message", channel, tenant, retry_after)[:1] if header in (None, 0) else \
+            [_api_outcome(header, channel=channel, message_id=None, tenant=tenant, retry_after=retry_after)]
     request_id = None if message is None else message.get("requestId")
     if request_id is not None and type(request_id) is not str:
         return [PayloadError(f"{root}.message.requestId", f"expected a string, got {kind_of(request_id)}")]
@@ -178,38 +212,43 @@ def _send_response(payload: Mapping[str, object], header: int | None, root: str,
             if type(result) is not dict:
                 raise PayloadError(where, f"expected a result object, got {kind_of(result)}")
             code = result_code(result.get("resultCode"), f"{where}.resultCode")
-            items.append(Outcome(
-                provider="nhn_kakao", channel=channel or "kakao", error=_ref(code),
-                message_id=_message_id(result, where, request_id),
-                recipient=_opt_str(result, "recipientNo", where), tenant=tenant, retry_after=retry_after,
-            ))
+            items.append(_api_outcome(code, channel=channel, message_id=_message_id(result, where, request_id),
+                                      recipient=_opt_str(result, "recipientNo", where), tenant=tenant,
+                                      retry_after=retry_after))
         except PayloadError as exc:
             items.append(exc)
     return items
+
+
+def _webhook(payload: Mapping[str, object], root: str, channel: str | None, tenant: str | None,
+             retry_after: timedelta | None) -> list[Item]:
+    event = payload.get("event")
+    if event is not None and event != "MESSAGE_RESULT_UPDATE":
+        return [Skipped(f"{root}.event", f"a {event!r} webhook, not a message result (only "
+                                         "MESSAGE_RESULT_UPDATE reports on messages)")]
+    app_key = payload.get("appKey")
+    account = app_key if type(app_key) is str else None
+    return _rows(payload["hooks"], f"{root}.hooks", channel, tenant, retry_after, account)
 
 
 def nhn_items(payload: object, *, channel: str | None = None, http_status: int | None = None,
               headers: Mapping[str, object] | None = None, tenant: str | None = None,
               root: str = "$") -> list[Item]:
     """Every outcome in an NHN KakaoTalk Bizmessage payload, with a `PayloadError` in place of each part that
-    cannot be read.  A failed request (header resultCode other than 0) gives one outcome with that API code."""
+    cannot be read and a `Skipped` for parts with nothing to decide.  A failed request (header resultCode other
+    than 0) gives one outcome with that API code."""
     del http_status  # NHN puts its verdict in header.resultCode; the HTTP status adds nothing to it
     if type(payload) is not dict:
         return [PayloadError(root, f"expected an NHN payload object, got {kind_of(payload)}")]
     try:
-        retry_after = parse_retry_after(headers, "$.headers")
+        retry_after, _ = parse_retry_after(headers, "$.headers")
         if "hooks" in payload:
-            event = payload.get("event")
-            if event is not None and event != "MESSAGE_RESULT_UPDATE":
-                return [PayloadError(f"{root}.event", f"unsupported webhook event {event!r}: only "
-                                                      "MESSAGE_RESULT_UPDATE reports message results")]
-            return _rows(payload["hooks"], f"{root}.hooks", channel, tenant, retry_after)
+            return _webhook(payload, root, channel, tenant, retry_after)
         header = _header(payload, root)
         if "message" in payload:
             return _send_response(payload, header, root, channel, tenant, retry_after)
         if header is not None and header != 0:
-            return [_api_outcome(header, channel=channel, message_id=None, tenant=tenant,
-                                 retry_after=retry_after)]
+            return [_api_outcome(header, channel=channel, message_id=None, tenant=tenant, retry_after=retry_after)]
         if "messageSearchResultResponse" in payload:
             search = payload["messageSearchResultResponse"]
             if type(search) is not dict:
@@ -222,8 +261,7 @@ def nhn_items(payload: object, *, channel: str | None = None, http_status: int |
         if "resultCode" in payload or "resendStatus" in payload or "messageStatus" in payload:
             return [parse_nhn_result(payload, channel=channel, path=root, tenant=tenant, retry_after=retry_after)]
         if header is not None:
-            return [_api_outcome(header, channel=channel, message_id=None, tenant=tenant,
-                                 retry_after=retry_after)]
+            return [_api_outcome(header, channel=channel, message_id=None, tenant=tenant, retry_after=retry_after)]
     except PayloadError as exc:
         return [exc]
     return [PayloadError(root, "not an NHN KakaoTalk Bizmessage payload: expected header/message, "
@@ -232,9 +270,12 @@ def nhn_items(payload: object, *, channel: str | None = None, http_status: int |
 
 def parse_nhn(payload: object, *, channel: str | None = None, http_status: int | None = None,
               headers: Mapping[str, object] | None = None) -> list[Outcome]:
-    """All outcomes in an NHN KakaoTalk Bizmessage payload; raises the first `PayloadError`."""
-    items = nhn_items(payload, channel=channel, http_status=http_status, headers=headers)
-    for item in items:
+    """All outcomes in an NHN KakaoTalk Bizmessage payload; raises the first `PayloadError`.  Parts with nothing
+    to decide (an empty result list, template status hooks) give no outcome."""
+    outcomes = []
+    for item in nhn_items(payload, channel=channel, http_status=http_status, headers=headers):
         if isinstance(item, PayloadError):
             raise item
-    return items  # type: ignore[return-value]
+        if isinstance(item, Outcome):
+            outcomes.append(item)
+    return outcomes

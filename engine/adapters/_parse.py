@@ -12,17 +12,18 @@ import attrs
 from .._errors import PayloadError, TenantError
 from ..model._outcome import Outcome
 from ..model._vocabulary import CHANNELS, PROVIDERS, validate_tenant
-from ._infobip import infobip_items
+from ._infobip import infobip_items, is_send_response
 from ._nhn import nhn_items
 from ._timestamps import parse_timestamp
-from ._values import kind_of
+from ._values import Skipped, kind_of
 
-Item = Outcome | PayloadError
+Item = Outcome | PayloadError | Skipped
 
-_INFOBIP_KEYS: Final = ("results", "requestError", "errorCode")
+_INFOBIP_KEYS: Final = ("results", "requestError", "errorCode", "notificationType")
 _NHN_KEYS: Final = ("header", "messageSearchResultResponse", "hooks", "messages", "resultCode", "resendStatus")
 ENVELOPE_KEYS: Final = frozenset(
-    {"report", "provider", "channel", "tenant", "attempt", "first_attempt_at", "http_status", "headers", "sender"}
+    {"report", "provider", "channel", "tenant", "attempt", "first_attempt_at", "http_status", "headers", "sender",
+     "template"}
 )
 
 
@@ -33,10 +34,12 @@ def detect_provider(payload: object) -> str | None:
     for key in _INFOBIP_KEYS:
         if key in payload:
             return "infobip"
+    if is_send_response(payload):  # both providers answer with "messages"; Infobip's rows carry status objects
+        return "infobip"
     for key in _NHN_KEYS:
         if key in payload:
             return "nhn_kakao"
-    if "status" in payload:  # a single Infobip report, e.g. one element of ``results`` per line
+    if "status" in payload or "seenAt" in payload:  # a single Infobip report, e.g. one `results` element per line
         return "infobip"
     return None
 
@@ -45,7 +48,8 @@ def adapt(payload: object, *, provider: str | None = None, channel: str | None =
           http_status: int | None = None, headers: Mapping[str, object] | None = None,
           tenant: str | None = None, root: str = "$") -> list[Item]:
     """Every outcome in ``payload``, with a `PayloadError` (its ``path`` under ``root``) for each part that
-    cannot be read.  Never raises for bad payload data: the streaming evaluator relies on that."""
+    cannot be read and a `Skipped` for each part with nothing to decide (an empty pull, an inbound message).
+    Never raises for bad payload data: the streaming evaluator relies on that."""
     if type(payload) is not dict:
         return [PayloadError(root, f"expected a payload object, got {kind_of(payload)}: a JSON array where an "
                                    "object belongs is not a payload (write one payload per line)")]
@@ -68,9 +72,10 @@ def parse(payload: object, *, provider: str | None = None, channel: str | None =
           http_status: int | None = None, headers: Mapping[str, object] | None = None) -> list[Outcome]:
     """The outcomes a provider payload reports: one per message (a payload with N results gives N outcomes).
 
-    ``provider`` (``infobip`` or ``nhn_kakao``) is detected from the shape unless given; ``channel`` overrides
-    the channel the payload implies; ``http_status`` and ``headers`` come from the HTTP response that carried
-    an API error (429 honours ``Retry-After``).  Raises `PayloadError` naming the path of the first problem.
+    ``provider`` (``infobip`` or ``nhn_kakao``) is detected from the shape unless given; ``channel`` is the
+    channel the caller knows the payload is about (a report that names its own channel keeps it); ``http_status``
+    and ``headers`` come from the HTTP response that carried an API error (429 honours ``Retry-After``).  Raises
+    `PayloadError` naming the path of the first problem; parts with nothing to decide give no outcome.
 
     >>> parse({"results": [{"messageId": "m1", "status": {"groupId": 3, "id": 5}}]})[0].status.id
     5
@@ -82,7 +87,8 @@ def parse(payload: object, *, provider: str | None = None, channel: str | None =
     for item in items:
         if isinstance(item, PayloadError):
             raise item
-        outcomes.append(item)
+        if isinstance(item, Outcome):
+            outcomes.append(item)
     return outcomes
 
 
@@ -100,9 +106,19 @@ class Envelope:
     first_attempt_at: datetime | None = None
     http_status: int | None = None
     headers: Mapping[str, object] | None = None
-    #: The sending address or id, for reports that do not carry it (Infobip email reports omit the sender, which
-    #: sender and sender-domain suppressions need as their key).
+    #: The sending address or id.  It wins over what the report says: the pipeline knows its own From address
+    #: (``Shop <news@shop.example>``), while reports omit it (Infobip e-mail) or carry a display id (``InfoSMS``),
+    #: and sender and sender-domain suppressions need it as their key.
     sender: str | None = None
+    #: The template the message used (template suppressions need it; Infobip reports do not carry it).
+    template: str | None = None
+
+    def apply(self, items: list[Item]) -> list[Item]:
+        """``items`` with the envelope's sender and template on every outcome (they win over the report's)."""
+        if self.sender is None and self.template is None:
+            return items
+        return [attrs.evolve(item, sender=self.sender or item.sender, template=self.template or item.template)
+                if isinstance(item, Outcome) else item for item in items]
 
 
 def _opt_str(record: Mapping[str, object], key: str) -> str | None:
@@ -151,5 +167,5 @@ def read_envelope(record: object) -> Envelope:
         attempt=_opt_int(record, "attempt", 1, 10**6), http_status=_opt_int(record, "http_status", 100, 599),
         headers=headers,
         first_attempt_at=None if first is None else parse_timestamp(first, "$.first_attempt_at"),
-        sender=_opt_str(record, "sender"),
+        sender=_opt_str(record, "sender"), template=_opt_str(record, "template"),
     )

@@ -8,7 +8,8 @@ those are read in KST (Korea has no daylight saving time: a fixed +09:00 is exac
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Final
 
 from .._errors import NaiveTimestampError, PayloadError
@@ -58,23 +59,43 @@ def optional_kst_timestamp(value: object, path: str) -> datetime | None:
     return None if value is None or value == "" else parse_kst_timestamp(value, path)
 
 
-def parse_retry_after(headers: object, path: str = "$.headers") -> timedelta | None:
-    """The ``Retry-After`` delay in ``headers`` (any letter case), or None when absent.
+#: The longest provider-requested wait accepted; a longer Retry-After is a misconfiguration, not a plan.
+MAX_RETRY_AFTER: Final = timedelta(days=400)
+_MAX_DIGITS: Final = 12
 
-    Only the delta-seconds form is accepted: the HTTP-date form would need the time of the response, which an
-    adapter does not know, so it is rejected with a request to convert it.
+
+def parse_retry_after(headers: object, path: str = "$.headers") -> tuple[timedelta | None, datetime | None]:
+    """The ``Retry-After`` in ``headers`` (any letter case): (delay, None) for delta-seconds, (None, instant) for
+    an HTTP date, (None, None) when absent.
+
+    A date is kept as an instant and compared with ``now`` when the outcome is evaluated (the adapter does not
+    know the time).  Waits beyond `MAX_RETRY_AFTER` (400 days) are rejected as errors naming the header.
     """
     if headers is None:
-        return None
+        return None, None
     if not isinstance(headers, dict):
         raise PayloadError(path, f"expected an object of HTTP headers, got {type(headers).__name__}")
     for key, value in headers.items():
         if isinstance(key, str) and key.lower() == "retry-after":
-            where = f"{path}.{key}"
-            if type(value) is int and value >= 0:
-                return timedelta(seconds=value)
-            if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
-                return timedelta(seconds=int(value.strip()))
-            raise PayloadError(where, f"Retry-After {value!r} is not a number of seconds: give the delay in "
-                                      "seconds (an HTTP-date must be converted relative to the response time)")
-    return None
+            return _retry_after(value, f"{path}.{key}")
+    return None, None
+
+
+def _retry_after(value: object, where: str) -> tuple[timedelta | None, datetime | None]:
+    text = str(value).strip() if type(value) in (int, str) else None
+    if text is not None and text.isascii() and text.isdigit():
+        if len(text) > _MAX_DIGITS or int(text) > MAX_RETRY_AFTER.total_seconds():
+            raise PayloadError(where, f"Retry-After {text[:20]!r} seconds is more than "
+                                      f"{MAX_RETRY_AFTER.days} days: check the header (delays that long are not "
+                                      "waited for)")
+        return timedelta(seconds=int(text)), None
+    if isinstance(value, str):
+        try:
+            moment = parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError, OverflowError):
+            moment = None
+        if moment is not None:
+            # HTTP dates are always GMT; "-0000" parses as naive.
+            return None, moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    raise PayloadError(where, f"Retry-After {str(value)[:40]!r} is neither a number of seconds nor an HTTP date "
+                              "(such as 'Wed, 21 Oct 2026 07:28:00 GMT'): fix the header")

@@ -1,6 +1,8 @@
-"""Small helpers the payload readers share."""
+"""Small helpers and values the payload readers share."""
 
 from __future__ import annotations
+
+import attrs
 
 
 def kind_of(value: object) -> str:
@@ -16,3 +18,22 @@ def kind_of(value: object) -> str:
     if isinstance(value, int | float):
         return f"a number ({value!r})"
     return "null"
+
+
+@attrs.frozen
+class Skipped:
+    """A part of a payload that carries nothing to decide and is not an error: an empty pull (``results: []``), an
+    inbound message or typing indicator arriving at the same webhook.  ``path`` points at it; ``reason`` says
+    what it is.  The evaluate command writes one line for it, so every record still yields its line."""
+
+    path: str
+    reason: str
+
+
+def boolean(value: object) -> bool | None:
+    """A JSON boolean, or the strings "true"/"false" that some provider samples carry; None for anything else."""
+    if type(value) is bool:
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    return None

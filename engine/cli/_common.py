@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from .._errors import DlrpolicyError, NaiveDatetimeError
 from ..decide._engine import Engine
+from ..policy._catalog import Catalog
 from ..policy._tenants import ENV_POLICY_DIR
 
 
@@ -34,6 +35,9 @@ def add_policy_arguments(parser: argparse.ArgumentParser, *, tenant: bool = True
     group = parser.add_argument_group("policy")
     group.add_argument("--policy", action="append", metavar="FILE", default=[],
                        help="use this policy file instead of the shipped default (repeat to layer files)")
+    group.add_argument("--catalog", action="append", metavar="FILE", default=[],
+                       help="catalog overlay: a table of codes in the shipped format, added to the catalog "
+                       "(repeatable; a row with an existing code's identity replaces it)")
     group.add_argument("--policy-dir", metavar="DIR", default=os.environ.get(ENV_POLICY_DIR),
                        help=f"directory of tenant override files <tenant>.toml (default: ${ENV_POLICY_DIR})")
     if tenant:
@@ -42,7 +46,11 @@ def add_policy_arguments(parser: argparse.ArgumentParser, *, tenant: bool = True
 
 def engine_from(args: argparse.Namespace) -> Engine:
     """The engine the policy arguments ask for."""
-    engine = Engine.load(args.policy) if args.policy else Engine.default(policy_dir=args.policy_dir)
+    overlays = getattr(args, "catalog", None) or []
+    if args.policy:
+        engine = Engine.load(args.policy, catalog=Catalog.load(overlays) if overlays else None)
+    else:
+        engine = Engine.default(policy_dir=args.policy_dir, catalog_files=overlays)
     tenant = getattr(args, "tenant", None)
     if tenant is not None:
         if args.policy:

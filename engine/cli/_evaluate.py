@@ -17,11 +17,12 @@ import attrs
 from .._errors import DlrpolicyError, PayloadError
 from ..adapters._parse import adapt, read_envelope
 from ..adapters._stream import MAX_RECORD_BYTES, RawRecord, read_records
+from ..adapters._values import Skipped
 from ..decide._engine import Engine
 from ..decide._evaluate import evaluate
 from ..model._datetimes import iso_z
 from ..model._decision import Decision
-from ..model._outcome import History
+from ..model._outcome import History, Outcome
 from ..model._vocabulary import CHANNELS, PROVIDERS, VERDICTS, validate_tenant
 from ..policy._compile import CompiledPolicy
 from ._common import UsageError, add_policy_arguments, engine_from, parse_now
@@ -39,13 +40,16 @@ class RunSummary:
     errors: int = 0
     verdicts: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(VERDICTS, 0))
     seconds: float = 0.0
+    #: Parts of records that carried nothing to decide (empty pulls, inbound messages): a line each, not errors.
+    skipped: int = 0
 
     def render(self) -> str:
         """One line for stderr: ``12 records, 15 decisions (retry 8, ...), 2 errors in 0.01s (1200 records/s)``."""
         counts = ", ".join(f"{verdict} {count}" for verdict, count in self.verdicts.items() if count)
         rate = self.records / self.seconds if self.seconds > 0 else 0.0
+        skipped = f", {self.skipped} skipped" if self.skipped else ""
         return (f"dlrpolicy evaluate: {self.records} records, {self.decisions} decisions"
-                f"{f' ({counts})' if counts else ''}, {self.errors} error{'s' if self.errors != 1 else ''} "
+                f"{f' ({counts})' if counts else ''}{skipped}, {self.errors} error{'s' if self.errors != 1 else ''} "
                 f"in {self.seconds:.2f}s ({rate:,.0f} records/s)")
 
 
@@ -58,6 +62,11 @@ def error_line(number: int, exc: Exception) -> str:
     else:  # a bug of ours: still one line for the record, never a crashed run
         kind, message, path = "InternalError", f"{type(exc).__name__}: {exc}", "$"
     return json.dumps({"input": number, "error": {"type": kind, "message": message, "path": path}})
+
+
+def skipped_line(number: int, skipped: Skipped) -> str:
+    """``{"input": N, "skipped": {"reason", "path"}}`` for a part of a record with nothing to decide."""
+    return json.dumps({"input": number, "skipped": {"reason": skipped.reason, "path": skipped.path}})
 
 
 _escape: Callable[[str], str] = json.encoder.encode_basestring_ascii
@@ -74,9 +83,19 @@ def _instant(value: datetime | None) -> str:
     return "null" if value is None else f'"{iso_z(value)}"'
 
 
-def decision_line(decision: Decision, message_id: str | None, number: int) -> str:
-    """``json.dumps({**decision.to_json(), "message_id": message_id, "input": number})``, byte for byte, built
-    directly: the evaluate command's hot path, about twice as fast as building the dict and encoding it."""
+def outcome_json(outcome: Outcome) -> str:
+    """The ``outcome`` object of an output line: what the decision was about, with the reported channel and where
+    it came from (null where unknown)."""
+    return (f'{{"provider": {_escape(outcome.provider)}, "channel": {_text(outcome.channel)}, '
+            f'"channel_source": {_text(outcome.channel_source)}, "message_id": {_text(outcome.message_id)}, '
+            f'"recipient": {_text(outcome.recipient)}, "sender": {_text(outcome.sender)}, '
+            f'"tenant": {_text(outcome.tenant)}}}')
+
+
+def decision_line(decision: Decision, outcome: Outcome, number: int) -> str:
+    """``json.dumps({**decision.to_json(), "outcome": {...}, "message_id": ..., "input": number})``, byte for
+    byte, built directly: the evaluate command's hot path, about twice as fast as building the dict and encoding
+    it.  ``outcome`` is `outcome_json`; ``message_id`` repeats the outcome's, for readers of the flat line."""
     key = (decision.rule, decision.rule_source, decision.layers, decision.code, decision.reason)
     tail = _TAILS.get(key)
     if tail is None:
@@ -97,7 +116,8 @@ def decision_line(decision: Decision, message_id: str | None, number: int) -> st
         + ', "escalate": '
         + ("null" if escalate is None else f'{{"route": {_escape(escalate.route)}, '
                                            f'"severity": {_escape(escalate.severity)}}}')
-        + f'{tail}, "message_id": {_text(message_id)}, "input": {number}}}'
+        + f'{tail}, "outcome": {outcome_json(outcome)}, "message_id": {_text(outcome.message_id)}, '
+          f'"input": {number}}}'
     )
 
 
@@ -134,13 +154,13 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
     default_policy = policies.get(tenant)
     buffer: list[str] = []
     append = buffer.append
-    records_seen = decisions = errors = 0
+    records_seen = decisions = errors = skipped = 0
     shown = 0.0
     started = time.perf_counter()
     for record in records:
         number = record.number
         records_seen += 1
-        lines_before = decisions + errors
+        lines_before = decisions + errors + skipped
         try:
             if record.error is not None:
                 raise record.error
@@ -152,12 +172,9 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                 history = None
                 if envelope.attempt is not None or envelope.first_attempt_at is not None:
                     history = History(attempts=envelope.attempt or 1, first_attempt_at=envelope.first_attempt_at)
-                items = adapt(envelope.report, provider=envelope.provider or provider,
-                              channel=envelope.channel or channel, http_status=envelope.http_status,
-                              headers=envelope.headers, tenant=record_tenant, root=envelope.root)
-                if envelope.sender is not None:
-                    items = [item if isinstance(item, PayloadError) or item.sender is not None
-                             else attrs.evolve(item, sender=envelope.sender) for item in items]
+                items = envelope.apply(adapt(envelope.report, provider=envelope.provider or provider,
+                                             channel=envelope.channel or channel, http_status=envelope.http_status,
+                                             headers=envelope.headers, tenant=record_tenant, root=envelope.root))
             else:
                 policy, history = default_policy, None
                 items = adapt(value, provider=provider, channel=channel, tenant=tenant)
@@ -168,19 +185,23 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                     append(error_line(number, item))
                     errors += 1
                     continue
+                if isinstance(item, Skipped):
+                    append(skipped_line(number, item))
+                    skipped += 1
+                    continue
                 try:
                     decision = evaluate(policy, item, now=now, history=history)
                 except DlrpolicyError as exc:
                     append(error_line(number, exc))
                     errors += 1
                     continue
-                append(decision_line(decision, item.message_id, number))
+                append(decision_line(decision, item, number))
                 verdicts[decision.verdict] += 1
                 decisions += 1
         except Exception as exc:
             append(error_line(number, exc))
             errors += 1
-        if decisions + errors == lines_before:  # defensive: nothing is ever dropped silently
+        if decisions + errors + skipped == lines_before:  # defensive: nothing is ever dropped silently
             append(error_line(number, PayloadError("$", "the record produced no outcome")))
             errors += 1
         if len(buffer) >= _FLUSH_EVERY:
@@ -198,6 +219,7 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
         append("")
         write("\n".join(buffer))
     summary.records, summary.decisions, summary.errors = records_seen, decisions, errors
+    summary.skipped = skipped
     summary.seconds = time.perf_counter() - started
     return summary
 

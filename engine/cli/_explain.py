@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..model._outcome import CodeRef, History, Outcome
-from ..model._vocabulary import CHANNELS, DEFAULT_CHANNEL, SLOT_KINDS
+from ..model._vocabulary import CHANNELS, DEFAULT_CHANNEL, SLOT_KINDS, VOCABULARY
 from ._common import UsageError, add_policy_arguments, engine_from, parse_now
 
 
@@ -34,16 +34,20 @@ def _run(args: argparse.Namespace) -> int:
     now = parse_now(args.now)
     if args.provider not in SLOT_KINDS:
         raise UsageError(f"unknown provider {args.provider!r}: use one of {', '.join(SLOT_KINDS)}")
-    status_kind, error_kind = SLOT_KINDS[args.provider]
-    if args.kind not in (status_kind, error_kind):
-        raise UsageError(f"kind for {args.provider} is {status_kind} or {error_kind}, not {args.kind!r}")
+    status_kind = SLOT_KINDS[args.provider][0]
+    kinds = tuple(VOCABULARY[args.provider])
+    if args.kind not in kinds:
+        raise UsageError(f"kind for {args.provider} is one of {', '.join(kinds)}, not {args.kind!r}")
     entry = engine.catalog.lookup(args.provider, args.kind, args.product, args.id, args.group, args.name)
-    ref = CodeRef(id=entry.id, group_id=entry.group_id, name=entry.name, permanent=entry.permanent)
+    # An HTTP status travels in the error slot, marked as such (an API error is the error of its call).
+    ref = CodeRef(id=entry.id, group_id=entry.group_id, name=entry.name, permanent=entry.permanent,
+                  kind="http" if args.kind == "http" else None)
     channel = args.channel or DEFAULT_CHANNEL.get(args.product, "sms")
     outcome = Outcome(
         provider=args.provider, channel=channel, product=args.product, message_id="explain",
         recipient="recipient", sender="sender@example.com" if channel == "email" else "sender",
-        status=ref if args.kind == status_kind else None, error=ref if args.kind == error_kind else None,
+        tenant=getattr(args, "tenant", None) or "tenant",
+        status=ref if args.kind == status_kind else None, error=None if args.kind == status_kind else ref,
     )
     first = parse_now(args.first_attempt_at) if args.first_attempt_at else now
     history = History(attempts=args.attempt, first_attempt_at=first)

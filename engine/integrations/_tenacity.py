@@ -155,7 +155,8 @@ class _EngineStrategies:
         if outcome is None:
             run.judged = AttemptDecision(number, None, None, None, None)
             return run.judged
-        run.channels[outcome.channel] = None
+        if outcome.channel is not None:
+            run.channels[outcome.channel] = None
         prior = self.history
         if prior is None:
             history = History(attempts=number, first_attempt_at=run.started_at, channels=run.channels)

@@ -38,12 +38,14 @@ class EscalateEffect:
 
 @attrs.frozen
 class CodeIdentity:
-    """Which catalog entry the decision resolved to, or what was reported when the catalog has no entry."""
+    """Which catalog entry the decision resolved to, what was reported when the catalog has no entry, or the event
+    (``kind = "event"``, name ``SEEN`` or ``CANCELLED``) a report was about."""
 
     provider: str
     kind: str
     product: str | None
-    id: int
+    #: None for reports that carry no code (events: seen, cancelled; ``kind`` is then ``event``).
+    id: int | None
     name: str | None = None
     group_id: int | None = None
     unknown: bool = False

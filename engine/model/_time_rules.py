@@ -3,6 +3,7 @@ derived from the message id and attempt (never from a random generator), so eval
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from datetime import datetime, time, timedelta
@@ -146,19 +147,37 @@ class Backoff:
     # Seconds as floats, computed once: delay() runs on every retry decision.
     _initial_s: float = attrs.field(init=False, eq=False, repr=False)
     _max_s: float = attrs.field(init=False, eq=False, repr=False)
+    _cap_after: int = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_initial_s", self.initial.total_seconds())
         object.__setattr__(self, "_max_s", self.max.total_seconds())
+        # The first retry number whose delay is surely at the cap (the exponent stops mattering there).
+        cap_after = 1_000_000
+        if self.factor > 1.0 and self._initial_s > 0:
+            cap_after = 1 + math.ceil(math.log(max(self._max_s / self._initial_s, 1.0)) / math.log(self.factor))
+        object.__setattr__(self, "_cap_after", cap_after)
 
     def delay(self, retry_number: int, message_id: str | None) -> timedelta:
         """The delay before retry number ``retry_number`` (1 for the first retry) of ``message_id``."""
-        base = self._initial_s * self.factor ** (retry_number - 1)
-        if base > self._max_s:
-            base = self._max_s
+        base = self._capped(retry_number)
         if self.jitter:
             base *= 1.0 + self.jitter * (2.0 * jitter_fraction(message_id, retry_number) - 1.0)
         return timedelta(seconds=base if base > 0.0 else 0.0)
+
+    def shortest_delay(self, retry_number: int) -> timedelta:
+        """The least the delay before retry ``retry_number`` can be, jitter at its lowest (for attempt bounds)."""
+        return timedelta(seconds=max(self._capped(retry_number) * (1.0 - self.jitter), 0.0))
+
+    def _capped(self, retry_number: int) -> float:
+        """``initial * factor ** (n - 1)`` capped at ``max``, in seconds."""
+        # Past the cap the exponent no longer matters: checking it first keeps factor ** n from overflowing when
+        # a rule bounded only by its deadline reaches attempt 1,025 and beyond.
+        if retry_number > self._cap_after:
+            return self._max_s
+        if self._initial_s <= 0.0:
+            return 0.0
+        return min(self._initial_s * self.factor ** (retry_number - 1), self._max_s)
 
     def describe(self) -> str:
         """``backoff 30s x2 up to 1h +/-10%``."""

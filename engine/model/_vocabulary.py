@@ -11,15 +11,19 @@ from .._errors import TenantError
 
 Verdict = Literal["retry", "suppress", "escalate", "wait", "done"]
 VERDICTS: Final[tuple[str, ...]] = ("retry", "suppress", "escalate", "wait", "done")
+#: What a suppression blocks.  ``recipient_sender`` is one recipient for one sender only (an opt-out from that
+#: sender's advertising, such as KakaoTalk's 080 opt-out).
 SCOPES: Final[tuple[str, ...]] = (
-    "message", "recipient", "recipient_channel", "sender", "sender_domain", "template", "account",
+    "message", "recipient", "recipient_channel", "recipient_sender", "sender", "sender_domain", "template",
+    "account",
 )
 SEVERITIES: Final[tuple[str, ...]] = ("info", "warning", "error", "critical")
 CHANNELS: Final[tuple[str, ...]] = (
     "sms", "mms", "voice", "webrtc", "email", "push", "whatsapp", "viber", "rcs", "line", "messenger", "zalo",
-    "kakao", "apple_mfb", "mobile_identity", "live_chat", "flow", "api",
+    "kakao", "apple_mfb", "instagram", "telegram", "mobile_identity", "live_chat", "flow", "api",
 )
-CHAT_CHANNELS: Final = frozenset({"whatsapp", "viber", "rcs", "line", "messenger", "zalo", "kakao", "apple_mfb"})
+CHAT_CHANNELS: Final = frozenset({"whatsapp", "viber", "rcs", "line", "messenger", "zalo", "kakao", "apple_mfb",
+                                  "instagram", "telegram"})
 PROVIDERS: Final[tuple[str, ...]] = ("infobip", "nhn_kakao")
 
 #: The code identity vocabulary: provider -> kind -> products (see DESIGN.md, "Identity of a code").
@@ -30,9 +34,14 @@ VOCABULARY: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = {
             "general", "voice_legacy", "voice", "push", "mms", "email", "chat",
             "mobile_identity", "dlt", "live_chat", "moments", "people",
         ),
+        # HTTP statuses of API responses (401 credentials, 429 rate limit, ...), one table for every product.
+        "http": ("api",),
     },
     "nhn_kakao": {"api": ("bizmessage",), "delivery": ("bizmessage",)},
 }
+
+#: Every kind of code table, across providers.
+KINDS: Final[tuple[str, ...]] = ("status", "error", "http", "api", "delivery")
 
 # provider -> (kind of the `status` slot, kind of the `error` slot)
 SLOT_KINDS: Final = {"infobip": ("status", "error"), "nhn_kakao": ("delivery", "api")}
@@ -57,6 +66,8 @@ DEFAULT_CHANNEL: Final = {
     "general": "sms", "voice": "voice", "voice_legacy": "voice", "mms": "mms", "email": "email", "push": "push",
     "moments": "flow", "chat": "whatsapp", "mobile_identity": "mobile_identity", "dlt": "sms",
     "live_chat": "live_chat", "people": "api", "bizmessage": "kakao",
+    # An HTTP status belongs to whichever call got it; SMS sends are the commonest.
+    "api": "sms",
 }
 
 
@@ -64,6 +75,8 @@ def product_for(provider: str, channel: str, kind: str) -> str:
     """The catalog product whose table a ``kind`` code reported on ``channel`` belongs to."""
     if provider == "nhn_kakao":
         return "bizmessage"
+    if kind == "http":
+        return "api"
     status_product, error_product = _INFOBIP_PRODUCTS.get(channel, ("general", "general"))
     return status_product if kind == "status" else error_product
 

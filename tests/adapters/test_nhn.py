@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dlrpolicy import Engine, PayloadError, parse, parse_nhn, parse_nhn_result
+from dlrpolicy import Engine, PayloadError, Skipped, parse, parse_nhn, parse_nhn_result, verify_nhn_signature
 from dlrpolicy.adapters._parse import adapt
 
 PAYLOADS = Path(__file__).resolve().parents[2] / "examples" / "payloads"
@@ -62,11 +62,23 @@ def test_search_row_fields() -> None:
 
 
 def test_polling_results_and_resend_status() -> None:
-    """RSC01 keeps the Kakao result, RSC04 is delivered by SMS, RSC03 is still in progress."""
+    """The KakaoTalk result stays the code; resendStatus says what NHN's own SMS fallback did."""
     outcomes = parse(load("nhn_message_results.json"))
-    assert [(3022, "kakao"), (1000, "sms"), (4161, "kakao")] == [
-        (o.status.id if o.status else None, o.channel) for o in outcomes
+    assert [(3022, "kakao", "none"), (3019, "kakao", "delivered"), (3018, "kakao", "pending")] == [
+        (o.status.id if o.status else None, o.channel, o.resend.state if o.resend else None) for o in outcomes
     ]
+
+
+def test_resend_states_decide() -> None:
+    """RSC04: done (the SMS went out), KakaoTalk suppression kept; RSC03: wait for NHN's own resend, no SMS of ours."""
+    engine = Engine.default()
+    decisions = [engine.evaluate(o, now=NOW) for o in parse(load("nhn_message_results.json"))]
+    delivered, resending = decisions[1], decisions[2]
+    assert ("done", None, "recipient_channel") == (delivered.verdict, delivered.channel,
+                                                   delivered.suppress.scope if delivered.suppress else None)
+    assert "RSC04" in delivered.reason
+    assert ("wait", None, None) == (resending.verdict, resending.channel, resending.retry_at)
+    assert "resends the message by sms itself" in resending.reason
 
 
 def test_webhook_hooks() -> None:
@@ -99,7 +111,6 @@ def test_failed_query_header_is_an_api_outcome() -> None:
         ({"header": OK, "messages": [{"requestId": "r", "resultCode": "abc"}]}, "$.messages[0].resultCode"),
         ({"header": OK, "messages": [{"requestId": "r", "resultCode": "30.18"}]}, "$.messages[0].resultCode"),
         ({"header": OK, "messages": [{"requestId": "r", "resultCode": True}]}, "$.messages[0].resultCode"),
-        ({"header": {"resultCode": 0}, "messages": []}, "$.messages"),
         ({"header": {"resultCode": 0}, "messages": {"a": 1}}, "$.messages"),
         ({"header": {"resultCode": 0}, "messages": [[1]]}, "$.messages[0]"),
         ({"header": {"resultCode": 0}, "messages": [{"resultCode": "1000", "resendStatus": "RSC09"}]},
@@ -109,7 +120,6 @@ def test_failed_query_header_is_an_api_outcome() -> None:
         ({"header": {"resultCode": 0}, "message": {"requestId": "r", "sendResults": []}}, "$.message.sendResults"),
         ({"header": {"resultCode": 0}, "message": {"requestId": "r", "sendResults": [{"resultCode": "x"}]}},
          "$.message.sendResults[0].resultCode"),
-        ({"event": "TEMPLATE_UPDATE", "hooks": []}, "$.event"),
         ({"hooks": [{"resultCode": "1000", "requestDate": 5}]}, "$.hooks[0].requestDate"),
     ],
 )
@@ -131,3 +141,98 @@ def test_forced_provider() -> None:
     """provider= forces the adapter even when the shape would say otherwise."""
     with pytest.raises(PayloadError):
         parse({"results": []}, provider="nhn_kakao")
+
+
+def _query(**message: object) -> dict[str, object]:
+    """A single-message query answer (GET .../messages/{requestId}/{recipientSeq}), shaped after NHN's guide."""
+    row: dict[str, object] = {"requestId": "20261124100000abcdefghij0", "recipientSeq": 2, "recipientNo": "01012345678",
+                              "requestDate": "2026-11-24 19:00:00", "createDate": "2026-11-24 19:00:00",
+                              "receiveDate": "2026-11-24 19:00:05", "senderKey": "sk-1", "templateCode": "ORDER_1",
+                              "messageStatus": "FAILED", "resendStatus": "RSC01", "resultCode": "3018"}
+    row.update(message)
+    return {"header": {"resultCode": 0, "resultMessage": "SUCCESS", "isSuccessful": True}, "message": row}
+
+
+def test_single_message_query_decides_the_message_result() -> None:
+    """header + message is the single query: the message's resultCode decides (not the header's 0)."""
+    outcome = parse(_query())[0]
+    assert outcome.status is not None
+    assert (3018, None, "20261124100000abcdefghij0:2") == (outcome.status.id, outcome.error, outcome.message_id)
+    assert "kakao.user-cannot-receive-sms-fallback" == Engine.default().evaluate(outcome, now=NOW).rule
+
+
+def test_rsc05_never_falls_back_to_sms_again() -> None:
+    """The SMS fallback already failed: the rule's SMS fallback counts as tried and the rule gives up."""
+    outcome = parse(_query(resendStatus="RSC05", resendResultCode="MTR2", resendRequestId="r2"))[0]
+    assert outcome.resend is not None
+    assert ("failed", "MTR2", "r2") == (outcome.resend.state, outcome.resend.result_code, outcome.resend.request_id)
+    decision = Engine.default().evaluate(outcome, now=NOW)
+    assert (None, None) == (decision.channel, decision.retry_at)
+    assert "already tried" in decision.reason
+    assert "MTR2" in decision.reason
+
+
+def test_rsc02_target_of_nhn_resend_waits() -> None:
+    """RSC02: NHN resends by SMS itself when KakaoTalk fails; the policy must not also send an SMS."""
+    decision = Engine.default().evaluate(parse(_query(resendStatus="RSC02"))[0], now=NOW)
+    assert ("wait", None) == (decision.verdict, decision.channel)
+
+
+def test_cancelled_message_is_an_event_not_an_error() -> None:
+    """messageStatus CANCEL without a resultCode is a cancelled message: done, no error record."""
+    outcome = parse(_query(messageStatus="CANCEL", resultCode=None, resendStatus=None))[0]
+    decision = Engine.default().evaluate(outcome, now=NOW)
+    assert ("cancelled", "done", "defaults.cancelled") == (outcome.event, decision.verdict, decision.rule)
+
+
+def test_webhook_documented_fields() -> None:
+    """Hooks carry kakaoMessageType, receiveDate and createDate; the body's appKey is the account."""
+    outcomes = parse(load("nhn_webhook_result_update.json"))
+    first = outcomes[0]
+    assert ("ALIMTALK_NORMAL", "acmeAppKey0001") == (first.message_type, first.account)
+    assert datetime(2026, 11, 24, 10, 30, 2, tzinfo=UTC) == first.done_at
+
+
+def test_friendtalk_retry_stays_inside_its_send_window() -> None:
+    """A FriendTalk message's retry (any code) lands inside 08:00-20:50 KST; AlimTalk's does not need to."""
+    row = {"kakaoMessageType": "FRIENDTALK_NORMAL", "requestId": "r", "recipientSeq": 1, "resultCode": "3012",
+           "recipientNo": "01012345678"}
+    late = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)  # 21:30 KST
+    engine = Engine.default()
+    friendtalk = engine.evaluate(parse({"hooks": [row]})[0], now=late)
+    alimtalk = engine.evaluate(parse({"hooks": [{**row, "kakaoMessageType": "ALIMTALK_NORMAL"}]})[0], now=late)
+    assert datetime(2026, 11, 24, 23, 0, tzinfo=UTC) == friendtalk.retry_at  # 08:00 KST next morning
+    assert "kakao_friendtalk" in friendtalk.reason
+    assert alimtalk.retry_at is not None
+    assert alimtalk.retry_at < datetime(2026, 11, 24, 23, 0, tzinfo=UTC)
+
+
+def test_template_status_hooks_and_empty_lists_are_skipped() -> None:
+    """A template status webhook and an empty result list carry nothing to decide: skipped, not errors."""
+    template = {"hooksId": "h", "event": None, "hooks": [{"templateCode": "T1", "status": "TSC03"}]}
+    assert [True] == [isinstance(i, Skipped) for i in adapt(template)]
+    assert [True] == [isinstance(i, Skipped) for i in adapt({"header": OK, "messages": []})]
+    assert [True] == [isinstance(i, Skipped) for i in adapt({"event": "TEMPLATE_UPDATE", "hooks": []})]
+
+
+@pytest.mark.parametrize(
+    ("received", "expected"),
+    [
+        ({"X-Toast-Webhook-Signature": "s3cret"}, True),
+        ({"x-toast-webhook-signature": "s3cret"}, True),
+        ("s3cret", True),
+        ({"X-Toast-Webhook-Signature": "s3cre"}, False),
+        ({"X-Toast-Webhook-Signature": "S3CRET"}, False),
+        ({}, False),
+        (None, False),
+        ({"X-Toast-Webhook-Signature": 5}, False),
+    ],
+)
+def test_verify_nhn_signature(received: object, expected: bool) -> None:
+    """The configured signature must be present and equal; the header is matched in any letter case."""
+    assert expected == verify_nhn_signature(received, "s3cret")  # type: ignore[arg-type]
+
+
+def test_verify_nhn_signature_refuses_an_empty_secret() -> None:
+    """With no configured signature nothing verifies (a misconfigured receiver rejects everything)."""
+    assert not verify_nhn_signature({"X-Toast-Webhook-Signature": ""}, "")

@@ -62,20 +62,31 @@ def test_nhn_explicit_offset_wins() -> None:
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [
-        ({"Retry-After": "30"}, timedelta(seconds=30)),
-        ({"retry-after": 5}, timedelta(seconds=5)),
-        ({"Content-Type": "application/json"}, None),
-        (None, None),
+        ({"Retry-After": "30"}, (timedelta(seconds=30), None)),
+        ({"retry-after": 5}, (timedelta(seconds=5), None)),
+        ({"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, (None, datetime(2026, 10, 21, 7, 28, tzinfo=UTC))),
+        ({"Retry-After": "Wed, 21 Oct 2026 07:28:00 -0000"}, (None, datetime(2026, 10, 21, 7, 28, tzinfo=UTC))),
+        ({"Content-Type": "application/json"}, (None, None)),
+        (None, (None, None)),
     ],
 )
-def test_retry_after(headers: dict[str, object] | None, expected: timedelta | None) -> None:
-    """Retry-After is read in any letter case, as seconds."""
+def test_retry_after(headers: dict[str, object] | None, expected: tuple[object, object]) -> None:
+    """Retry-After is read in any letter case, as seconds (a delay) or an HTTP date (an instant)."""
     assert expected == parse_retry_after(headers)
 
 
-@pytest.mark.parametrize("value", ["Wed, 21 Oct 2026 07:28:00 GMT", "-3", "soon", 1.5])
-def test_retry_after_that_is_not_seconds_is_an_error(value: object) -> None:
-    """An HTTP-date or garbage Retry-After is an error naming the header."""
+@pytest.mark.parametrize("value", ["-3", "soon", 1.5, "Someday, 99 Foo 2026", ""])
+def test_retry_after_that_is_neither_form_is_an_error(value: object) -> None:
+    """Garbage Retry-After is an error naming the header and both accepted forms."""
     with pytest.raises(PayloadError) as info:
         parse_retry_after({"Retry-After": value})
     assert "$.headers.Retry-After" == info.value.path
+    assert "HTTP date" in info.value.message
+
+
+@pytest.mark.parametrize("value", [str(400 * 86400 + 1), "86000000000000", "9" * 5000, 10**20])
+def test_retry_after_beyond_400_days_is_an_error(value: object) -> None:
+    """A delay past 400 days (or thousands of digits) is refused with the limit named, never an OverflowError."""
+    with pytest.raises(PayloadError) as info:
+        parse_retry_after({"Retry-After": value})
+    assert "400 days" in info.value.message

@@ -54,11 +54,30 @@ def test_truncated_stdin_is_one_error_and_exit_1(capsys: Cap, monkeypatch: Patch
 
 
 def test_output_keys(capsys: Cap, monkeypatch: Patch) -> None:
-    """Each line has the Decision keys plus message_id and input."""
+    """Each line has the Decision keys plus the outcome it decided, message_id and input."""
     from dlrpolicy.model._decision import DECISION_KEYS
 
     _, lines, _ = run(capsys, monkeypatch, str(PAYLOADS / "infobip_sms_v1_reports.json"), "--now", NOW)
-    assert [*DECISION_KEYS, "message_id", "input"] == list(lines[0])
+    assert [*DECISION_KEYS, "outcome", "message_id", "input"] == list(lines[0])
+    assert ["provider", "channel", "channel_source", "message_id", "recipient", "sender", "tenant"] \
+        == list(lines[0]["outcome"])
+
+
+def test_every_decision_line_carries_its_outcome(capsys: Cap, monkeypatch: Patch) -> None:
+    """Over every shipped example, each decision line names the outcome it decided (null where unknown)."""
+    _, lines, _ = run(capsys, monkeypatch, *sorted(str(p) for p in PAYLOADS.glob("*.json")), "--now", NOW)
+    decisions = [line for line in lines if "verdict" in line]
+    assert decisions
+    assert all(line["outcome"]["message_id"] == line["message_id"] for line in decisions)
+    assert all(line["outcome"]["provider"] in ("infobip", "nhn_kakao") for line in decisions)
+
+
+def test_empty_pull_is_a_skipped_line_and_exit_0(capsys: Cap, monkeypatch: Patch) -> None:
+    """`{"results": []}` (nothing new) yields one skipped line, no error, exit status 0."""
+    status, lines, err = run(capsys, monkeypatch, "--now", NOW, stdin=b'{"results": []}\n')
+    assert (0, [{"input": 1, "skipped": {"reason": "empty: the payload holds no report (an empty pull; nothing new)",
+                                         "path": "$.results"}}]) == (status, lines)
+    assert "1 skipped" in err
 
 
 def test_bad_result_among_good_ones(capsys: Cap, monkeypatch: Patch) -> None:
@@ -101,7 +120,6 @@ def test_envelope_sender_keys_sender_domain_suppression(capsys: Cap, monkeypatch
         ({"report": {"results": []}, "channel": "pigeon"}, "$.channel"),
         ({"report": {"results": [{"status": {"id": 5}}]}, "first_attempt_at": "2026-11-24T09:00:00"},
          "$.first_attempt_at"),
-        ({"report": {"results": []}}, "$.report.results"),
         ([{"status": {"id": 5}}], "$"),
     ],
 )
@@ -133,10 +151,11 @@ def test_usage_errors_exit_2(capsys: Cap, monkeypatch: Patch) -> None:
 
 
 def test_forced_provider_and_channel(capsys: Cap, monkeypatch: Patch) -> None:
-    """--channel picks the table: error 6016 on email is the email entry."""
-    data = json.dumps({"status": {"groupId": 5, "id": 5}, "error": {"groupId": 1, "id": 6016}}).encode()
+    """--channel picks the table (error 6016 on email is the email entry) and shows as the outcome's channel."""
+    data = json.dumps({"status": {"groupId": 2, "id": 9}, "error": {"groupId": 1, "id": 6016}}).encode()
     _, lines, _ = run(capsys, monkeypatch, "--now", NOW, "--provider", "infobip", "--channel", "email", stdin=data)
     assert ("email", 6016) == (lines[0]["code"]["product"], lines[0]["code"]["id"])
+    assert ("email", "caller") == (lines[0]["outcome"]["channel"], lines[0]["outcome"]["channel_source"])
 
 
 def test_invalid_utf8_and_long_line_records(capsys: Cap, monkeypatch: Patch) -> None:
@@ -149,7 +168,7 @@ def test_invalid_utf8_and_long_line_records(capsys: Cap, monkeypatch: Patch) -> 
 
 
 def test_decision_line_matches_to_json() -> None:
-    """The fast serialiser writes exactly json.dumps of to_json() plus message_id and input."""
+    """The fast serialiser writes exactly json.dumps of to_json() plus outcome, message_id and input."""
     from dlrpolicy import parse
 
     engine = Engine.default()
@@ -158,8 +177,11 @@ def test_decision_line_matches_to_json() -> None:
         payload = json.loads(path.read_text(encoding="utf-8"))
         for outcome in parse(payload.get("report", payload)):
             decision = engine.evaluate(outcome, now=now)
-            expected = json.dumps({**decision.to_json(), "message_id": outcome.message_id, "input": 7})
-            assert expected == decision_line(decision, outcome.message_id, 7)
+            expected = json.dumps({**decision.to_json(), "outcome": {
+                "provider": outcome.provider, "channel": outcome.channel, "channel_source": outcome.channel_source,
+                "message_id": outcome.message_id, "recipient": outcome.recipient, "sender": outcome.sender,
+                "tenant": outcome.tenant}, "message_id": outcome.message_id, "input": 7})
+            assert expected == decision_line(decision, outcome, 7)
 
 
 def lines_for(records: list[object]) -> list[dict[str, Any]]:

@@ -126,3 +126,16 @@ def test_jitter_differs_between_messages() -> None:
     """Different messages spread differently (no thundering herd)."""
     backoff = Backoff(timedelta(seconds=60), 1.0, timedelta(seconds=60), 0.2)
     assert len({backoff.delay(1, f"m{i}") for i in range(20)}) > 10
+
+
+def test_backoff_delay_never_overflows_at_high_attempts() -> None:
+    """A rule bounded only by its deadline can reach attempt 1,025+: the delay stays at the cap, no OverflowError."""
+    from datetime import timedelta
+
+    from dlrpolicy.model._time_rules import Backoff
+
+    backoff = Backoff(initial=timedelta(minutes=1), factor=10.0, max=timedelta(hours=1), jitter=0.0)
+    assert timedelta(hours=1) == backoff.delay(5000, "m")
+    assert timedelta(hours=1) == backoff.shortest_delay(10**6)
+    zero = Backoff(initial=timedelta(0), factor=10.0, max=timedelta(hours=1), jitter=0.0)
+    assert timedelta(0) == zero.delay(10**6, "m")
