@@ -15,8 +15,11 @@ so the baseline does not pay for anything the engine does not pay for at evaluat
 from __future__ import annotations
 
 from dlrpolicy.model._decision import CodeIdentity
-from dlrpolicy.policy._catalog import Catalog, CodeEntry, lookup_chain
-from dlrpolicy.policy._compile import CompiledPolicy, Plan, make_plan
+from dlrpolicy.model._vocabulary import VOCABULARY
+from dlrpolicy.policy._catalog import Catalog, lookup_chain
+from dlrpolicy.policy._compile import ANY_PRODUCT, CompiledPolicy
+from dlrpolicy.policy._entries import CodeEntry
+from dlrpolicy.policy._plan import Plan, make_plan
 from dlrpolicy.policy._rules import Rule
 
 
@@ -58,17 +61,25 @@ class NaivePolicy:
         self.fallback = compiled.fallback
         self.unknown = compiled.unknown
         self.unknown_permanent = compiled.unknown_permanent
+        self.events = compiled.events
+        self.window_for_type = compiled.window_for_type
         # Wrapping entries is bookkeeping, not rule selection: do it once so the scan is all that is timed.
         self._wrapped: dict[int, NaiveCandidate] = {
             id(entry): NaiveCandidate(entry, self.rules, self.fallback) for entry in self.catalog
         }
 
-    def resolve(self, provider: str, kind: str, product: str, code_id: int) -> tuple[NaiveCandidate, ...]:
-        """The entries a reported code may mean: the first table along the lookup chain that has the id."""
+    def resolve(self, provider: str, kind: str, product: str, code_id: int) -> tuple[tuple[NaiveCandidate, ...], ...]:
+        """The entries a reported code may mean, per table along the lookup chain (every table of the kind when
+        the report's channel is unknown), found through the catalog's own lookup at evaluation time."""
+        wrapped = self._wrapped
+        if product == ANY_PRODUCT:
+            anywhere = [entry for table in VOCABULARY[provider][kind]
+                        for entry in self.catalog.candidates(provider, kind, table, code_id)]
+            return (tuple(wrapped[id(entry)] for entry in anywhere),) if anywhere else ()
+        tables = []
         for table in lookup_chain(provider, kind, product):
             found = self.catalog.candidates(provider, kind, table, code_id)
             if found:
-                wrapped = self._wrapped
-                return tuple(wrapped[id(entry)] for entry in found)
-        return ()
+                tables.append(tuple(wrapped[id(entry)] for entry in found))
+        return tuple(tables)
 

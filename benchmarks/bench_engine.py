@@ -40,8 +40,9 @@ from dlrpolicy import Engine
 from dlrpolicy.decide._evaluate import evaluate as evaluate_policy
 from dlrpolicy.model._outcome import CodeRef, History, Outcome
 from dlrpolicy.model._vocabulary import DEFAULT_CHANNEL, SLOT_KINDS
-from dlrpolicy.policy._catalog import Catalog, CodeEntry, _read_shipped_tables
+from dlrpolicy.policy._catalog import Catalog, _read_shipped_tables
 from dlrpolicy.policy._compile import CompiledPolicy
+from dlrpolicy.policy._entries import CodeEntry
 from dlrpolicy.policy._layers import compile_layers, default_layer
 
 NAME = "engine"
@@ -58,7 +59,8 @@ row = functools.partial(result_row, NAME)
 def outcome_for(entry: CodeEntry, index: int) -> Outcome:
     """An outcome reporting ``entry`` in its slot on the product's default channel (as tests/strategies.py does)."""
     status_kind, _ = SLOT_KINDS[entry.provider]
-    ref = CodeRef(id=entry.id, group_id=entry.group_id, name=entry.name, permanent=entry.permanent)
+    ref = CodeRef(id=entry.id, group_id=entry.group_id, name=entry.name, permanent=entry.permanent,
+                  kind="http" if entry.kind == "http" else None)
     slot = "status" if entry.kind == status_kind else "error"
     return Outcome(
         provider=entry.provider, channel=DEFAULT_CHANNEL[entry.product], product=entry.product,
@@ -247,9 +249,10 @@ def _zen_row(policy: CompiledPolicy, cases: list[Case], engine: Engine, rounds: 
     wrong = 0
     for (outcome, _), ctx in zip(cases, contexts, strict=True):
         got = decision.evaluate(ctx)["result"]
-        cands = policy.resolve(outcome.provider, ctx["kind"], ctx["product"], ctx["id"])
+        cands = [c for table in policy.resolve(outcome.provider, ctx["kind"], ctx["product"], ctx["id"])
+                 for c in table]
         plan = next(c for c in cands if c.entry.group_id == ctx["group_id"] and c.entry.name == ctx["name"]) \
-            .plan_for(outcome.channel)
+            .plan_for(outcome.channel or "sms")
         wrong += got != {"verdict": plan.verdict, "rule": plan.rule}
 
     def run_engine(case: Case) -> object:

@@ -12,7 +12,7 @@ from ..model._outcome import History, Outcome
 from ..model._vocabulary import validate_tenant
 from ..policy._catalog import Catalog
 from ..policy._compile import CompiledPolicy
-from ..policy._layers import compile_layers, default_policy, read_layer
+from ..policy._layers import compile_layers, default_layer, default_policy, read_layer
 from ..policy._tenants import PolicyStore
 from ._evaluate import evaluate as _evaluate
 from ._explain import Explanation
@@ -33,13 +33,19 @@ class Engine:
         self._store = store
 
     @classmethod
-    def default(cls, *, policy_dir: str | PathLike[str] | None = None) -> Engine:
+    def default(cls, *, policy_dir: str | PathLike[str] | None = None,
+                catalog_files: Sequence[str | PathLike[str]] = ()) -> Engine:
         """The shipped catalog and default policy (compiled once per process).
 
-        With ``policy_dir``, `for_tenant` layers ``<policy_dir>/<tenant>.toml`` on top of it.
+        With ``policy_dir``, `for_tenant` layers ``<policy_dir>/<tenant>.toml`` on top of it.  ``catalog_files``
+        are catalog overlays (the shipped table format) for codes a provider documented after this release; the
+        default policy is then compiled over the shipped catalog plus them.
         """
-        store = PolicyStore(policy_dir) if policy_dir is not None else None
-        return cls(default_policy(), store=store)
+        policy = default_policy()
+        if catalog_files:
+            policy = compile_layers([default_layer()], catalog=Catalog.load(catalog_files))
+        store = PolicyStore(policy_dir, default=policy) if policy_dir is not None else None
+        return cls(policy, store=store)
 
     @classmethod
     def load(cls, policy_files: Sequence[str | PathLike[str]], *, catalog: Catalog | None = None) -> Engine:

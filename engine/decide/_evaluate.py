@@ -3,68 +3,43 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Final
 
 from .._errors import NaiveDatetimeError
-from ..model._decision import CodeIdentity, Decision, EscalateEffect, SuppressEffect
-from ..model._outcome import CodeRef, History, Outcome
-from ..model._vocabulary import SLOT_KINDS, product_for
-from ..policy._compile import Candidate, CompiledPolicy, Plan
+from ..model._datetimes import iso_z
+from ..model._decision import CodeIdentity, Decision
+from ..model._outcome import History, Outcome
+from ..model._time_rules import Window
+from ..model._vocabulary import DEFAULT_CHANNEL
+from ..policy._compile import CompiledPolicy
+from ..policy._plan import Plan
+from ._effects import effects
+from ._resolve import deciding_code, shared_identity, unknown_identity, unknown_prefix
+
+#: What the reason adds when the provider's own fallback (NHN's SMS resend) shaped the decision.
+_RESEND_NOTES: Final = {
+    "delivered": " The provider's {channel} fallback delivered the message (resendStatus {reported}): nothing more "
+                 "to send; the effects above still apply to the recipient.",
+    "pending": " The provider resends the message by {channel} itself (resendStatus {reported}): wait for that "
+               "result instead of sending again.",
+    "failed": " The provider's {channel} fallback failed too (resendStatus {reported}{code}): {channel} counts as "
+              "already tried.",
+}
 
 
-def _pick(cands: tuple[Candidate, ...], ref: CodeRef) -> Candidate | None:
-    if len(cands) == 1:
-        return cands[0]
-    narrowed = cands
-    if ref.group_id is not None:
-        narrowed = tuple(c for c in narrowed if c.entry.group_id == ref.group_id) or narrowed
-    if len(narrowed) > 1 and ref.name is not None:
-        narrowed = tuple(c for c in narrowed if c.entry.name == ref.name) or narrowed
-    return narrowed[0] if len(narrowed) == 1 else None
+def _provider_asked(outcome: Outcome, now: datetime) -> datetime | None:
+    """The earliest instant the provider allows a retry (Retry-After as a delay or as a date), or None."""
+    asked = None if outcome.retry_after is None else now + outcome.retry_after
+    not_before = outcome.retry_not_before
+    if not_before is not None and (asked is None or not_before > asked):
+        asked = not_before
+    return asked
 
 
-def _resolve(policy: CompiledPolicy, outcome: Outcome, kind: str, ref: CodeRef) -> tuple[str, Candidate | None, int]:
-    """(product searched, candidate or None, number of candidates) for one reported code."""
-    product = outcome.product or product_for(outcome.provider, outcome.channel, kind)
-    cands = policy.resolve(outcome.provider, kind, product, ref.id)
-    if len(cands) == 1:
-        return product, cands[0], 1
-    return product, _pick(cands, ref) if cands else None, len(cands)
-
-
-def _key(scope: str, outcome: Outcome) -> str | None:
-    if scope == "message":
-        return outcome.message_id
-    if scope == "recipient":
-        return outcome.recipient
-    if scope == "recipient_channel":
-        return None if outcome.recipient is None else f"{outcome.channel}:{outcome.recipient}"
-    if scope == "sender":
-        return outcome.sender
-    if scope == "sender_domain":
-        sender = outcome.sender
-        return sender.rpartition("@")[2] if sender and "@" in sender else sender
-    if scope == "template":
-        return outcome.template
-    return outcome.tenant
-
-
-def _effects(
-    plan: Plan, outcome: Outcome, now: datetime, verdict: str
-) -> tuple[SuppressEffect | None, EscalateEffect | None]:
-    suppress = None
-    if plan.suppress is not None:
-        until = now + plan.suppress.duration if plan.suppress.duration is not None else None
-        suppress = SuppressEffect(plan.suppress.scope, _key(plan.suppress.scope, outcome), until)
-    elif verdict == "suppress":
-        suppress = SuppressEffect("message", outcome.message_id, None)
-    escalate = plan.escalate
-    if escalate is None and verdict == "escalate":
-        escalate = plan.default_escalation
-    return suppress, escalate
-
-
-def next_time(plan: Plan, outcome: Outcome, now: datetime, failures: int) -> tuple[datetime, str]:
-    """When the plan's next attempt (or check) is due, and a note on what moved it (empty when nothing did)."""
+def next_time(plan: Plan, outcome: Outcome, now: datetime, failures: int,
+              window: Window | None = None) -> tuple[datetime, str, bool]:
+    """When the plan's next attempt (or check) is due, a note on what moved it, and whether the provider asked for
+    a wait beyond the rule's ``max_delay`` (then the message is not retried early but handed to a person)."""
     note = ""
     if plan.at is not None:
         due = plan.at.after(now)
@@ -78,77 +53,105 @@ def next_time(plan: Plan, outcome: Outcome, now: datetime, failures: int) -> tup
         else:
             delay = timedelta(0)
         due = now + delay
-    if outcome.retry_after is not None:
-        asked = now + min(outcome.retry_after, plan.max_delay)
-        if asked > due:
-            due = asked
-            note = " The provider asked to wait; its delay is honoured (capped at the rule's maximum)."
-    if plan.window is not None:
-        opening = plan.window.next_opening(due)
+    asked = _provider_asked(outcome, now)
+    if asked is not None and asked > due:
+        if asked - now > plan.max_delay:
+            return asked, (f" The provider asked not to send again before {iso_z(asked)} (Retry-After), later than "
+                           f"the rule allows waiting ({_span(plan.max_delay)}): a person decides instead of an "
+                           "early retry."), True
+        due = asked
+        note = f" The provider asked not to send again before {iso_z(asked)} (Retry-After); that is honoured."
+    window = window or plan.window
+    if window is not None:
+        opening = window.next_opening(due)
         if opening != due:
             due = opening
-            note += f" Moved to the next opening of window {plan.window.name} ({plan.window.describe()})."
-    return due, note
+            note += f" Moved to the next opening of window {window.name} ({window.describe()})."
+    return due, note, False
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    return f"{seconds // 3600}h" if seconds % 3600 == 0 else f"{seconds}s"
+
+
+def _end_of_day(first: datetime, plan: Plan) -> datetime:
+    assert plan.same_day_zone is not None
+    local_date = first.astimezone(plan.same_day_zone).date() + timedelta(days=1)
+    return datetime.combine(local_date, time(0), tzinfo=plan.same_day_zone)
 
 
 def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history: History | None = None) -> Decision:
     """Decide what to do about ``outcome`` at ``now`` given ``history``.
 
-    A non-OK error decides when the outcome carries one; otherwise the status decides.  Codes the catalog does
-    not know get the policy's ``[defaults.unknown]`` decision with ``code.unknown = true``.
+    Of the outcome's codes, a delivered or pending status decides; otherwise a non-OK error decides, and else
+    the status.  Codes the catalog does not know get the policy's ``[defaults.unknown]`` decision with
+    ``code.unknown = true``; reports that are events (seen, cancelled) get the policy's event decision.
     """
     if now.tzinfo is not UTC and now.utcoffset() is None:  # utcoffset() is also None when tzinfo is None
         raise NaiveDatetimeError("now", now)
-    status_kind, error_kind = SLOT_KINDS[outcome.provider]
-    ref = outcome.error
-    kind = error_kind
-    if ref is not None:
-        product, cand, count = _resolve(policy, outcome, kind, ref)
-        if outcome.status is not None and (cand.entry.success if cand is not None else ref.id == 0):
-            ref, kind = outcome.status, status_kind
-            product, cand, count = _resolve(policy, outcome, kind, ref)
+    note = ""
+    channel = outcome.channel
+    if outcome.event is not None:
+        plan = policy.events[outcome.event]
+        identity = CodeIdentity(outcome.provider, "event", None, None, outcome.event.upper())
+        prefix = f"{outcome.event.upper()}: "
     else:
-        ref, kind = outcome.status, status_kind
-        assert ref is not None  # Outcome guarantees a status or an error
-        product, cand, count = _resolve(policy, outcome, kind, ref)
-
-    if cand is not None:
-        plan = cand.plan_for(outcome.channel)
-        identity = cand.identity
-        prefix = cand.reason_prefix
-    else:
-        plan = policy.unknown_permanent if ref.permanent else policy.unknown
-        identity = CodeIdentity(outcome.provider, kind, product, ref.id, ref.name, ref.group_id, unknown=True)
-        what = "is ambiguous (the report lacks the group or name that tells its entries apart)" if count else \
-            "is not in the catalog"
-        prefix = f"{outcome.provider} {kind} {product} code {ref.id} {what}: "
+        resolved, note = deciding_code(policy, outcome)
+        cand = resolved.candidate
+        if cand is not None:
+            channel = channel or DEFAULT_CHANNEL.get(cand.entry.product, "sms")
+            plan = cand.plan_for(channel)
+            identity = cand.identity
+            prefix = cand.reason_prefix
+        elif resolved.shared is not None:
+            plan = resolved.shared
+            identity = shared_identity(resolved, outcome)
+            prefix = f"{identity.name or identity.id}: "
+        else:
+            plan = policy.unknown_permanent if resolved.ref.permanent else policy.unknown
+            identity = unknown_identity(resolved, outcome)
+            prefix = unknown_prefix(resolved, outcome)
+    channel = channel or "sms"
 
     if history is None:
-        attempts, first = 1, outcome.sent_at or now
+        attempts, first, proven = 1, outcome.sent_at or now, False
         tried: tuple[str, ...] = ()
     else:
         attempts = history.attempts
         first = history.first_attempt_at or outcome.sent_at or now
+        proven = history.first_attempt_at is not None
         tried = history.channels
+    resend = outcome.resend
+    if resend is not None and resend.state == "failed":
+        tried = (*tried, resend.channel)
     verdict = plan.verdict
     retry_at = check_at = give_up_at = None
-    note = ""
     exhausted = ""
+    escalate_early = False
     if verdict == "retry" or verdict == "wait":
         if plan.give_up_after is not None:
             give_up_at = first + plan.give_up_after
         if plan.same_day_zone is not None:
-            end_of_day = datetime.combine(first.astimezone(plan.same_day_zone).date() + timedelta(days=1), time(0),
-                                          tzinfo=plan.same_day_zone)
+            end_of_day = _end_of_day(first, plan)
             if give_up_at is None or end_of_day < give_up_at:
                 give_up_at = end_of_day
         if plan.max_attempts is not None and attempts >= plan.max_attempts and verdict == "retry":
             exhausted = f"the attempt limit ({plan.max_attempts}) is reached"
+        elif not proven and plan.implied_attempts is not None and attempts >= plan.implied_attempts:
+            exhausted = (f"the rule's interval and deadline allow {plan.implied_attempts} attempts, and without the "
+                         "first attempt's time the deadline cannot be checked")
         elif plan.channel is not None and (plan.channel in tried or plan.channel == outcome.channel):
             exhausted = f"the fallback channel {plan.channel} was already tried"
         else:
-            due, note = next_time(plan, outcome, now, attempts)
-            if give_up_at is not None and due > give_up_at:
+            type_window = None
+            if verdict == "retry" and plan.window is None and outcome.message_type is not None:
+                type_window = policy.window_for_type(outcome.message_type)
+            due, timing, escalate_early = next_time(plan, outcome, now, attempts, type_window)
+            note += timing
+            if escalate_early:
+                verdict = "escalate"
+            elif give_up_at is not None and due > give_up_at:
                 exhausted = "the next attempt would land after the deadline" if verdict == "retry" else \
                     "the deadline for a final result has passed"
             elif verdict == "retry":
@@ -157,8 +160,18 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
                 check_at = due
         if exhausted:
             verdict = plan.on_exhausted
-            note = f" Gave up: {exhausted}."
-    suppress, escalate = _effects(plan, outcome, now, verdict)
+            note += f" Gave up: {exhausted}."
+    if resend is not None and resend.state in ("delivered", "pending") and verdict != "done":
+        verdict = "done" if resend.state == "delivered" else "wait"
+        retry_at = check_at = None
+    if resend is not None and resend.state != "none":
+        code = f", its result {resend.result_code}" if resend.result_code else ""
+        if resend.state in _RESEND_NOTES:
+            note += _RESEND_NOTES[resend.state].format(channel=resend.channel, reported=resend.reported or
+                                                       resend.state, code=code)
+    suppress, escalate, key_note = effects(plan, outcome, now, verdict, channel)
+    if escalate_early and escalate is None:
+        escalate = plan.default_escalation
     return Decision(
         verdict=verdict,
         attempt=attempts + 1,
@@ -166,7 +179,7 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
         rule_source=plan.source,
         layers=plan.layers,
         code=identity,
-        reason=prefix + plan.reason + note,
+        reason=prefix + plan.reason + note + key_note,
         retry_at=retry_at,
         give_up_at=give_up_at,
         check_at=check_at,

@@ -12,8 +12,9 @@ from ..model._datetimes import iso_z
 from ..model._decision import Decision
 from ..model._duration import format_duration
 from ..model._outcome import History, Outcome
-from ..policy._catalog import CodeEntry
+from ..model._vocabulary import DEFAULT_CHANNEL
 from ..policy._compile import CompiledPolicy
+from ..policy._entries import CodeEntry
 from ..policy._rules import TIERS
 from ._evaluate import evaluate
 
@@ -121,17 +122,22 @@ def explain(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history:
     entry = None
     matches: list[RuleMatch] = []
     timing = "-"
-    if not decision.code.unknown:
-        c = decision.code
-        assert c.product is not None
-        entry = policy.catalog.lookup(c.provider, c.kind, c.product, c.id, c.group_id, c.name)
+    c = decision.code
+    if c.kind == "event" and outcome.event is not None:
+        timing = policy.events[outcome.event].describe_timing()
+    elif not c.unknown and c.id is not None and c.product is not None:
+        # The decided entry; an ambiguous id whose entries share one plan is explained through the first of them.
+        entries = [e for e in policy.catalog.candidates(c.provider, c.kind, c.product, c.id)
+                   if (c.group_id is None or e.group_id == c.group_id) and (c.name is None or e.name == c.name)]
+        entry = entries[0]
         cand = policy.candidate(entry)
-        winner = cand.plan_for(outcome.channel)
+        channel = outcome.channel or DEFAULT_CHANNEL.get(entry.product, "sms")
+        winner = cand.plan_for(channel)
         timing = winner.describe_timing()
         decided = False
         for rule in cand.matched:
             tier_rank, extras = rule.match.specificity
-            channel_ok = rule.match.channels is None or outcome.channel in rule.match.channels
+            channel_ok = rule.match.channels is None or channel in rule.match.channels
             won = rule.id == winner.rule and not decided
             decided = decided or won
             if won:

@@ -6,82 +6,28 @@ order (channel-specific rules first, then the single channel-agnostic winner).""
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Final
-from zoneinfo import ZoneInfo
 
 import attrs
 
 from .._errors import PolicyError, PolicyProblem
-from ..model._decision import CodeIdentity, EscalateEffect
-from ..model._duration import format_duration as fmt
-from ..model._time_rules import Backoff, CalendarTime, Window
+from ..model._decision import CodeIdentity
+from ..model._time_rules import Window
 from ..model._vocabulary import VOCABULARY
-from ._catalog import Catalog, CodeEntry, lookup_chain
-from ._rules import Body, Defaults, Match, PolicySpec, Rule, SuppressSpec
+from ._catalog import Catalog, lookup_chain
+from ._entries import CodeEntry
+from ._plan import Plan, make_plan
+from ._rules import PolicySpec, Rule
 
-# (provider, kind, requested product, id): what a report names.
+# (provider, kind, requested product, id): what a report names.  The product is ANY_PRODUCT when the report's
+# channel is not known: the code is then looked up across all of the kind's tables.
 IndexKey = tuple[str, str, str, int]
-
-
-_SUPPORT: Final = EscalateEffect("support", "warning")
-
-
-@attrs.frozen(cache_hash=True)
-class Plan:
-    """A rule body resolved against the defaults: everything `evaluate` needs, nothing left to look up."""
-
-    rule: str
-    source: str
-    layers: tuple[str, ...]
-    verdict: str
-    reason: str
-    after: timedelta | None
-    every: timedelta | None
-    backoff: Backoff | None
-    at: CalendarTime | None
-    window: Window | None
-    give_up_after: timedelta | None
-    max_attempts: int | None
-    on_exhausted: str
-    channel: str | None
-    suppress: SuppressSpec | None
-    escalate: EscalateEffect | None
-    max_delay: timedelta
-    #: Escalation used when the verdict (or the exhausted verdict) is escalate and the rule names no route.
-    default_escalation: EscalateEffect = _SUPPORT
-    #: When set, retries may not land after the end of the first attempt's calendar day in this zone.
-    same_day_zone: ZoneInfo | None = None
-    channels: frozenset[str] | None = None
-
-    def describe_timing(self) -> str:
-        """One line: ``every 24h, give up after 7d`` / ``next_day 00:05 America/New_York`` / ``-``."""
-        parts = []
-        if self.verdict in ("retry", "wait"):
-            if self.at is not None:
-                parts.append(self.at.describe())
-            if self.after is not None:
-                parts.append(f"after {fmt(self.after)}")
-            if self.every is not None:
-                parts.append(f"every {fmt(self.every)}")
-            if self.backoff is not None and self.verdict == "retry":
-                parts.append(self.backoff.describe())
-            if self.window is not None:
-                parts.append(f"within {self.window.describe()}")
-            if self.channel is not None:
-                parts.append(f"on {self.channel}")
-            if self.max_attempts is not None:
-                parts.append(f"at most {self.max_attempts} attempts")
-            if self.give_up_after is not None:
-                same_day = " or at the end of the first attempt's day" if self.same_day_zone is not None else ""
-                parts.append(f"give up after {fmt(self.give_up_after)}{same_day} then {self.on_exhausted}")
-        if self.suppress is not None:
-            span = f" for {fmt(self.suppress.duration)}" if self.suppress.duration else " until lifted"
-            parts.append(f"suppress {self.suppress.scope}{span}")
-        if self.escalate is not None:
-            parts.append(f"escalate to {self.escalate.route} ({self.escalate.severity})")
-        return ", ".join(parts) or "-"
+#: The product of the index entries that search every table of a kind (reports whose channel nobody said).
+ANY_PRODUCT: Final = "*"
+_UNSEEN: Final = object()
+_TYPE_CACHE_MAX: Final = 256
 
 
 @attrs.frozen
@@ -104,48 +50,15 @@ class Candidate:
         return self.plans[-1]
 
 
-def make_plan(rule: str, source: str, layers: tuple[str, ...], body: Body, defaults: Defaults,
-              match: Match | None = None) -> Plan:
-    """Resolve ``body`` against ``defaults``.
-
-    A rule that sets its own ``give_up_after`` is bounded by that deadline alone unless it also sets
-    ``max_attempts``; a rule that sets neither inherits both limits from the defaults.
-    """
-    # A channel fallback with no timing of its own goes out at once: the other channel is not the one that failed.
-    timed = body.after is not None or body.every is not None or body.at is not None or body.channel is not None
-    backoff = body.backoff if body.backoff is not None else (None if timed else defaults.backoff)
-    give_up_after: timedelta | None
-    window = body.window
-    if body.verdict == "retry":
-        give_up_after = body.give_up_after or defaults.give_up_after
-        max_attempts = body.max_attempts or (None if body.give_up_after is not None else defaults.max_attempts)
-        window = window or defaults.window
-        if defaults.attempts_ceiling is not None:
-            max_attempts = min(max_attempts or defaults.attempts_ceiling, defaults.attempts_ceiling)
-    else:
-        give_up_after = body.give_up_after
-        max_attempts = body.max_attempts
-        backoff = body.backoff
-    routes = defaults.routes
-    escalate = body.escalate
-    if escalate is not None and escalate.route in routes:
-        escalate = EscalateEffect(routes[escalate.route], escalate.severity)
-    return Plan(
-        rule=rule, source=source, layers=layers, verdict=body.verdict, reason=body.reason, after=body.after,
-        every=body.every, backoff=backoff, at=body.at, window=window, give_up_after=give_up_after,
-        max_attempts=max_attempts, on_exhausted=body.on_exhausted or defaults.on_exhausted, channel=body.channel,
-        suppress=body.suppress, escalate=escalate, max_delay=body.max_delay or defaults.max_delay,
-        default_escalation=EscalateEffect(routes.get("support", "support"), "warning"),
-        same_day_zone=defaults.timezone if defaults.same_day and body.verdict == "retry" else None,
-        channels=match.channels if match is not None else None,
-    )
-
-
 def _identity(entry: CodeEntry) -> CodeIdentity:
     return CodeIdentity(entry.provider, entry.kind, entry.product, entry.id, entry.name, entry.group_id)
 
 
-_NO_CANDIDATES: Final[tuple[Candidate, ...]] = ()
+#: The candidates of one reported code: per table of the lookup chain (first table first), the entries of that
+#: table with this id.  A reported group or name that contradicts a table's entries sends the lookup on to the
+#: next table.
+Tables = tuple[tuple[Candidate, ...], ...]
+_NO_TABLES: Final[Tables] = ()
 
 
 class CompiledPolicy:
@@ -155,29 +68,44 @@ class CompiledPolicy:
     back to the base's index and candidates for the rest.
     """
 
-    __slots__ = ("_base", "_base_index", "_candidates", "_index", "catalog", "fallback", "spec", "unknown",
-                 "unknown_permanent")
+    __slots__ = ("_base", "_base_index", "_candidates", "_index", "_type_windows", "catalog", "events", "fallback",
+                 "spec", "unknown", "unknown_permanent")
 
     def __init__(self, spec: PolicySpec, catalog: Catalog, candidates: Mapping[CodeEntry, Candidate],
-                 index: Mapping[IndexKey, tuple[Candidate, ...]], fallback: Plan, unknown: Plan,
-                 unknown_permanent: Plan, base: CompiledPolicy | None = None) -> None:
+                 index: Mapping[IndexKey, Tables], fallback: Plan, unknown: Plan,
+                 unknown_permanent: Plan, events: Mapping[str, Plan], base: CompiledPolicy | None = None) -> None:
         self.spec = spec
         self.catalog = catalog
         self._candidates = candidates
         self._index = index
         self._base = base
-        self._base_index: Mapping[IndexKey, tuple[Candidate, ...]] = base._index if base is not None else {}
+        self._base_index: Mapping[IndexKey, Tables] = base._index if base is not None else {}
         self.fallback = fallback
         self.unknown = unknown
         self.unknown_permanent = unknown_permanent
+        #: Plans for reports that are events: ``seen`` and ``cancelled``.
+        self.events = events
+        # Message type -> the window governing its retries, looked up once per type (few types exist).
+        self._type_windows: dict[str, Window | None] = {}
 
-    def resolve(self, provider: str, kind: str, product: str, id: int) -> tuple[Candidate, ...]:
-        """The candidates a reported code may mean, searching the product's lookup chain; () when unknown."""
+    def resolve(self, provider: str, kind: str, product: str, id: int) -> Tables:
+        """The candidates a reported code may mean, per table of the product's lookup chain (`ANY_PRODUCT`:
+        one group holding every table's entries with this id); () when the catalog does not know the id."""
         key = (provider, kind, product, id)
         found = self._index.get(key)
         if found is None:
-            return self._base_index.get(key, _NO_CANDIDATES)
+            return self._base_index.get(key, _NO_TABLES)
         return found
+
+    def window_for_type(self, message_type: str) -> Window | None:
+        """The window ``[defaults] type_windows`` names for ``message_type`` (``FRIENDTALK_NORMAL``), or None."""
+        found = self._type_windows.get(message_type, _UNSEEN)
+        if found is _UNSEEN:
+            found = next((window for pattern, window in self.spec.defaults.type_windows
+                          if fnmatch.fnmatchcase(message_type, pattern)), None)
+            if len(self._type_windows) < _TYPE_CACHE_MAX:
+                self._type_windows[message_type] = found
+        return found  # type: ignore[return-value]
 
     def candidate(self, entry: CodeEntry) -> Candidate:
         """The compiled candidate of a catalog entry."""
@@ -197,19 +125,27 @@ class CompiledPolicy:
 _FALLBACK_ID: Final = "defaults"
 
 
-def _table_index(candidates: Mapping[CodeEntry, Candidate]) -> dict[IndexKey, tuple[Candidate, ...]]:
-    """(provider, kind, requested product, id) -> candidates, following each product's lookup chain."""
+def _table_index(candidates: Mapping[CodeEntry, Candidate]) -> dict[IndexKey, Tables]:
+    """(provider, kind, requested product, id) -> candidates per table along that product's lookup chain, and
+    (provider, kind, `ANY_PRODUCT`, id) -> every table's candidates with that id, in vocabulary order."""
     by_table: dict[tuple[str, str, str], dict[int, list[Candidate]]] = {}
     for entry, cand in candidates.items():
         by_table.setdefault((entry.provider, entry.kind, entry.product), {}).setdefault(entry.id, []).append(cand)
-    index: dict[IndexKey, tuple[Candidate, ...]] = {}
+    index: dict[IndexKey, Tables] = {}
     for provider, kinds in VOCABULARY.items():
         for kind, products in kinds.items():
             for requested in products:
-                # Walk the chain backwards so the first table in the chain wins.
-                for product in reversed(lookup_chain(provider, kind, requested)):
-                    for code_id, cands in by_table.get((provider, kind, product), {}).items():
-                        index[(provider, kind, requested, code_id)] = tuple(cands)
+                tables = [by_table.get((provider, kind, product), {}) for product in
+                          lookup_chain(provider, kind, requested)]
+                for code_id in {i for table in tables for i in table}:
+                    index[(provider, kind, requested, code_id)] = tuple(
+                        tuple(table[code_id]) for table in tables if code_id in table)
+            anywhere: dict[int, list[Candidate]] = {}
+            for product in products:
+                for code_id, cands in by_table.get((provider, kind, product), {}).items():
+                    anywhere.setdefault(code_id, []).extend(cands)
+            for code_id, cands in anywhere.items():
+                index[(provider, kind, ANY_PRODUCT, code_id)] = (tuple(cands),)
     return index
 
 
@@ -234,6 +170,10 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
     unknown_permanent = intern(
         make_plan("defaults.unknown_permanent", defaults.source, defaults.layers, defaults.unknown_permanent, defaults)
     )
+    events = {}
+    for event, body in (("seen", defaults.seen), ("cancelled", defaults.cancelled)):
+        assert body is not None  # build_spec fills both, from the policy or from the built-in decisions
+        events[event] = intern(make_plan(f"defaults.{event}", defaults.source, defaults.layers, body, defaults))
     plans_by_id = {rule.id: intern(make_plan(rule.id, rule.source, rule.layers, rule.body, defaults, rule.match))
                    for rule in spec.rules}
     # A tenant usually changes a handful of rules: entries keep the base's matches for the rules that are the
@@ -285,7 +225,7 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
         # Keep only the keys whose candidates differ from the base's; the rest resolve through the base.
         index = {key: value for key, value in index.items() if not _same(value, base.resolve(*key))}
     return CompiledPolicy(spec, catalog, own if base is not None else all_candidates, index, fallback, unknown,
-                          unknown_permanent, base)
+                          unknown_permanent, events, base)
 
 
 _Bucket = dict[tuple[str | None, str | None, str | None], list[Rule]]
@@ -313,8 +253,9 @@ def _matching(buckets: _Bucket, entry: CodeEntry) -> list[Rule]:
     return found
 
 
-def _same(ours: tuple[Candidate, ...], theirs: tuple[Candidate, ...]) -> bool:
-    return len(ours) == len(theirs) and all(a is b for a, b in zip(ours, theirs, strict=True))
+def _same(ours: Tables, theirs: Tables) -> bool:
+    return len(ours) == len(theirs) and all(
+        len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True)) for a, b in zip(ours, theirs, strict=True))
 
 
 def _raise_problems(spec: PolicySpec, conflicts: set[tuple[str, str]], used: set[str]) -> None:

@@ -20,9 +20,19 @@ _DEFAULT_KEYS: Final = frozenset(
     {
         "timezone", "backoff", "max_attempts", "give_up_after", "on_exhausted", "max_delay", "verdict", "reason",
         "unknown", "unknown_permanent", "escalate", "suppress", "after", "every", "window", "routes",
-        "attempts_ceiling", "same_day",
+        "attempts_ceiling", "same_day", "seen", "cancelled", "type_windows",
     }
 )
+# [defaults] keys whose tables a later layer merges key by key instead of replacing.
+_TABLE_DEFAULTS: Final = frozenset({"backoff", "unknown", "unknown_permanent", "routes", "seen", "cancelled",
+                                    "type_windows"})
+# Event decisions when a policy says nothing about them: a read report and a cancelled message need no action.
+_EVENT_DEFAULTS: Final = {
+    "seen": {"verdict": "done", "reason": "The recipient read the message; a read report needs no action."},
+    "cancelled": {"verdict": "done", "reason": "The sender cancelled the message before it was sent; nothing "
+                                               "more to do."},
+}
+_TYPE_PATTERN = re.compile(r"[A-Z0-9_*?]+")
 _TOP_KEYS: Final = frozenset({"defaults", "windows", "rule", "patch", "disable", "policy"})
 _RULE_ID = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,79}")
 
@@ -42,7 +52,7 @@ def _merge_defaults(layers: Sequence[Layer], problems: Problems) -> tuple[dict[s
                 problems.add(layer, f"unknown key defaults.{key}", f"use only: {', '.join(sorted(_DEFAULT_KEYS))}",
                               field=f"defaults.{key}", line=layer.line_of(rf"^\s*{re.escape(key)}\s*="))
                 continue
-            if key in ("backoff", "unknown", "unknown_permanent", "routes") and isinstance(value, dict) and isinstance(
+            if key in _TABLE_DEFAULTS and isinstance(value, dict) and isinstance(
                 merged.get(key), dict
             ):
                 merged[key] = {**merged[key], **value}
@@ -162,6 +172,26 @@ def _merge_rules(layers: Sequence[Layer], problems: Problems) -> _Merged:
     return rules
 
 
+def _type_windows(raw: object, windows: Mapping[str, Window], reader: FieldReader) -> tuple[tuple[str, Window], ...]:
+    """``type_windows = { "FRIENDTALK_*" = "kakao_friendtalk" }``: message types (globs) -> the window that
+    governs their retries."""
+    if not isinstance(raw, dict):
+        reader.fail("defaults.type_windows", f"{raw!r} is not a table",
+                    'write type_windows = { "FRIENDTALK_*" = "kakao_friendtalk" }')
+        return ()
+    found = []
+    for pattern, name in raw.items():
+        if not _TYPE_PATTERN.fullmatch(pattern):
+            reader.fail(f"defaults.type_windows.{pattern}", "not a message type pattern",
+                        'write an UPPER_SNAKE message type or glob such as "FRIENDTALK_*"')
+        elif not isinstance(name, str) or name not in windows:
+            reader.fail(f"defaults.type_windows.{pattern}", f"no window named {name!r}",
+                        f"define [windows.{name}] or use one of: {', '.join(sorted(windows)) or '-'}")
+        else:
+            found.append((pattern, windows[name]))
+    return tuple(found)
+
+
 def build_spec(layers: Sequence[Layer]) -> PolicySpec:
     """Merge ``layers`` (base first) and validate the result; raise `PolicyError` listing every problem."""
     if not layers:
@@ -224,6 +254,9 @@ def build_spec(layers: Sequence[Layer]) -> PolicySpec:
     fallback = fallback_reader.body(fallback_raw)
     unknown = sub_body("unknown", None)
     unknown_permanent = sub_body("unknown_permanent", raw_defaults.get("unknown"))
+    seen = sub_body("seen", _EVENT_DEFAULTS["seen"])
+    cancelled = sub_body("cancelled", _EVENT_DEFAULTS["cancelled"])
+    type_windows = _type_windows(raw_defaults.get("type_windows", {}), windows, reader)
 
     rules = []
     for rule_id, (raw, layer, shaped) in _merge_rules(layers, problems).items():
@@ -249,6 +282,7 @@ def build_spec(layers: Sequence[Layer]) -> PolicySpec:
         unknown_permanent=unknown_permanent, source=defaults_layer.source,
         layers=tuple(dict.fromkeys(layer.name for layer in origin.values())) or (base.name,),
         window=window, routes=dict(routes), attempts_ceiling=attempts_ceiling, same_day=same_day,
+        seen=seen, cancelled=cancelled, type_windows=type_windows,
     )
     disabled = tuple(str(d) for layer in layers[1:] for d in layer.data.get("disable", []) or [])
     return PolicySpec(defaults, windows, tuple(rules), tuple(layer.name for layer in layers), disabled)

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import attrs
 
 from ..model._vocabulary import CHANNELS, DEFAULT_CHANNEL
-from ._catalog import CodeEntry
-from ._compile import CompiledPolicy, Plan
+from ._compile import CompiledPolicy
+from ._entries import CodeEntry
+from ._plan import Plan
 
 
 @attrs.frozen

@@ -154,6 +154,11 @@ class Defaults:
     attempts_ceiling: int | None = None
     #: Retries must land on the first attempt's calendar day in ``timezone`` (no next-day resends).
     same_day: bool = False
+    #: Decisions for reports that are events, not delivery results: ``seen`` (read) and ``cancelled``.
+    seen: Body | None = None
+    cancelled: Body | None = None
+    #: Windows that govern every retry of a message type (glob, e.g. ``FRIENDTALK_*``) whose rule names none.
+    type_windows: tuple[tuple[str, Window], ...] = ()
 
 
 @attrs.frozen

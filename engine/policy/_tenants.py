@@ -37,7 +37,7 @@ class PolicyStore:
     """
 
     def __init__(self, policy_dir: str | PathLike[str], *, base: Sequence[Layer] | None = None,
-                 check_interval: float = 1.0) -> None:
+                 check_interval: float = 1.0, default: CompiledPolicy | None = None) -> None:
         """Tenant files in ``policy_dir`` are layered on ``base`` (the shipped default policy when None).
 
         A tenant's file is looked at (one ``stat``) at most every ``check_interval`` seconds, so asking for a
@@ -48,7 +48,8 @@ class PolicyStore:
         self.check_interval = check_interval
         self.policy_dir = Path(policy_dir)
         self._base = tuple(base) if base is not None else None
-        self._default: CompiledPolicy | None = None
+        # The compiled base; given when the caller compiled it already (over a catalog with overlays, say).
+        self._default: CompiledPolicy | None = default
         self._cache: dict[str, _Loaded] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()

@@ -17,9 +17,26 @@ def _sms(**fields: object) -> Outcome:
     return Outcome(provider="infobip", channel="sms", message_id="m-1", recipient="+82101234", **fields)  # type: ignore[arg-type]
 
 
-def test_non_ok_error_decides_over_status(small_engine: Engine) -> None:
-    """A delivered status with a non-OK error is decided by the error."""
-    outcome = _sms(status=CodeRef(id=5, group_id=3), error=CodeRef(id=581, group_id=1))
+def test_delivered_status_is_not_overruled_by_a_stray_error(small_engine: Engine) -> None:
+    """Status group 3 (delivered) with error 581 is done: resending would be paid twice; the error is noted."""
+    decision = small_engine.evaluate(_sms(status=CodeRef(id=5, group_id=3), error=CodeRef(id=581, group_id=1)),
+                                     now=NOW)
+    assert ("done", "delivered") == (decision.verdict, decision.rule)
+    assert "also carries error 581" in decision.reason
+
+
+def test_pending_status_waits_and_carries_the_error(small_engine: Engine) -> None:
+    """Status group 1 (pending) with error 27 waits for the operator's final report; the reason names the error."""
+    decision = small_engine.evaluate(_sms(status=CodeRef(id=7, group_id=1), error=CodeRef(id=27, group_id=1,
+                                                                                          name="EC_ABSENT_SUBSCRIBER")),
+                                     now=NOW)
+    assert ("wait", "pending") == (decision.verdict, decision.rule)
+    assert "27 EC_ABSENT_SUBSCRIBER" in decision.reason
+
+
+def test_non_ok_error_decides_over_an_undelivered_status(small_engine: Engine) -> None:
+    """For the other groups (undeliverable, expired, rejected) a non-OK error decides."""
+    outcome = _sms(status=CodeRef(id=9, group_id=2), error=CodeRef(id=581, group_id=1))
     assert ("retry", "out-of-credit") == (small_engine.evaluate(outcome, now=NOW).verdict,
                                           small_engine.evaluate(outcome, now=NOW).rule)
 
@@ -116,13 +133,22 @@ def test_channel_fallback_then_exhausted(small_engine: Engine) -> None:
     assert ("suppress", None) == (again.verdict, again.channel)
 
 
-def test_provider_retry_after_honoured_and_capped(small_engine: Engine) -> None:
-    """Retry-After longer than the rule's delay wins, capped at max_delay."""
+def test_provider_retry_after_is_never_retried_early(small_engine: Engine) -> None:
+    """Retry-After longer than the rule's delay wins; one beyond max_delay goes to a person, never retried early."""
     chat = lambda delay: Outcome(provider="infobip", channel="whatsapp", error=CodeRef(id=7017),  # noqa: E731
                                  message_id="w", retry_after=delay)
     assert NOW + timedelta(seconds=90) == small_engine.evaluate(chat(timedelta(seconds=90)), now=NOW).retry_at
-    assert NOW + timedelta(minutes=5) == small_engine.evaluate(chat(timedelta(hours=2)), now=NOW).retry_at
     assert NOW + timedelta(seconds=10) == small_engine.evaluate(chat(timedelta(seconds=1)), now=NOW).retry_at
+    too_long = small_engine.evaluate(chat(timedelta(hours=2)), now=NOW)
+    assert ("escalate", None, "support") == (too_long.verdict, too_long.retry_at,
+                                             too_long.escalate.route if too_long.escalate else None)
+
+
+def test_retry_after_as_an_instant(small_engine: Engine) -> None:
+    """A Retry-After date (retry_not_before) is compared with now: the retry waits for it."""
+    outcome = Outcome(provider="infobip", channel="whatsapp", error=CodeRef(id=7017), message_id="w",
+                      retry_not_before=NOW + timedelta(minutes=3))
+    assert NOW + timedelta(minutes=3) == small_engine.evaluate(outcome, now=NOW).retry_at
 
 
 def test_channel_specific_rule(small_engine: Engine) -> None:
@@ -147,11 +173,35 @@ def test_unknown_permanent_code(small_engine: Engine) -> None:
     assert ("suppress", "defaults.unknown_permanent") == (decision.verdict, decision.rule)
 
 
-def test_ambiguous_code_without_group_is_safe(small_engine: Engine) -> None:
-    """Status 87 without a group resolves to neither entry: the safe unknown decision, explained."""
+def test_ambiguous_id_with_one_answer_is_decided(small_engine: Engine) -> None:
+    """Status 87 without a group: both entries (groups 4 and 5) share one plan here, so that plan decides."""
     decision = small_engine.evaluate(_sms(status=CodeRef(id=87)), now=NOW)
+    assert (False, "defaults", "SIGNALS_BLOCKED", None) == (decision.code.unknown, decision.rule, decision.code.name,
+                                                            decision.code.group_id)
+
+
+def test_ambiguous_id_with_different_answers_is_safe() -> None:
+    """When the entries of an ambiguous id are decided differently, the safe unknown decision applies, explained."""
+    from dlrpolicy.policy._layers import compile_layers
+    from tests.conftest import SMALL_POLICY, small_layer
+
+    rule = ('\n[[rule]]\nid = "signals-expired"\nmatch = { provider = "infobip", kind = "status", group_id = 4, '
+            'id = 87 }\nverdict = "suppress"\nreason = "Expired."\n')
+    engine = Engine(compile_layers([small_layer(SMALL_POLICY + rule)]))
+    decision = engine.evaluate(_sms(status=CodeRef(id=87)), now=NOW)
     assert (True, "defaults.unknown") == (decision.code.unknown, decision.rule)
     assert "ambiguous" in decision.reason
+
+
+def test_reported_group_that_contradicts_the_table_looks_in_the_next(small_engine: Engine) -> None:
+    """A voice report's status 87 in group 4 named SIGNALS_BLOCKED is the general entry, not voice's single 87."""
+    outcome = Outcome(provider="infobip", channel="voice", message_id="v",
+                      status=CodeRef(id=87, group_id=4, name="SIGNALS_BLOCKED"))
+    decision = small_engine.evaluate(outcome, now=NOW)
+    assert ("general", 4, "SIGNALS_BLOCKED") == (decision.code.product, decision.code.group_id, decision.code.name)
+    voice = small_engine.evaluate(Outcome(provider="infobip", channel="voice", message_id="v",
+                                          status=CodeRef(id=87, group_id=5)), now=NOW)
+    assert ("voice", "REJECTED_INVALID_DELIVERY_TIME_WINDOW") == (voice.code.product, voice.code.name)
 
 
 def test_name_disambiguates(small_engine: Engine) -> None:

@@ -40,6 +40,7 @@ CATALOG_TABLES = {
 provider = "infobip"
 kind = "status"
 product = "general"
+source = "A few rows of the shipped catalog, trimmed for the send-loop tests"
 code = [
   { id = 5, name = "DELIVERED_TO_HANDSET", group_id = 3, success = true, summary = "Delivered." },
   { id = 26, name = "PENDING_ACCEPTED", group_id = 1, summary = "Pending." },
@@ -50,6 +51,7 @@ code = [
 provider = "infobip"
 kind = "error"
 product = "general"
+source = "A few rows of the shipped catalog, trimmed for the send-loop tests"
 code = [
   { id = 0, name = "NO_ERROR", group_id = 0, permanent = false, success = true, summary = "No error." },
   { id = 1, name = "EC_UNKNOWN_SUBSCRIBER", group_id = 1, permanent = true, summary = "Unknown subscriber." },
@@ -62,6 +64,7 @@ code = [
 provider = "infobip"
 kind = "error"
 product = "chat"
+source = "A few rows of the shipped catalog, trimmed for the send-loop tests"
 code = [
   { id = 7002, name = "EC_UNKNOWN_USER", group_id = 1, permanent = true, summary = "Not a user of the chat app." },
   { id = 7017, name = "EC_TOO_MANY_REQUESTS", group_id = 1, permanent = false, summary = "Rate limited." },
@@ -391,12 +394,20 @@ def test_retry_after_is_honoured_inline(engine: Engine) -> None:
     assert [30.0] == clock.sleeps
 
 
-def test_long_retry_after_is_capped_and_deferred(engine: Engine) -> None:
-    """A 10-minute Retry-After is capped at the rule's max_delay (5m), beyond the inline limit: deferred."""
-    rate_limited = sms(error=7017, channel="whatsapp", retry_after=timedelta(minutes=10))
+def test_retry_after_beyond_the_inline_limit_is_deferred_not_shortened(engine: Engine) -> None:
+    """A 4-minute Retry-After (within the rule's max_delay of 5m, beyond the inline 60s) is deferred, as asked."""
+    rate_limited = sms(error=7017, channel="whatsapp", retry_after=timedelta(minutes=4))
     exc = run_sync(engine, ScriptedSender(rate_limited), FakeClock())
     assert isinstance(exc, RetryLater)
-    assert START + timedelta(minutes=5) == exc.decision.retry_at
+    assert START + timedelta(minutes=4) == exc.decision.retry_at
+
+
+def test_retry_after_beyond_max_delay_is_escalated_not_retried_early(engine: Engine) -> None:
+    """A 10-minute Retry-After exceeds the rule's max_delay (5m): the loop ends Escalated, never an early retry."""
+    rate_limited = sms(error=7017, channel="whatsapp", retry_after=timedelta(minutes=10))
+    exc = run_sync(engine, ScriptedSender(rate_limited), FakeClock())
+    assert isinstance(exc, Escalated)
+    assert exc.decision.retry_at is None
 
 
 def test_fallback_channel_is_deferred_to_the_caller(engine: Engine) -> None:

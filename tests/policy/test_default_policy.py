@@ -192,10 +192,10 @@ def test_no_error_with_flooding_status_decides_by_status() -> None:
     assert ("retry", NOW + timedelta(hours=1)) == (decision.verdict, decision.retry_at)
 
 
-def test_error_decides_over_a_delivered_status() -> None:
-    """A non-OK error (unknown subscriber) decides even when the status says delivered."""
+def test_delivered_status_decides_over_a_stray_error() -> None:
+    """A delivered status is final: a stray error (unknown subscriber) on it is noted, not acted on."""
     decision = report((5, 3), (1, 1))
-    assert ("suppress", "sms.handset-permanent") == (decision.verdict, decision.rule)
+    assert ("done", "infobip.delivered") == (decision.verdict, decision.rule)
 
 
 def test_error_decides_over_an_undeliverable_status() -> None:

@@ -89,11 +89,11 @@ def test_email_warmup_limit_retries_next_day(code: int) -> None:
     [("chat", 7017), ("people", 42901), ("general", 541), ("email", 6057), ("email", 6058)],
 )
 def test_rate_limits_back_off_briefly(product: str, code: int) -> None:
-    """Rate limits retry within minutes, not hours, and keep backing off."""
+    """Rate limits retry after a short first wait (e-mail's after a longer one) and keep backing off."""
     decision = decide("infobip", "error", product, code)
     assert "retry" == decision.verdict
     assert decision.retry_at is not None
-    assert NOW < decision.retry_at <= NOW + timedelta(minutes=6)
+    assert NOW < decision.retry_at <= NOW + timedelta(minutes=20 if product == "email" else 2)
     later = decide("infobip", "error", product, code, history=History(attempts=3, first_attempt_at=NOW))
     assert later.retry_at is not None
     assert later.retry_at - NOW > decision.retry_at - NOW
@@ -175,11 +175,11 @@ def test_friendtalk_before_dawn_retries_the_same_morning() -> None:
 
 
 @pytest.mark.parametrize("code", [-3010, -3011, -3042, -3043, -3046])
-def test_kakao_template_mismatch_falls_back_to_sms(code: int) -> None:
-    """NHN API codes documented as resendable by SMS: retry on channel sms."""
+def test_kakao_template_mismatch_is_held_not_sent_twice(code: int) -> None:
+    """NHN API codes that NHN itself can resend by SMS: the default holds the message for content, no own SMS."""
     decision = decide("nhn_kakao", "api", "bizmessage", code)
-    assert ("retry", "sms") == (decision.verdict, decision.channel)
-    assert decision.retry_at is not None
+    assert ("escalate", None, "content") == (decision.verdict, decision.channel,
+                                             decision.escalate.route if decision.escalate else None)
 
 
 @pytest.mark.parametrize("code", [3018, 3019])
@@ -204,9 +204,9 @@ def test_idempotency_key_reuse_is_done() -> None:
 
 
 def test_kakao_notice_refusal_blocks_only_kakao() -> None:
-    """NHN 3020: a KakaoTalk-only opt-out suppresses the recipient on that channel."""
+    """NHN 3020: a KakaoTalk-only opt-out suppresses the recipient on that channel; the message goes by SMS."""
     decision = decide("nhn_kakao", "delivery", "bizmessage", 3020, recipient="+821012345678")
-    assert "suppress" == decision.verdict
+    assert ("retry", "sms") == (decision.verdict, decision.channel)
     assert SuppressEffect("recipient_channel", "kakao:+821012345678", None) == decision.suppress
 
 
