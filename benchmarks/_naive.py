@@ -58,6 +58,7 @@ class NaivePolicy:
         self.fallback = compiled.fallback
         self.unknown = compiled.unknown
         self.unknown_permanent = compiled.unknown_permanent
+        self.version = compiled.version
         # Wrapping entries is bookkeeping, not rule selection: do it once so the scan is all that is timed.
         self._wrapped: dict[int, NaiveCandidate] = {
             id(entry): NaiveCandidate(entry, self.rules, self.fallback) for entry in self.catalog
