@@ -21,9 +21,10 @@ from ..decide._engine import Engine
 from ..decide._evaluate import evaluate
 from ..model._datetimes import iso_z
 from ..model._decision import Decision
-from ..model._outcome import History
+from ..model._outcome import History, Outcome
 from ..model._vocabulary import CHANNELS, PROVIDERS, VERDICTS, validate_tenant
 from ..policy._compile import CompiledPolicy
+from ..report._decision_log import DecisionLog
 from ._common import UsageError, add_policy_arguments, engine_from, parse_now
 
 _FLUSH_EVERY: Final = 256
@@ -123,11 +124,14 @@ class _Policies:
 
 def decide_records(records: Iterable[RawRecord], write: Callable[[str], object], *, engine: Engine,
                    now: datetime, provider: str | None = None, channel: str | None = None,
-                   tenant: str | None = None, progress: Callable[[RunSummary], None] | None = None) -> RunSummary:
+                   tenant: str | None = None, progress: Callable[[RunSummary], None] | None = None,
+                   log: Callable[[int, datetime, Outcome, History | None, Decision, CompiledPolicy], object] | None
+                   = None) -> RunSummary:
     """Decide every record, writing one JSON line per outcome (or per error) through ``write``.
 
     Every record yields at least one line.  The lines are the `Decision.to_json` keys plus ``message_id`` and
-    ``input`` (the record number), or ``{"input", "error": {"type", "message", "path"}}``.
+    ``input`` (the record number), or ``{"input", "error": {"type", "message", "path"}}``.  ``log`` (a
+    `DecisionLog.record`) is called with every decision and what it was made from.
     """
     summary = RunSummary()
     verdicts = summary.verdicts
@@ -176,6 +180,8 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                     errors += 1
                     continue
                 append(decision_line(decision, item.message_id, number))
+                if log is not None:
+                    log(number, now, item, history, decision, policy)
                 verdicts[decision.verdict] += 1
                 decisions += 1
         except Exception as exc:
@@ -232,6 +238,16 @@ def _progress_line(summary: RunSummary) -> None:
     sys.stderr.flush()
 
 
+def _open_log(name: str | None) -> IO[str] | None:
+    """``--log FILE``: the decision log, appended to (a log collects many runs)."""
+    if name is None:
+        return None
+    try:
+        return open(name, "a", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--log {name}: cannot open for writing: {exc.strerror}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate the inputs; exit 0 when every record was decided, 1 when some were not."""
     if args.tenant is not None:
@@ -244,8 +260,16 @@ def run(args: argparse.Namespace) -> int:
     engine = engine_from(args)  # with --tenant, its store also serves the tenants named in envelopes
     tty = sys.stderr.isatty()
     out = sys.stdout
-    summary = decide_records(records_from(files), out.write, engine=engine, now=now, provider=args.provider,
-                             channel=args.channel, tenant=args.tenant, progress=_progress_line if tty else None)
+    log_file = _open_log(args.log)
+    log = DecisionLog(log_file) if log_file is not None else None
+    try:
+        summary = decide_records(records_from(files), out.write, engine=engine, now=now, provider=args.provider,
+                                 channel=args.channel, tenant=args.tenant, progress=_progress_line if tty else None,
+                                 log=log.record if log is not None else None)
+    finally:
+        if log is not None and log_file is not None:
+            log.close()
+            log_file.close()
     out.flush()
     sys.stderr.write(("\r" if tty else "") + summary.render() + "\n")
     return 1 if summary.errors else 0
@@ -266,5 +290,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    "(default: detect from the shape)")
     p.add_argument("--channel", choices=CHANNELS, help="channel of every payload without an envelope channel "
                    "(default: from the payload, else the product's)")
+    p.add_argument("--log", metavar="FILE", help="append a decision log to FILE (JSON Lines: outcome, now, "
+                   "history, decision and policy version per decision), for `dlrpolicy replay`")
     add_policy_arguments(p)
     p.set_defaults(run=run)

@@ -1,0 +1,306 @@
+"""Replay: re-decide logged outcomes (or raw reports) under a new policy and compare with the old decisions —
+the logged ones, or those of a baseline policy.  Pure apart from reading its input: it writes to no store.
+
+Input is cut into chunks of whole records (`read_chunks`), each replayed on its own (`Replayer.run_chunk`), in this
+process or in worker processes (`replay_chunks`), and the results are put back in input order, so the output is
+the same for any number of workers and memory stays flat for any input size."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import json
+import multiprocessing
+import re
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from os import PathLike
+from typing import IO, Any, Final
+
+import attrs
+
+from .._errors import DlrpolicyError, PayloadError
+from ..adapters._stream import MAX_RECORD_BYTES, RawRecord, read_records
+from ..decide._evaluate import evaluate
+from ..model._outcome import History, Outcome
+from ..policy._compile import CompiledPolicy
+from ..policy._layers import default_policy
+from ..policy._tenants import PolicyStore
+from ._compare import ReplaySummary, changed_fields
+from ._decision_log import is_log_entry, read_log_entry
+from ._records import read_report
+
+#: A chunk ends, at the next record start, after this many lines or bytes.
+CHUNK_LINES: Final = 2000
+CHUNK_BYTES: Final = 1 << 20
+
+
+@attrs.frozen
+class ReplayConfig:
+    """What a replay compares: the new policies (``policy_dir``'s tenants on the default), the baseline
+    (``baseline_dir``'s tenants; without it, logged decisions, and the shipped default for raw reports), the
+    time raw reports are decided at, and how raw reports are read."""
+
+    policy_dir: str | PathLike[str] | None
+    baseline_dir: str | PathLike[str] | None = None
+    now: datetime | None = None
+    provider: str | None = None
+    channel: str | None = None
+    tenant: str | None = None
+    #: Whether to produce the per-record JSON lines (the table and HTML formats need only the summary).
+    lines: bool = True
+
+
+@attrs.frozen
+class Chunk:
+    """Whole records cut from one input: its display name, the line it starts on, the bytes, and whether it is
+    the input's last chunk (``next_line``: where the next chunk starts)."""
+
+    name: str
+    first_line: int
+    data: bytes
+    final: bool
+    next_line: int
+
+
+@attrs.frozen
+class ChunkResult:
+    """A replayed chunk: how many records it held, its output lines as (record number within the chunk, the
+    line up to the record number), and its summary (record numbers in samples also within the chunk)."""
+
+    records: int
+    lines: list[tuple[int, str]]
+    summary: ReplaySummary
+
+
+class _Policies:
+    """The compiled policy per tenant, looked up once per tenant and kept for the whole run."""
+
+    def __init__(self, policy_dir: str | PathLike[str] | None) -> None:
+        self._store = PolicyStore(policy_dir) if policy_dir is not None else None
+        self._found: dict[str | None, CompiledPolicy | DlrpolicyError] = {}
+
+    def get(self, tenant: str | None) -> CompiledPolicy:
+        found = self._found.get(tenant)
+        if found is None:
+            try:
+                if self._store is None:
+                    found = default_policy()
+                else:
+                    found = self._store.default if tenant is None else self._store.get(tenant)
+            except DlrpolicyError as exc:
+                found = exc
+            self._found[tenant] = found
+        if isinstance(found, DlrpolicyError):
+            raise PayloadError("$.tenant", f"tenant {tenant}: {found}")
+        return found
+
+
+def _error_body(exc: Exception) -> str:
+    if isinstance(exc, PayloadError):
+        kind, message, path = type(exc).__name__, exc.message, exc.path
+    elif isinstance(exc, DlrpolicyError):
+        kind, message, path = type(exc).__name__, str(exc), "$"
+    else:  # a bug of ours: still one line for the record, never a crashed run
+        kind, message, path = "InternalError", f"{type(exc).__name__}: {exc}", "$"
+    return json.dumps({"error": {"type": kind, "message": message, "path": path}}, ensure_ascii=False)[:-1]
+
+
+class Replayer:
+    """Replays records under the configured policies (one per process: it caches compiled tenants)."""
+
+    def __init__(self, config: ReplayConfig) -> None:
+        self.config = config
+        self._new = _Policies(config.policy_dir)
+        self._old = _Policies(config.baseline_dir)
+        self._use_logged = config.baseline_dir is None
+
+    def run_chunk(self, chunk: Chunk) -> ChunkResult:
+        """Replay one chunk; never raises for bad input (each bad record becomes an error line)."""
+        summary = ReplaySummary()
+        lines: list[tuple[int, str]] = []
+        count = 0
+        for record in chunk_records(chunk):
+            count += 1
+            self._record(record, summary, lines)
+        summary.records = count
+        return ChunkResult(count, lines if self.config.lines else [], summary)
+
+    def _record(self, record: RawRecord, summary: ReplaySummary, lines: list[tuple[int, str]]) -> None:
+        number = record.number
+        before = len(lines) + summary.errors + summary.overall.decisions
+        try:
+            if record.error is not None:
+                raise record.error
+            value = record.value
+            if is_log_entry(value):
+                entry = read_log_entry(value)  # type: ignore[arg-type]
+                tenant = entry.tenant or self.config.tenant
+                new = self._decide(self._new.get(tenant), entry.outcome, entry.now, entry.history)
+                old = dict(entry.decision) if self._use_logged else \
+                    self._decide(self._old.get(tenant), entry.outcome, entry.now, entry.history)
+                self._compare(number, entry.outcome, tenant, old, new, summary, lines)
+                return
+            now = self.config.now
+            if now is None:
+                raise PayloadError("$", "a raw report needs a time to be decided at: pass --now")
+            found = read_report(value, provider=self.config.provider, channel=self.config.channel,
+                                tenant=self.config.tenant)
+            for item in found.items:
+                if isinstance(item, PayloadError):
+                    summary.errors += 1
+                    lines.append((number, _error_body(item) + ', "input": '))
+                    continue
+                try:
+                    new = self._decide(self._new.get(found.tenant), item, now, found.history)
+                    old = self._decide(self._old.get(found.tenant), item, now, found.history)
+                except DlrpolicyError as exc:
+                    summary.errors += 1
+                    lines.append((number, _error_body(exc) + ', "input": '))
+                    continue
+                self._compare(number, item, found.tenant, old, new, summary, lines)
+        except Exception as exc:
+            summary.errors += 1
+            lines.append((number, _error_body(exc) + ', "input": '))
+        if len(lines) + summary.errors + summary.overall.decisions == before:  # nothing is dropped silently
+            summary.errors += 1
+            lines.append((number, _error_body(PayloadError("$", "the record produced no outcome")) + ', "input": '))
+
+    @staticmethod
+    def _decide(policy: CompiledPolicy, outcome: Outcome, now: datetime, history: History | None) -> dict[str, Any]:
+        return evaluate(policy, outcome, now=now, history=history).to_json()
+
+    def _compare(self, number: int, outcome: Outcome, tenant: str | None, old: dict[str, Any], new: dict[str, Any],
+                 summary: ReplaySummary, lines: list[tuple[int, str]]) -> None:
+        fields = changed_fields(old, new)
+        summary.add(old, new, fields=fields, tenant=tenant, provider=outcome.provider, channel=outcome.channel,
+                    number=number, message_id=outcome.message_id)
+        if self.config.lines:
+            body = json.dumps({"message_id": outcome.message_id, "tenant": tenant, "provider": outcome.provider,
+                               "channel": outcome.channel, "changed": bool(fields), "fields": fields, "old": old,
+                               "new": new}, ensure_ascii=False)
+            lines.append((number, body[:-1] + ', "input": '))
+
+
+def read_chunks(files: Iterable[str], *, lines: int = CHUNK_LINES, size: int = CHUNK_BYTES,
+                max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Chunk]:
+    """Cut each input (``-``: stdin) into chunks of whole records.
+
+    A chunk ends only before a line that starts with ``{`` in column 0: `read_records` starts a new record at
+    such a line whatever came before (JSON Lines never indent a record), so cutting there changes nothing.  A
+    line longer than ``max_bytes`` is passed on shortened to just over the limit, so its error is the same.
+    """
+    limit = max_bytes + 1
+    for name in files:
+        stream: IO[bytes] = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115 (closed below)
+        display = "<stdin>" if name == "-" else name
+        try:
+            readline = stream.readline
+            held: list[bytes] = []
+            held_bytes = 0
+            first = line_no = 1
+            line_no = 0
+            while True:
+                line = readline(limit)
+                if not line:
+                    break
+                line_no += 1
+                if len(line) == limit and not line.endswith(b"\n"):
+                    piece = line
+                    while piece and not piece.endswith(b"\n"):
+                        piece = readline(limit)
+                    line += b"\n"
+                if (len(held) >= lines or held_bytes >= size) and line[:1] == b"{":
+                    yield Chunk(display, first, b"".join(held), False, line_no)
+                    held, held_bytes, first = [], 0, line_no
+                held.append(line)
+                held_bytes += len(line)
+            yield Chunk(display, first, b"".join(held), True, line_no + 1)
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+
+
+_EOF_TRUNCATED: Final = ": truncated JSON document: the input ended before it was complete"
+_STARTS_ON: Final = re.compile(r"a new record starts on line (\d+)\)")
+
+
+def _shift(error: PayloadError, chunk: Chunk, offset: int) -> PayloadError:
+    """The error `read_records` gives for this record in the whole input, from the one it gave in the chunk."""
+    message = error.message
+    prefix = f"{chunk.name} line "
+    if message.startswith(prefix):
+        digits = message[len(prefix):].split(":", 1)[0]
+        if digits.isdigit():
+            message = f"{prefix}{int(digits) + offset}{message[len(prefix) + len(digits):]}"
+    message = _STARTS_ON.sub(lambda m: f"a new record starts on line {int(m.group(1)) + offset})", message)
+    if not chunk.final and message.endswith(_EOF_TRUNCATED):
+        # In the whole input the next chunk's first line (a "{" in column 0) is what ended the document.
+        message = (message[: -len(_EOF_TRUNCATED)]
+                   + f": truncated JSON document (it never closes; a new record starts on line {chunk.next_line})")
+    return PayloadError(error.path, message)
+
+
+def chunk_records(chunk: Chunk, *, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[RawRecord]:
+    """The chunk's records numbered from 1, with line numbers and messages as in the whole input."""
+    offset = chunk.first_line - 1
+    for record in read_records(io.BytesIO(chunk.data), name=chunk.name, start=1, max_bytes=max_bytes):
+        if record.error is not None:
+            yield RawRecord(record.number, record.line + offset, None, _shift(record.error, chunk, offset))
+        elif offset:
+            yield RawRecord(record.number, record.line + offset, record.value, None)
+        else:
+            yield record
+
+
+_WORKER: Replayer | None = None
+
+
+def _start_worker(config: ReplayConfig) -> None:
+    global _WORKER
+    _WORKER = Replayer(config)
+
+
+def _run_in_worker(chunk: Chunk) -> ChunkResult:
+    assert _WORKER is not None, "worker not started"
+    return _WORKER.run_chunk(chunk)
+
+
+def _pooled(chunks: Iterator[Chunk], config: ReplayConfig, workers: int) -> Iterator[ChunkResult]:
+    # fork shares the parent's compiled default policy; elsewhere workers compile their own.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                                initargs=(config,)) as pool:
+        pending: deque[concurrent.futures.Future[ChunkResult]] = deque()
+        # A bounded number of chunks in flight keeps memory flat and every worker busy.
+        for chunk in chunks:
+            pending.append(pool.submit(_run_in_worker, chunk))
+            if len(pending) >= 3 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def replay_chunks(chunks: Iterable[Chunk], config: ReplayConfig, *, workers: int = 1,
+                  write: Callable[[str], object] | None = None) -> ReplaySummary:
+    """Replay ``chunks`` on ``workers`` processes (1: in this one), writing each record's JSON lines through
+    ``write`` in input order (when the config asks for lines); returns the merged summary."""
+    if workers < 1:
+        raise ValueError("workers must be >= 1")
+    summary = ReplaySummary()
+    results: Iterable[ChunkResult]
+    if workers == 1:
+        replayer = Replayer(config)
+        results = (replayer.run_chunk(chunk) for chunk in chunks)
+    else:
+        results = _pooled(iter(chunks), config, workers)
+    done = 0
+    for result in results:
+        if write is not None and result.lines:
+            write("".join([f"{body}{done + number}}}\n" for number, body in result.lines]))
+        summary.merge(result.summary, offset=done)
+        done += result.records
+    return summary
