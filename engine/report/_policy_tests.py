@@ -202,12 +202,12 @@ def _read_file(path: Path) -> tuple[_Reader, TestFile | None]:
                     field="case")
         raw_cases = []
     cases = [case for index, raw in enumerate(raw_cases)
-             if (case := _read_case(reader, index, raw, default_now, tenant)) is not None]
+             if (case := _read_case(reader, index, raw, default_now, tenant, "now" in data)) is not None]
     return reader, TestFile(str(path), tenant, (path.parent / folder).resolve(), tuple(cases))
 
 
-def _read_case(reader: _Reader, index: int, raw: object, default_now: datetime | None,
-               tenant: str | None) -> Case | None:
+def _read_case(reader: _Reader, index: int, raw: object, default_now: datetime | None, tenant: str | None,
+               file_has_now: bool) -> Case | None:
     lines = reader.lines
     header = lines.case(index)
     label = f"case {index + 1}"
@@ -223,7 +223,7 @@ def _read_case(reader: _Reader, index: int, raw: object, default_now: datetime |
         reader.fail(f"{label} has no name", 'add name = "what the case shows"', line=header, field="name")
         name = label
     now = reader.instant(raw["now"], "now", lines.key(index, "now")) if "now" in raw else default_now
-    if now is None and "now" not in raw and default_now is None:
+    if now is None and "now" not in raw and not file_has_now:
         reader.fail(f"{label}: no time to decide at", "add now = \"2026-11-24T10:00:00Z\" to the case or the file",
                     line=header, field="now")
     expect: dict[str, Any] = {}

@@ -51,6 +51,8 @@ class ReplayConfig:
     tenant: str | None = None
     #: Whether to produce the per-record JSON lines (the table and HTML formats need only the summary).
     lines: bool = True
+    #: The longest record read (as in `read_records`); give `read_chunks` the same.
+    max_bytes: int = MAX_RECORD_BYTES
 
 
 @attrs.frozen
@@ -122,7 +124,7 @@ class Replayer:
         summary = ReplaySummary()
         lines: list[tuple[int, str]] = []
         count = 0
-        for record in chunk_records(chunk):
+        for record in chunk_records(chunk, max_bytes=self.config.max_bytes):
             count += 1
             self._record(record, summary, lines)
         summary.records = count
