@@ -42,7 +42,7 @@ def _policy_for(test: TestFile, args: argparse.Namespace,
     if args.policy:
         if tenant is not None:
             raise UsageError(f"{test.path} tests tenant {tenant}; --policy replaces the default, so drop one")
-        key = ("--policy", None)
+        key: tuple[str, str | None] = ("--policy", None)
         if key not in cache:
             try:
                 cache[key] = Engine.load(args.policy).policy
