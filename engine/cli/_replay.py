@@ -55,19 +55,22 @@ def run(args: argparse.Namespace) -> int:
     config = ReplayConfig(policy_dir=args.policy_dir, baseline_dir=args.baseline_dir, now=parse_now(args.now),
                           provider=args.provider, channel=args.channel, tenant=args.tenant,
                           lines=args.format == "jsonl")
-    out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    sys.stdout.flush()
+    # Bytes all the way: the workers' output is spliced and written without decoding it again.
+    out: IO[bytes] = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
     started = time.perf_counter()
     try:
         summary = replay_chunks(read_chunks(args.logs or ["-"]), config, workers=args.workers, write=out.write)
         if args.format == "jsonl":
-            out.write(json.dumps({"summary": summary.to_json()}, ensure_ascii=False) + "\n")
+            text = json.dumps({"summary": summary.to_json()}) + "\n"
         elif args.format == "table":
-            out.write(render_table(summary, compared=_compared(args)) + "\n")
+            text = render_table(summary, compared=_compared(args)) + "\n"
         else:
-            out.write(_html(summary, args))
+            text = _html(summary, args)
+        out.write(text.encode("utf-8"))
         out.flush()
     finally:
-        if out is not sys.stdout:
+        if out is not sys.stdout.buffer:
             out.close()
     total = summary.overall
     sys.stderr.write(f"dlrpolicy replay: {summary.records} records, {total.decisions} decisions compared, "

@@ -8,6 +8,8 @@ the same for any number of workers and memory stays flat for any input size."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import gc
 import io
 import json
 import multiprocessing
@@ -32,9 +34,8 @@ from ._compare import ReplaySummary, changed_fields
 from ._decision_log import is_log_entry, read_log_entry
 from ._records import read_report
 
-#: A chunk ends, at the next record start, after this many lines or bytes.
-CHUNK_LINES: Final = 2000
-CHUNK_BYTES: Final = 1 << 20
+#: A chunk ends at the last record start in this many bytes.
+CHUNK_BYTES: Final = 256 << 10
 
 
 @attrs.frozen
@@ -69,12 +70,36 @@ class Chunk:
 
 @attrs.frozen
 class ChunkResult:
-    """A replayed chunk: how many records it held, its output lines as (record number within the chunk, the
-    line up to the record number), and its summary (record numbers in samples also within the chunk)."""
+    """A replayed chunk: how many records it held, its output lines (ASCII, each up to its record number: line
+    ``i`` is ``text[ends[i - 1]:ends[i]]`` followed by the number), the record number of each line within the
+    chunk, and its summary (record numbers in samples also within the chunk).  Bytes and integer lists cross
+    process boundaries cheaply; the parent only splices in the numbers."""
 
     records: int
-    lines: list[tuple[int, str]]
+    text: bytes
+    ends: list[int]
+    numbers: list[int]
     summary: ReplaySummary
+
+
+class _Lines:
+    """Output lines of one chunk as they are made."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.ends: list[int] = []
+        self.numbers: list[int] = []
+        self._size = 0
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def add(self, number: int, body: str) -> None:
+        """One line: ``body`` is the JSON object up to ``"input": `` (ASCII, so its length is its size)."""
+        self.parts.append(body)
+        self._size += len(body)
+        self.ends.append(self._size)
+        self.numbers.append(number)
 
 
 class _Policies:
@@ -107,7 +132,7 @@ def _error_body(exc: Exception) -> str:
         kind, message, path = type(exc).__name__, str(exc), "$"
     else:  # a bug of ours: still one line for the record, never a crashed run
         kind, message, path = "InternalError", f"{type(exc).__name__}: {exc}", "$"
-    return json.dumps({"error": {"type": kind, "message": message, "path": path}}, ensure_ascii=False)[:-1]
+    return json.dumps({"error": {"type": kind, "message": message, "path": path}})[:-1] + ', "input": '
 
 
 class Replayer:
@@ -119,18 +144,27 @@ class Replayer:
         self._old = _Policies(config.baseline_dir)
         self._use_logged = config.baseline_dir is None
 
+    def warm(self) -> None:
+        """Compile the policies the configured tenant needs now (forked workers inherit them)."""
+        for policies in (self._new, self._old):
+            with contextlib.suppress(DlrpolicyError):
+                policies.get(self.config.tenant)
+                policies.get(None)
+
     def run_chunk(self, chunk: Chunk) -> ChunkResult:
         """Replay one chunk; never raises for bad input (each bad record becomes an error line)."""
         summary = ReplaySummary()
-        lines: list[tuple[int, str]] = []
+        lines = _Lines()
         count = 0
         for record in chunk_records(chunk, max_bytes=self.config.max_bytes):
             count += 1
             self._record(record, summary, lines)
         summary.records = count
-        return ChunkResult(count, lines if self.config.lines else [], summary)
+        if not self.config.lines:
+            return ChunkResult(count, b"", [], [], summary)
+        return ChunkResult(count, "".join(lines.parts).encode("ascii"), lines.ends, lines.numbers, summary)
 
-    def _record(self, record: RawRecord, summary: ReplaySummary, lines: list[tuple[int, str]]) -> None:
+    def _record(self, record: RawRecord, summary: ReplaySummary, lines: _Lines) -> None:
         number = record.number
         before = len(lines) + summary.errors + summary.overall.decisions
         try:
@@ -153,76 +187,95 @@ class Replayer:
             for item in found.items:
                 if isinstance(item, PayloadError):
                     summary.errors += 1
-                    lines.append((number, _error_body(item) + ', "input": '))
+                    lines.add(number, _error_body(item))
                     continue
                 try:
                     new = self._decide(self._new.get(found.tenant), item, now, found.history)
                     old = self._decide(self._old.get(found.tenant), item, now, found.history)
                 except DlrpolicyError as exc:
                     summary.errors += 1
-                    lines.append((number, _error_body(exc) + ', "input": '))
+                    lines.add(number, _error_body(exc))
                     continue
                 self._compare(number, item, found.tenant, old, new, summary, lines)
         except Exception as exc:
             summary.errors += 1
-            lines.append((number, _error_body(exc) + ', "input": '))
+            lines.add(number, _error_body(exc))
         if len(lines) + summary.errors + summary.overall.decisions == before:  # nothing is dropped silently
             summary.errors += 1
-            lines.append((number, _error_body(PayloadError("$", "the record produced no outcome")) + ', "input": '))
+            lines.add(number, _error_body(PayloadError("$", "the record produced no outcome")))
 
     @staticmethod
     def _decide(policy: CompiledPolicy, outcome: Outcome, now: datetime, history: History | None) -> dict[str, Any]:
         return evaluate(policy, outcome, now=now, history=history).to_json()
 
     def _compare(self, number: int, outcome: Outcome, tenant: str | None, old: dict[str, Any], new: dict[str, Any],
-                 summary: ReplaySummary, lines: list[tuple[int, str]]) -> None:
+                 summary: ReplaySummary, lines: _Lines) -> None:
         fields = changed_fields(old, new)
         summary.add(old, new, fields=fields, tenant=tenant, provider=outcome.provider, channel=outcome.channel,
                     number=number, message_id=outcome.message_id)
         if self.config.lines:
             body = json.dumps({"message_id": outcome.message_id, "tenant": tenant, "provider": outcome.provider,
                                "channel": outcome.channel, "changed": bool(fields), "fields": fields, "old": old,
-                               "new": new}, ensure_ascii=False)
-            lines.append((number, body[:-1] + ', "input": '))
+                               "new": new})
+            lines.add(number, body[:-1] + ', "input": ')
 
 
-def read_chunks(files: Iterable[str], *, lines: int = CHUNK_LINES, size: int = CHUNK_BYTES,
+def read_chunks(files: Iterable[str], *, size: int = CHUNK_BYTES,
                 max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Chunk]:
-    """Cut each input (``-``: stdin) into chunks of whole records.
+    """Cut each input (``-``: stdin) into chunks of whole records, about ``size`` bytes each.
 
     A chunk ends only before a line that starts with ``{`` in column 0: `read_records` starts a new record at
     such a line whatever came before (JSON Lines never indent a record), so cutting there changes nothing.  A
-    line longer than ``max_bytes`` is passed on shortened to just over the limit, so its error is the same.
+    line longer than ``max_bytes`` is passed on shortened to just over the limit, so its error is the same and
+    memory stays bounded.  Blocks are searched with bytes methods, not read line by line: the reading process
+    must stay cheap for the workers to have the cores.
     """
-    limit = max_bytes + 1
     for name in files:
         stream: IO[bytes] = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115 (closed below)
         display = "<stdin>" if name == "-" else name
         try:
-            readline = stream.readline
-            held: list[bytes] = []
-            held_bytes = 0
-            first = line_no = 1
-            line_no = 0
-            while True:
-                line = readline(limit)
-                if not line:
-                    break
-                line_no += 1
-                if len(line) == limit and not line.endswith(b"\n"):
-                    piece = line
-                    while piece and not piece.endswith(b"\n"):
-                        piece = readline(limit)
-                    line += b"\n"
-                if (len(held) >= lines or held_bytes >= size) and line[:1] == b"{":
-                    yield Chunk(display, first, b"".join(held), False, line_no)
-                    held, held_bytes, first = [], 0, line_no
-                held.append(line)
-                held_bytes += len(line)
-            yield Chunk(display, first, b"".join(held), True, line_no + 1)
+            yield from _cut(stream, display, size, max_bytes)
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
+
+
+def _cut(stream: IO[bytes], name: str, size: int, max_bytes: int) -> Iterator[Chunk]:
+    held = b""
+    first = 1
+    while True:
+        block = stream.read(max(size, 1))
+        if block:
+            held += block
+            held = _shorten_long_line(held, stream, max_bytes)
+            if len(held) < size:
+                continue
+        cut = held.rfind(b"\n{") + 1 if block else 0
+        if cut > 0:
+            part, held = held[:cut], held[cut:]
+            following = first + part.count(b"\n")
+            yield Chunk(name, first, part, False, following)
+            first = following
+        elif not block:
+            yield Chunk(name, first, held, True, first + held.count(b"\n") + 1)
+            return
+
+
+def _shorten_long_line(held: bytes, stream: IO[bytes], max_bytes: int) -> bytes:
+    """``held`` with an unfinished last line longer than ``max_bytes`` cut to ``max_bytes + 1`` bytes and closed by
+    the newline that ends it in the input (the rest of it is read and dropped)."""
+    start = held.rfind(b"\n") + 1
+    if len(held) - start <= max_bytes + 1:
+        return held
+    keep = held[: start + max_bytes + 1]
+    rest = held[start + max_bytes + 1:]
+    while True:
+        end = rest.find(b"\n")
+        if end != -1:
+            return keep + rest[end:]
+        rest = stream.read(1 << 20)
+        if not rest:
+            return keep + b"\n"
 
 
 _EOF_TRUNCATED: Final = ": truncated JSON document: the input ended before it was complete"
@@ -262,7 +315,8 @@ _WORKER: Replayer | None = None
 
 def _start_worker(config: ReplayConfig) -> None:
     global _WORKER
-    _WORKER = Replayer(config)
+    if _WORKER is None or _WORKER.config != config:  # forked workers already hold the parent's warm replayer
+        _WORKER = Replayer(config)
 
 
 def _run_in_worker(chunk: Chunk) -> ChunkResult:
@@ -271,23 +325,33 @@ def _run_in_worker(chunk: Chunk) -> ChunkResult:
 
 
 def _pooled(chunks: Iterator[Chunk], config: ReplayConfig, workers: int) -> Iterator[ChunkResult]:
-    # fork shares the parent's compiled default policy; elsewhere workers compile their own.
+    global _WORKER
+    # fork shares the parent's compiled policies with the workers; elsewhere each worker compiles its own.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                                initargs=(config,)) as pool:
-        pending: deque[concurrent.futures.Future[ChunkResult]] = deque()
-        # A bounded number of chunks in flight keeps memory flat and every worker busy.
-        for chunk in chunks:
-            pending.append(pool.submit(_run_in_worker, chunk))
-            if len(pending) >= 3 * workers:
+    _WORKER = Replayer(config)
+    _WORKER.warm()
+    # The pool forks its workers at the first submit: until it is shut down, keep the warm replayer for them to
+    # inherit, and the inherited objects frozen, so the workers' garbage collector leaves their pages shared.
+    gc.freeze()
+    try:
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                                    initargs=(config,)) as pool:
+            pending: deque[concurrent.futures.Future[ChunkResult]] = deque()
+            # A bounded number of chunks in flight keeps memory flat and every worker busy.
+            for chunk in chunks:
+                pending.append(pool.submit(_run_in_worker, chunk))
+                if len(pending) >= 3 * workers:
+                    yield pending.popleft().result()
+            while pending:
                 yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    finally:
+        gc.unfreeze()
+        _WORKER = None
 
 
 def replay_chunks(chunks: Iterable[Chunk], config: ReplayConfig, *, workers: int = 1,
-                  write: Callable[[str], object] | None = None) -> ReplaySummary:
+                  write: Callable[[bytes], object] | None = None) -> ReplaySummary:
     """Replay ``chunks`` on ``workers`` processes (1: in this one), writing each record's JSON lines through
     ``write`` in input order (when the config asks for lines); returns the merged summary."""
     if workers < 1:
@@ -301,8 +365,15 @@ def replay_chunks(chunks: Iterable[Chunk], config: ReplayConfig, *, workers: int
         results = _pooled(iter(chunks), config, workers)
     done = 0
     for result in results:
-        if write is not None and result.lines:
-            write("".join([f"{body}{done + number}}}\n" for number, body in result.lines]))
+        if write is not None and result.numbers:
+            view = memoryview(result.text)
+            pieces: list[bytes | memoryview] = []
+            start = 0
+            for end, number in zip(result.ends, result.numbers, strict=True):
+                pieces.append(view[start:end])
+                pieces.append(b"%d}\n" % (done + number))
+                start = end
+            write(b"".join(pieces))
         summary.merge(result.summary, offset=done)
         done += result.records
     return summary

@@ -98,21 +98,21 @@ def mixed_input(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-def _replay(files: list[str], *, workers: int, lines: int, **config: object) -> tuple[str, dict[str, object]]:
+def _replay(files: list[str], *, workers: int, size: int, **config: object) -> tuple[str, dict[str, object]]:
     options: dict[str, object] = {"policy_dir": str(POLICIES), "now": NOW, "tenant": "bank", "max_bytes": 8000,
                                   **config}
     settings_ = ReplayConfig(**options)  # type: ignore[arg-type]
-    out: list[str] = []
-    summary = replay_chunks(read_chunks(files, lines=lines, max_bytes=8000), settings_, workers=workers,
+    out: list[bytes] = []
+    summary = replay_chunks(read_chunks(files, size=size, max_bytes=8000), settings_, workers=workers,
                             write=out.append)
-    return "".join(out), summary.to_json()
+    return b"".join(out).decode("ascii"), summary.to_json()
 
 
 def test_chunking_changes_nothing(mixed_input: str) -> None:
     """Cutting the input at every record start gives the output of reading it whole (numbers, lines, errors)."""
-    whole = _replay([mixed_input], workers=1, lines=10**9)
-    assert whole == _replay([mixed_input], workers=1, lines=1)
-    assert whole == _replay([mixed_input], workers=1, lines=4)
+    whole = _replay([mixed_input], workers=1, size=10**9)
+    assert whole == _replay([mixed_input], workers=1, size=1)
+    assert whole == _replay([mixed_input], workers=1, size=64)
     rows = [json.loads(line) for line in whole[0].splitlines()]
     errors = [row for row in rows if "error" in row]
     messages = [row["error"]["message"] for row in errors]
@@ -126,25 +126,40 @@ def test_chunking_changes_nothing(mixed_input: str) -> None:
 
 def test_two_workers_give_the_same_output_and_summary(mixed_input: str) -> None:
     """Two worker processes produce byte-identical output and the same summary as one."""
-    assert _replay([mixed_input], workers=1, lines=2) == _replay([mixed_input], workers=2, lines=2)
+    assert _replay([mixed_input], workers=1, size=200) == _replay([mixed_input], workers=2, size=200)
 
 
 def test_records_are_numbered_across_files(mixed_input: str) -> None:
     """With several inputs, record numbers continue from file to file."""
-    out, summary = _replay([PAYLOADS[0], mixed_input], workers=2, lines=3)
-    single, _ = _replay([mixed_input], workers=1, lines=3)
+    out, summary = _replay([PAYLOADS[0], mixed_input], workers=2, size=100)
+    single, _ = _replay([mixed_input], workers=1, size=100)
     first = json.loads(out.splitlines()[0])
     assert 1 == first["input"]
     shifted = [json.loads(line)["input"] for line in out.splitlines()][1:]
     assert [n + 1 for n in (json.loads(line)["input"] for line in single.splitlines())] == shifted
-    assert summary["records"] == 1 + json.loads(json.dumps(_replay([mixed_input], workers=1, lines=3)[1]))["records"]
+    assert summary["records"] == 1 + json.loads(json.dumps(_replay([mixed_input], workers=1, size=100)[1]))["records"]
 
 
 def test_replaying_a_log_under_its_own_policy_changes_nothing(tmp_path: Path) -> None:
     """Every logged decision is made again, unchanged, under the policy that made it."""
     path = tmp_path / "decisions.jsonl"
     path.write_text("\n".join(_log_of(PAYLOADS, NOW)) + "\n")
-    out, summary = _replay([str(path)], workers=1, lines=5, tenant=None)
+    out, summary = _replay([str(path)], workers=1, size=500, tenant=None)
     assert (22, 0, 0) == (summary["decisions"], summary["changed"], summary["errors"])
     assert all(json.loads(line)["changed"] is False for line in out.splitlines())
     assert {default_policy().version: 22} == summary["old_policy_versions"] == summary["new_policy_versions"]
+
+
+def test_long_lines_are_shortened_before_they_are_held(tmp_path: Path) -> None:
+    """A line far over the record limit is cut to just over it while reading, and still reported as too long."""
+    from dlrpolicy.report._replay import chunk_records
+
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(b'{"first": 0}\n' + b"x" * 100_000 + b'\n{"a": 1}\n')
+    chunks = list(read_chunks([str(path)], size=4096, max_bytes=1000))
+    assert max(len(chunk.data) for chunk in chunks) < 4096 + 2 * 1000
+    records = [record for chunk in chunks for record in chunk_records(chunk, max_bytes=1000)]
+    assert [1, 2, 3] == [record.number for record in records]
+    assert records[1].error is not None
+    assert f"{path} line 2: the record is longer than 1000 bytes" in records[1].error.message
+    assert {"a": 1} == records[2].value
