@@ -12,6 +12,7 @@ from ._errors import (
     PayloadError,
     PolicyError,
     PolicyProblem,
+    PolicyTestError,
     TenantError,
 )
 from ._version import __version__
@@ -57,6 +58,7 @@ __all__ = [
     "PolicyError",
     "PolicyProblem",
     "PolicyStore",
+    "PolicyTestError",
     "RuleMatch",
     "SuppressEffect",
     "TenantError",

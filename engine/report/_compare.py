@@ -121,8 +121,9 @@ class ReplaySummary:
                 self.groups[key] = group = ChangeGroup()
             group.count += 1
             if len(group.samples) < SAMPLES_PER_GROUP:
-                group.samples.append({"input": number, "message_id": message_id, "tenant": tenant,
-                                      "fields": fields, "old": dict(old), "new": dict(new)})
+                # Only what changed: samples travel from every worker and are all most readers look at.
+                group.samples.append({"input": number, "message_id": message_id, "tenant": tenant, "fields": fields,
+                                      "old": {f: old.get(f) for f in fields}, "new": {f: new.get(f) for f in fields}})
             if old_verdict == "retry" and new_verdict != "retry":
                 one.retries_avoided = 1
             elif new_verdict == "retry" and old_verdict != "retry":

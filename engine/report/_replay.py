@@ -35,7 +35,7 @@ from ._decision_log import is_log_entry, read_log_entry
 from ._records import read_report
 
 #: A chunk ends at the last record start in this many bytes.
-CHUNK_BYTES: Final = 256 << 10
+CHUNK_BYTES: Final = 512 << 10
 
 
 @attrs.frozen

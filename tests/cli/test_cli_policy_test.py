@@ -168,3 +168,20 @@ def test_default_policy_file(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     out = capsys.readouterr().out
     assert "the policy (policy " in out
     assert re.search(r"policy: all rules: 1 of \d+ exercised", out)
+
+
+def test_policy_option_tests_a_whole_policy_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--policy FILE tests a policy that replaces the default; a file naming a tenant cannot use it."""
+    from tests.conftest import SMALL_POLICY
+
+    policy = tmp_path / "small.toml"
+    policy.write_text(SMALL_POLICY, encoding="utf-8")
+    path = tmp_path / "small.test.toml"
+    path.write_text('now = "2026-11-24T10:00:00Z"\n\n[[case]]\nname = "out of credit: every 24h"\n'
+                    'expect = { verdict = "retry", rule = "out-of-credit", retry_at = "now+24h" }\n[case.report]\n'
+                    '[[case.report.results]]\nmessageId = "m"\nerror = { groupId = 1, id = 581 }\n'
+                    'status = { groupId = 2, id = 9 }\n', encoding="utf-8")
+    assert 0 == main(["policy", "test", str(path), "--policy", str(policy)])
+    assert (1, 0) == _closing(capsys.readouterr().out)
+    assert 2 == main(["policy", "test", MARKETING, "--policy", str(policy)])
+    assert "--policy replaces the default" in capsys.readouterr().err
