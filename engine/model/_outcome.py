@@ -3,13 +3,15 @@ message (History).  Frozen; all datetimes timezone-aware."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import cattrs
-from cattrs.v import format_exception
+
+if TYPE_CHECKING:
+    import cattrs
 
 from .._errors import InvalidOutcomeError
 from ._datetimes import iso_z, require_aware
@@ -63,7 +65,7 @@ class Outcome:
     def to_json(self) -> dict[str, Any]:
         """Every field as JSON-ready data: datetimes as ISO 8601 UTC, ``retry_after`` in seconds, codes as
         objects.  Built from the attrs fields, so a field added to `Outcome` is serialised without change here."""
-        data: dict[str, Any] = _JSON.unstructure(self)
+        data: dict[str, Any] = _converter().unstructure(self)
         return data
 
     @classmethod
@@ -72,8 +74,11 @@ class Outcome:
         included, so a misspelt field is not silently dropped)."""
         if not isinstance(data, Mapping):
             raise InvalidOutcomeError("outcome", f"expected an object, got {type(data).__name__}")
+        # deferred: cattrs costs ~16 ms to import and only decision logs need it, not every `import dlrpolicy`.
+        import cattrs
+
         try:
-            return _JSON.structure(dict(data), cls)
+            return _converter().structure(dict(data), cls)
         except cattrs.BaseValidationError as exc:
             problems = "; ".join(cattrs.transform_error(exc, path="outcome", format_exception=_describe))
             raise InvalidOutcomeError("outcome", f"{problems}: write the object Outcome.to_json() writes") from None
@@ -102,6 +107,10 @@ class History:
 
 def _describe(exc: BaseException, type_: object) -> str:
     """How a field failed, in the words of the check that failed (cattrs' generic "invalid value" says less)."""
+    # deferred: see Outcome.from_json.
+    import cattrs
+    from cattrs.v import format_exception
+
     if isinstance(exc, KeyError | cattrs.ForbiddenExtraKeysError):
         return format_exception(exc, type_)  # type: ignore[arg-type]
     # attrs validators raise ValueError(message, attribute, ...): the message is the first argument.
@@ -122,10 +131,16 @@ def _timedelta_from_json(value: object, _: object) -> timedelta:
     return timedelta(seconds=value)  # type: ignore[arg-type]
 
 
-# One converter for the model's JSON form: datetimes as ISO 8601 UTC, durations as seconds, nested attrs classes
-# as objects.  Generic over attrs fields, so new Outcome (and CodeRef) fields need no code here.
-_JSON = cattrs.Converter(forbid_extra_keys=True)
-_JSON.register_unstructure_hook(datetime, iso_z)
-_JSON.register_unstructure_hook(timedelta, timedelta.total_seconds)
-_JSON.register_structure_hook(datetime, _datetime_from_json)
-_JSON.register_structure_hook(timedelta, _timedelta_from_json)
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """The model's JSON form: datetimes as ISO 8601 UTC, durations as seconds, nested attrs classes as objects.
+    Generic over attrs fields, so new Outcome (and CodeRef) fields need no code here."""
+    # deferred: see Outcome.from_json.
+    import cattrs
+
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_unstructure_hook(datetime, iso_z)
+    converter.register_unstructure_hook(timedelta, timedelta.total_seconds)
+    converter.register_structure_hook(datetime, _datetime_from_json)
+    converter.register_structure_hook(timedelta, _timedelta_from_json)
+    return converter
