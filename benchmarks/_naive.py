@@ -63,6 +63,7 @@ class NaivePolicy:
         self.unknown_permanent = compiled.unknown_permanent
         self.events = compiled.events
         self.window_for_type = compiled.window_for_type
+        self.version = compiled.version
         # Wrapping entries is bookkeeping, not rule selection: do it once so the scan is all that is timed.
         self._wrapped: dict[int, NaiveCandidate] = {
             id(entry): NaiveCandidate(entry, self.rules, self.fallback) for entry in self.catalog

@@ -12,6 +12,7 @@ from ._errors import (
     PayloadError,
     PolicyError,
     PolicyProblem,
+    PolicyTestError,
     TenantError,
 )
 from ._version import __version__
@@ -61,6 +62,7 @@ __all__ = [
     "PolicyError",
     "PolicyProblem",
     "PolicyStore",
+    "PolicyTestError",
     "Resend",
     "RuleMatch",
     "Skipped",

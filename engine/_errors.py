@@ -150,3 +150,14 @@ class NaiveTimestampError(PayloadError, NaiveDatetimeError):
             "(2015-02-12T09:58:20.323+0100, +05:30, +0000 or Z); add the sender's offset to the record"
         )
         Exception.__init__(self, f"{path}: {self.message}")
+
+
+class PolicyTestError(DlrpolicyError):
+    """A policy test file (``dlrpolicy policy test``) cannot be run; ``problems`` lists every problem found, each
+    with its file, line and fix."""
+
+    def __init__(self, problems: Sequence[PolicyProblem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in policy test files:\n{lines}")

@@ -6,6 +6,7 @@ import hidden inside a function, no module over 400 lines.
 Layers, and what each may import (DESIGN.md, docs/architecture.md):
 
     cli            everything below it
+    report         decide, policy, adapters, model, base
     integrations   state, decide, policy, adapters, model, base
     state          decide, policy, model, base
     decide         policy, model, base
@@ -39,9 +40,10 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "decide": frozenset({"base", "model", "policy", "decide"}),
     "state": frozenset({"base", "model", "policy", "decide", "state"}),
     "integrations": frozenset({"base", "model", "adapters", "policy", "decide", "state", "integrations"}),
-    "cli": frozenset({"base", "model", "adapters", "policy", "decide", "state", "integrations", "cli"}),
+    "report": frozenset({"base", "model", "adapters", "policy", "decide", "report"}),
+    "cli": frozenset({"base", "model", "adapters", "policy", "decide", "state", "integrations", "report", "cli"}),
 }
-ORDER = ("cli", "integrations", "state", "decide", "policy", "adapters", "model", "base")
+ORDER = ("cli", "report", "integrations", "state", "decide", "policy", "adapters", "model", "base")
 
 
 class Edge(NamedTuple):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import attrs
 from hypothesis import strategies as st
 
 from dlrpolicy import Catalog, CodeEntry, CodeRef, History, Outcome
@@ -78,6 +79,25 @@ def histories(draw: st.DrawFn, *, before: datetime | None = None) -> History:
     if before is not None:
         first = before - draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=10)))
     return History(attempts=draw(st.integers(min_value=1, max_value=12)), first_attempt_at=first)
+
+
+@st.composite
+def complete_outcomes(draw: st.DrawFn) -> Outcome:
+    """Catalog outcomes with every optional field drawn too (both codes, times in any offset, tenant, template),
+    for serialisation round trips."""
+    outcome = draw(catalog_outcomes())
+    other = draw(catalog_entries)
+    return attrs.evolve(
+        outcome,
+        status=outcome.status or CodeRef(id=other.id, group_id=other.group_id, name=other.name,
+                                         group_name=draw(st.one_of(st.none(), st.just("DELIVERED")))),
+        error=outcome.error or draw(st.one_of(st.none(), st.builds(CodeRef, id=st.integers(-5000, 10**6)))),
+        tenant=draw(st.one_of(st.none(), st.from_regex(r"[a-z0-9][a-z0-9_-]{0,10}", fullmatch=True))),
+        template=draw(st.one_of(st.none(), st.text(max_size=10))),
+        sent_at=draw(st.one_of(st.none(), offset_datetimes)),
+        done_at=draw(st.one_of(st.none(), offset_datetimes)),
+        retry_after=draw(st.one_of(st.none(), st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=2)))),
+    )
 
 # --- tenacity integration ---------------------------------------------------------------------------------------
 

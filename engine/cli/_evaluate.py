@@ -15,7 +15,7 @@ from typing import IO, Final
 import attrs
 
 from .._errors import DlrpolicyError, PayloadError
-from ..adapters._parse import adapt, read_envelope
+from ..adapters._records import error_fields, read_record, skipped_fields
 from ..adapters._stream import MAX_RECORD_BYTES, RawRecord, read_records
 from ..adapters._values import Skipped
 from ..decide._engine import Engine
@@ -25,6 +25,7 @@ from ..model._decision import Decision
 from ..model._outcome import History, Outcome
 from ..model._vocabulary import CHANNELS, PROVIDERS, VERDICTS, validate_tenant
 from ..policy._compile import CompiledPolicy
+from ..report._decision_log import DecisionLog
 from ._common import UsageError, add_policy_arguments, engine_from, parse_now
 
 _FLUSH_EVERY: Final = 256
@@ -55,18 +56,12 @@ class RunSummary:
 
 def error_line(number: int, exc: Exception) -> str:
     """``{"input": N, "error": {"type", "message", "path"}}`` for a record (or part of one) not decided."""
-    if isinstance(exc, PayloadError):
-        kind, message, path = type(exc).__name__, exc.message, exc.path
-    elif isinstance(exc, DlrpolicyError):
-        kind, message, path = type(exc).__name__, str(exc), "$"
-    else:  # a bug of ours: still one line for the record, never a crashed run
-        kind, message, path = "InternalError", f"{type(exc).__name__}: {exc}", "$"
-    return json.dumps({"input": number, "error": {"type": kind, "message": message, "path": path}})
+    return json.dumps({"input": number, "error": error_fields(exc)})
 
 
 def skipped_line(number: int, skipped: Skipped) -> str:
     """``{"input": N, "skipped": {"reason", "path"}}`` for a part of a record with nothing to decide."""
-    return json.dumps({"input": number, "skipped": {"reason": skipped.reason, "path": skipped.path}})
+    return json.dumps({"input": number, "skipped": skipped_fields(skipped)})
 
 
 _escape: Callable[[str], str] = json.encoder.encode_basestring_ascii
@@ -96,12 +91,13 @@ def decision_line(decision: Decision, outcome: Outcome, number: int) -> str:
     """``json.dumps({**decision.to_json(), "outcome": {...}, "message_id": ..., "input": number})``, byte for
     byte, built directly: the evaluate command's hot path, about twice as fast as building the dict and encoding
     it.  ``outcome`` is `outcome_json`; ``message_id`` repeats the outcome's, for readers of the flat line."""
-    key = (decision.rule, decision.rule_source, decision.layers, decision.code, decision.reason)
+    key = (decision.rule, decision.rule_source, decision.layers, decision.code, decision.reason,
+           decision.policy_version)
     tail = _TAILS.get(key)
     if tail is None:
         tail = (f', "rule": {_escape(decision.rule)}, "rule_source": {_escape(decision.rule_source)}, '
                 f'"layers": {json.dumps(list(decision.layers))}, "code": {json.dumps(decision.code.to_json())}, '
-                f'"reason": {_escape(decision.reason)}')
+                f'"reason": {_escape(decision.reason)}, "policy_version": {_escape(decision.policy_version)}')
         if len(_TAILS) >= _TAILS_MAX:
             _TAILS.clear()
         _TAILS[key] = tail
@@ -142,11 +138,14 @@ class _Policies:
 
 def decide_records(records: Iterable[RawRecord], write: Callable[[str], object], *, engine: Engine,
                    now: datetime, provider: str | None = None, channel: str | None = None,
-                   tenant: str | None = None, progress: Callable[[RunSummary], None] | None = None) -> RunSummary:
+                   tenant: str | None = None, progress: Callable[[RunSummary], None] | None = None,
+                   log: Callable[[int, datetime, Outcome, History | None, Decision, CompiledPolicy], object] | None
+                   = None) -> RunSummary:
     """Decide every record, writing one JSON line per outcome (or per error) through ``write``.
 
     Every record yields at least one line.  The lines are the `Decision.to_json` keys plus ``message_id`` and
-    ``input`` (the record number), or ``{"input", "error": {"type", "message", "path"}}``.
+    ``input`` (the record number), or ``{"input", "error": {"type", "message", "path"}}``.  ``log`` (a
+    `DecisionLog.record`) is called with every decision and what it was made from.
     """
     summary = RunSummary()
     verdicts = summary.verdicts
@@ -164,20 +163,9 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
         try:
             if record.error is not None:
                 raise record.error
-            value = record.value
-            if type(value) is dict and "report" in value:
-                envelope = read_envelope(value)
-                record_tenant = envelope.tenant or tenant
-                policy = policies.get(record_tenant) if record_tenant != tenant else default_policy
-                history = None
-                if envelope.attempt is not None or envelope.first_attempt_at is not None:
-                    history = History(attempts=envelope.attempt or 1, first_attempt_at=envelope.first_attempt_at)
-                items = envelope.apply(adapt(envelope.report, provider=envelope.provider or provider,
-                                             channel=envelope.channel or channel, http_status=envelope.http_status,
-                                             headers=envelope.headers, tenant=record_tenant, root=envelope.root))
-            else:
-                policy, history = default_policy, None
-                items = adapt(value, provider=provider, channel=channel, tenant=tenant)
+            found = read_record(record.value, provider=provider, channel=channel, tenant=tenant)
+            policy = policies.get(found.tenant) if found.tenant != tenant else default_policy
+            history, items = found.history, found.items
             if isinstance(policy, DlrpolicyError):
                 raise PayloadError("$.tenant", str(policy))
             for item in items:
@@ -196,6 +184,8 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                     errors += 1
                     continue
                 append(decision_line(decision, item, number))
+                if log is not None:
+                    log(number, now, item, history, decision, policy)
                 verdicts[decision.verdict] += 1
                 decisions += 1
         except Exception as exc:
@@ -253,6 +243,16 @@ def _progress_line(summary: RunSummary) -> None:
     sys.stderr.flush()
 
 
+def _open_log(name: str | None) -> IO[str] | None:
+    """``--log FILE``: the decision log, appended to (a log collects many runs)."""
+    if name is None:
+        return None
+    try:
+        return open(name, "a", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--log {name}: cannot open for writing: {exc.strerror}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate the inputs; exit 0 when every record was decided, 1 when some were not."""
     if args.tenant is not None:
@@ -265,8 +265,16 @@ def run(args: argparse.Namespace) -> int:
     engine = engine_from(args)  # with --tenant, its store also serves the tenants named in envelopes
     tty = sys.stderr.isatty()
     out = sys.stdout
-    summary = decide_records(records_from(files), out.write, engine=engine, now=now, provider=args.provider,
-                             channel=args.channel, tenant=args.tenant, progress=_progress_line if tty else None)
+    log_file = _open_log(args.log)
+    log = DecisionLog(log_file) if log_file is not None else None
+    try:
+        summary = decide_records(records_from(files), out.write, engine=engine, now=now, provider=args.provider,
+                                 channel=args.channel, tenant=args.tenant, progress=_progress_line if tty else None,
+                                 log=log.record if log is not None else None)
+    finally:
+        if log is not None and log_file is not None:
+            log.close()
+            log_file.close()
     out.flush()
     sys.stderr.write(("\r" if tty else "") + summary.render() + "\n")
     return 1 if summary.errors else 0
@@ -287,5 +295,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    "(default: detect from the shape)")
     p.add_argument("--channel", choices=CHANNELS, help="channel of every payload without an envelope channel "
                    "(default: from the payload, else the product's)")
+    p.add_argument("--log", metavar="FILE", help="append a decision log to FILE (JSON Lines: outcome, now, "
+                   "history, decision and policy version per decision), for `dlrpolicy replay`")
     add_policy_arguments(p)
     p.set_defaults(run=run)

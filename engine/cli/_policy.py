@@ -10,6 +10,7 @@ from .._errors import DlrpolicyError, PolicyError
 from ..decide._engine import Engine
 from ..policy._reports import coverage, diff, lint
 from ..policy._tenants import PolicyStore
+from . import _policy_test
 from ._common import UsageError, add_policy_arguments, engine_from
 
 
@@ -37,6 +38,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_policy_arguments(p)
     p.add_argument("--format", choices=("table", "jsonl"), default="table")
     p.set_defaults(run=_run_diff)
+
+    _policy_test.add_parser(inner)
 
 
 def _run_coverage(args: argparse.Namespace) -> int:

@@ -186,4 +186,5 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
         channel=plan.channel if verdict == "retry" else None,
         suppress=suppress,
         escalate=escalate,
+        policy_version=policy.version,
     )

@@ -65,7 +65,7 @@ class CodeIdentity:
 
 DECISION_KEYS: Final[tuple[str, ...]] = (
     "verdict", "retry_at", "give_up_at", "check_at", "attempt", "channel", "suppress", "escalate",
-    "rule", "rule_source", "layers", "code", "reason",
+    "rule", "rule_source", "layers", "code", "reason", "policy_version",
 )
 
 
@@ -76,7 +76,8 @@ class Decision:
     """What to do about a message after a report: one verdict plus optional effects, and why.
 
     ``attempt`` is the number the next attempt would have.  ``rule``/``rule_source``/``layers`` say which
-    policy rule decided and where it came from; ``reason`` says why in plain English.
+    policy rule decided and where it came from; ``reason`` says why in plain English.  ``policy_version`` is
+    the content hash of the compiled policy that decided (`CompiledPolicy.version`).
     """
 
     verdict: str
@@ -92,6 +93,7 @@ class Decision:
     channel: str | None = None
     suppress: SuppressEffect | None = None
     escalate: EscalateEffect | None = None
+    policy_version: str = ""
 
     def to_json(self) -> dict[str, object]:
         """A JSON-ready dict with exactly `DECISION_KEYS`, datetimes as ISO 8601 UTC, nulls where absent."""
@@ -109,4 +111,5 @@ class Decision:
             "layers": list(self.layers),
             "code": self.code.to_json(),
             "reason": self.reason,
+            "policy_version": self.policy_version,
         }

@@ -3,14 +3,18 @@ Resend) and what already happened to the message (History).  Frozen; all datetim
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
+if TYPE_CHECKING:
+    import cattrs
+
 from .._errors import InvalidOutcomeError
-from ._datetimes import require_aware
+from ._datetimes import iso_z, require_aware
 from ._vocabulary import CHANNELS, KINDS, PROVIDERS
 
 
@@ -107,6 +111,27 @@ class Outcome:
         if self.channel_source is not None and self.channel is None:
             raise InvalidOutcomeError("channel_source", "a channel source needs a channel: drop it or set channel")
 
+    def to_json(self) -> dict[str, Any]:
+        """Every field as JSON-ready data: datetimes as ISO 8601 UTC, ``retry_after`` in seconds, codes as
+        objects.  Built from the attrs fields, so a field added to `Outcome` is serialised without change here."""
+        data: dict[str, Any] = _converter().unstructure(self)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Outcome:
+        """The outcome `to_json` wrote; raise `InvalidOutcomeError` naming every wrong field (unknown keys
+        included, so a misspelt field is not silently dropped)."""
+        if not isinstance(data, Mapping):
+            raise InvalidOutcomeError("outcome", f"expected an object, got {type(data).__name__}")
+        # deferred: cattrs costs ~16 ms to import and only decision logs need it, not every `import dlrpolicy`.
+        import cattrs
+
+        try:
+            return _converter().structure(dict(data), cls)
+        except cattrs.BaseValidationError as exc:
+            problems = "; ".join(cattrs.transform_error(exc, path="outcome", format_exception=_describe))
+            raise InvalidOutcomeError("outcome", f"{problems}: write the object Outcome.to_json() writes") from None
+
 
 def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if type(value) is not int or value < 1:
@@ -127,3 +152,44 @@ class History:
     attempts: int = attrs.field(default=1, validator=_positive)
     first_attempt_at: datetime | None = attrs.field(default=None, validator=_aware)
     channels: tuple[str, ...] = attrs.field(default=(), converter=_as_channels)
+
+
+def _describe(exc: BaseException, type_: object) -> str:
+    """How a field failed, in the words of the check that failed (cattrs' generic "invalid value" says less)."""
+    # deferred: see Outcome.from_json.
+    import cattrs
+    from cattrs.v import format_exception
+
+    if isinstance(exc, KeyError | cattrs.ForbiddenExtraKeysError):
+        return format_exception(exc, type_)  # type: ignore[arg-type]
+    # attrs validators raise ValueError(message, attribute, ...): the message is the first argument.
+    return exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+
+
+def _datetime_from_json(value: object, _: object) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 string, got {type(value).__name__}")
+    moment = datetime.fromisoformat(value)
+    require_aware("datetime", moment)
+    return moment
+
+
+def _timedelta_from_json(value: object, _: object) -> timedelta:
+    if type(value) not in (int, float):
+        raise TypeError(f"expected a number of seconds, got {type(value).__name__}")
+    return timedelta(seconds=value)  # type: ignore[arg-type]
+
+
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """The model's JSON form: datetimes as ISO 8601 UTC, durations as seconds, nested attrs classes as objects.
+    Generic over attrs fields, so new Outcome (and CodeRef) fields need no code here."""
+    # deferred: see Outcome.from_json.
+    import cattrs
+
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_unstructure_hook(datetime, iso_z)
+    converter.register_unstructure_hook(timedelta, timedelta.total_seconds)
+    converter.register_structure_hook(datetime, _datetime_from_json)
+    converter.register_structure_hook(timedelta, _timedelta_from_json)
+    return converter

@@ -69,12 +69,16 @@ class CompiledPolicy:
     """
 
     __slots__ = ("_base", "_base_index", "_candidates", "_index", "_type_windows", "catalog", "events", "fallback",
-                 "spec", "unknown", "unknown_permanent")
+                 "spec", "unknown", "unknown_permanent", "version")
 
     def __init__(self, spec: PolicySpec, catalog: Catalog, candidates: Mapping[CodeEntry, Candidate],
                  index: Mapping[IndexKey, Tables], fallback: Plan, unknown: Plan,
-                 unknown_permanent: Plan, events: Mapping[str, Plan], base: CompiledPolicy | None = None) -> None:
+                 unknown_permanent: Plan, events: Mapping[str, Plan], base: CompiledPolicy | None = None,
+                 version: str = "") -> None:
         self.spec = spec
+        #: Content hash of the layers and catalog this policy was compiled from (`policy_version`); every
+        #: decision carries it, so a decision log names exactly the policy that decided.
+        self.version = version
         self.catalog = catalog
         self._candidates = candidates
         self._index = index
@@ -149,10 +153,12 @@ def _table_index(candidates: Mapping[CodeEntry, Candidate]) -> dict[IndexKey, Ta
     return index
 
 
-def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy | None = None) -> CompiledPolicy:
+def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy | None = None,
+                   version: str = "") -> CompiledPolicy:
     """Index ``spec`` over ``catalog``; raise `PolicyError` on equal-specificity conflicts and on rules that no
     catalog code can satisfy.  With ``base`` (the default policy, compiled over the same catalog), only what
-    differs from it is stored, so a thousand tenants cost little more than their own rules."""
+    differs from it is stored, so a thousand tenants cost little more than their own rules.  ``version`` is the
+    policy's content hash (`compile_layers` computes it from the layers with `policy_version`)."""
     if base is not None and base.catalog is not catalog:
         base = None
     defaults = spec.defaults
@@ -225,7 +231,7 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
         # Keep only the keys whose candidates differ from the base's; the rest resolve through the base.
         index = {key: value for key, value in index.items() if not _same(value, base.resolve(*key))}
     return CompiledPolicy(spec, catalog, own if base is not None else all_candidates, index, fallback, unknown,
-                          unknown_permanent, events, base)
+                          unknown_permanent, events, base, version)
 
 
 _Bucket = dict[tuple[str | None, str | None, str | None], list[Rule]]

@@ -249,6 +249,6 @@ def test_decision_json_keys_and_format(small_engine: Engine) -> None:
     decision = small_engine.evaluate(_sms(error=CodeRef(id=581)), now=datetime(2026, 11, 24, 19, 0, tzinfo=SEOUL))
     data = decision.to_json()
     assert ["verdict", "retry_at", "give_up_at", "check_at", "attempt", "channel", "suppress", "escalate", "rule",
-            "rule_source", "layers", "code", "reason"] == list(data)
+            "rule_source", "layers", "code", "reason", "policy_version"] == list(data)
     assert ("2026-11-25T10:00:00Z", None) == (data["retry_at"], data["check_at"])
     assert ["small"] == data["layers"]

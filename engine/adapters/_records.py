@@ -1,0 +1,63 @@
+"""One input record (a raw provider payload, or an envelope around one) as the items it reports, the history its
+envelope gives and the tenant it belongs to.  `dlrpolicy evaluate`, `policy test` and `replay` all read records
+through `read_record`, so an envelope means the same everywhere."""
+
+from __future__ import annotations
+
+import attrs
+
+from .._errors import DlrpolicyError, PayloadError
+from ..model._outcome import History
+from ._parse import Item, adapt, read_envelope
+from ._values import Skipped
+
+
+@attrs.frozen
+class RecordInput:
+    """What one record says: its items (outcomes, `Skipped` parts, and the errors of parts that cannot be read),
+    the history its envelope gives (None: the envelope says nothing about earlier attempts), and its tenant (the
+    envelope's, else the one given)."""
+
+    items: tuple[Item, ...]
+    history: History | None
+    tenant: str | None
+
+
+def read_record(value: object, *, provider: str | None = None, channel: str | None = None,
+                tenant: str | None = None) -> RecordInput:
+    """Read ``value``: an envelope ``{"report": ..., "tenant", "attempt", "first_attempt_at", "channel",
+    "provider", "http_status", "headers", "sender", "template"}`` or a bare payload.
+
+    Raises `PayloadError` when the envelope itself is wrong; parts of the payload that cannot be read come back
+    as `PayloadError` items, so one bad result does not hide the others.  The envelope's sender and template win
+    over the report's.
+    """
+    if type(value) is not dict or "report" not in value:
+        return RecordInput(tuple(adapt(value, provider=provider, channel=channel, tenant=tenant)), None, tenant)
+    envelope = read_envelope(value)
+    record_tenant = envelope.tenant or tenant
+    history = None
+    if envelope.attempt is not None or envelope.first_attempt_at is not None:
+        history = History(attempts=envelope.attempt or 1, first_attempt_at=envelope.first_attempt_at)
+    items = envelope.apply(adapt(envelope.report, provider=envelope.provider or provider,
+                                 channel=envelope.channel or channel, http_status=envelope.http_status,
+                                 headers=envelope.headers, tenant=record_tenant, root=envelope.root))
+    return RecordInput(tuple(items), history, record_tenant)
+
+
+def error_fields(exc: Exception) -> dict[str, str]:
+    """The ``{"type", "message", "path"}`` of the error record for a record (or part of one) not decided.
+
+    A `PayloadError` names the path into the record; another `DlrpolicyError` says what is wrong; anything else is
+    a bug of ours, still reported as one record (``InternalError``) so the run goes on.
+    """
+    if isinstance(exc, PayloadError):
+        return {"type": type(exc).__name__, "message": exc.message, "path": exc.path}
+    if isinstance(exc, DlrpolicyError):
+        return {"type": type(exc).__name__, "message": str(exc), "path": "$"}
+    return {"type": "InternalError", "message": f"{type(exc).__name__}: {exc}", "path": "$"}
+
+
+def skipped_fields(skipped: Skipped) -> dict[str, str]:
+    """The ``{"reason", "path"}`` of the line for a part of a record with nothing to decide."""
+    return {"reason": skipped.reason, "path": skipped.path}
