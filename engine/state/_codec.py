@@ -1,0 +1,100 @@
+"""How state is written down: instants as epoch seconds (what sorted sets and SQL compare), decisions and
+outcomes as JSON (what `history` prints and what a claimed entry past its deadline is re-evaluated from)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..model._datetimes import iso_z
+from ..model._decision import CodeIdentity, Decision, EscalateEffect, SuppressEffect
+from ..model._outcome import CodeRef, Outcome
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ts(value: datetime) -> float:
+    """Epoch seconds of an aware datetime."""
+    return (value - _EPOCH) / timedelta(seconds=1)
+
+
+def ms(value: float) -> float:
+    """Epoch seconds rounded to the millisecond: what JSON re-encoded inside Redis scripts keeps exactly (its
+    encoder writes 14 significant digits), so both stores hold the same instants."""
+    return round(value, 3)
+
+
+def from_ts(value: float) -> datetime:
+    """The aware UTC datetime of epoch seconds (microsecond precision)."""
+    return _EPOCH + timedelta(microseconds=round(value * 1_000_000))
+
+
+def iso_ts(value: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC (``Z``), or None."""
+    return None if value is None else iso_z(from_ts(value))
+
+
+def dumps(value: object) -> str:
+    """Compact JSON with non-ASCII kept (what the stores hold)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _instant(value: object) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def decision_from_json(data: Mapping[str, Any]) -> Decision:
+    """The `Decision` that `Decision.to_json` wrote."""
+    code = data["code"]
+    suppress = data.get("suppress")
+    escalate = data.get("escalate")
+    return Decision(
+        verdict=data["verdict"], attempt=data["attempt"], rule=data["rule"], rule_source=data["rule_source"],
+        layers=tuple(data["layers"]), reason=data["reason"],
+        code=CodeIdentity(code["provider"], code["kind"], code["product"], code["id"], code.get("name"),
+                          code.get("group_id"), bool(code.get("unknown"))),
+        retry_at=_instant(data.get("retry_at")), give_up_at=_instant(data.get("give_up_at")),
+        check_at=_instant(data.get("check_at")), channel=data.get("channel"),
+        suppress=None if suppress is None else SuppressEffect(suppress["scope"], suppress["key"],
+                                                              _instant(suppress.get("until"))),
+        escalate=None if escalate is None else EscalateEffect(escalate["route"], escalate["severity"]),
+    )
+
+
+def _ref(ref: CodeRef | None) -> dict[str, object] | None:
+    if ref is None:
+        return None
+    return {"id": ref.id, "group_id": ref.group_id, "name": ref.name, "permanent": ref.permanent,
+            "group_name": ref.group_name}
+
+
+def outcome_to_json(outcome: Outcome) -> dict[str, object]:
+    """Every field of an `Outcome` as JSON (``retry_after`` in seconds)."""
+    return {
+        "provider": outcome.provider, "channel": outcome.channel, "status": _ref(outcome.status),
+        "error": _ref(outcome.error), "product": outcome.product, "message_id": outcome.message_id,
+        "recipient": outcome.recipient, "sender": outcome.sender, "tenant": outcome.tenant,
+        "template": outcome.template, "sent_at": iso_z(outcome.sent_at), "done_at": iso_z(outcome.done_at),
+        "retry_after": None if outcome.retry_after is None else outcome.retry_after.total_seconds(),
+    }
+
+
+def _ref_from(data: Mapping[str, Any] | None) -> CodeRef | None:
+    if data is None:
+        return None
+    return CodeRef(id=data["id"], group_id=data.get("group_id"), name=data.get("name"),
+                   permanent=data.get("permanent"), group_name=data.get("group_name"))
+
+
+def outcome_from_json(data: Mapping[str, Any]) -> Outcome:
+    """The `Outcome` that `outcome_to_json` wrote."""
+    retry_after = data.get("retry_after")
+    return Outcome(
+        provider=data["provider"], channel=data["channel"], status=_ref_from(data.get("status")),
+        error=_ref_from(data.get("error")), product=data.get("product"), message_id=data.get("message_id"),
+        recipient=data.get("recipient"), sender=data.get("sender"), tenant=data.get("tenant"),
+        template=data.get("template"), sent_at=_instant(data.get("sent_at")), done_at=_instant(data.get("done_at")),
+        retry_after=None if retry_after is None else timedelta(seconds=retry_after),
+    )

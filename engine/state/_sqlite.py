@@ -1,0 +1,420 @@
+"""The SQLite store: the embedded default, for one machine.  WAL, a busy timeout, ``BEGIN IMMEDIATE``; a batch of
+reports is one transaction (each report's history, decision and effects in it), so a crash mid-batch leaves the
+file as it was before the batch."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._errors import DlrpolicyError
+from ._apply import Op, Snapshot
+from ._codec import dumps
+from ._failures import CorruptStoreError, NotFoundError, StateError, StoreLockedError
+from ._flood import RouteCounters
+from ._merge import merge_suppression
+from ._records import Incident, ScheduleEntry, Suppression
+from ._sqlite_schema import migrate
+from ._store import Committed, Compute, IncidentHit, Item, Store
+
+DEFAULT_BUSY_TIMEOUT = 5.0
+
+
+class _Route:
+    """A route's flood counters while a transaction runs: read once, updated in memory, written at commit."""
+
+    def __init__(self, buckets: dict[int, list[int]], until: float, brk: float, gen: int, known: bool) -> None:
+        self.buckets = buckets
+        self.until, self.brk, self.gen = until, brk, gen
+        self.dirty: set[int] = set()
+        self.breaker_dirty = False
+        self.known = known
+        self.keep = 0
+
+    def counters(self) -> RouteCounters:
+        return RouteCounters({b: (v[0], v[1], v[2]) for b, v in self.buckets.items()}, self.until, self.brk,
+                             self.gen)
+
+
+class SQLiteStore(Store):
+    """State in one SQLite file (``sqlite:///path/state.db``); safe for many processes on one machine."""
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, synchronous: str = "NORMAL",
+                 url: str | None = None) -> None:
+        self.path = Path(path)
+        self.url = url or f"sqlite:///{self.path}"
+        self.busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        self._routes: dict[tuple[str, str], _Route] = {}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(self.path), timeout=busy_timeout, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+            migrate(self._conn, self.url)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        except OSError as exc:
+            raise StateError(self.url, f"cannot open the file: {exc.strerror}: check the path and permissions") \
+                from None
+
+    def _error(self, exc: sqlite3.Error) -> StateError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return StoreLockedError(self.url, f"the database stayed locked for {self.busy_timeout:g}s (another "
+                                    "writer holds it): retry, or raise ?busy_timeout= in the URL")
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return CorruptStoreError(self.url, f"the file is not a usable SQLite database ({text}): restore it "
+                                     "from a backup or point --state at a new file")
+        return StateError(self.url, f"SQLite failed: {text}")
+
+    # --- transactions ------------------------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._routes.clear()
+
+    def _commit(self) -> None:
+        conn = self._conn
+        for (tenant, route), state in self._routes.items():
+            for bucket in state.dirty:
+                r, x, f = state.buckets[bucket]
+                conn.execute("INSERT OR REPLACE INTO flood (tenant, route, bucket, reports, retries, failures) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (tenant, route, bucket, r, x, f))
+            if state.dirty:
+                conn.execute("DELETE FROM flood WHERE tenant = ? AND route = ? AND bucket < ?",
+                             (tenant, route, state.keep))
+            if state.breaker_dirty:
+                conn.execute("INSERT OR REPLACE INTO breakers (tenant, route, until, brk, gen) VALUES (?, ?, ?, ?, ?)",
+                             (tenant, route, state.until, state.brk, state.gen))
+        self._routes.clear()
+        conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self._routes.clear()
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def _route(self, tenant: str, route: str) -> _Route:
+        found = self._routes.get((tenant, route))
+        if found is None:
+            rows = self._conn.execute("SELECT bucket, reports, retries, failures FROM flood WHERE tenant = ? AND "
+                                      "route = ?", (tenant, route)).fetchall()
+            brk = self._conn.execute("SELECT until, brk, gen FROM breakers WHERE tenant = ? AND route = ?",
+                                     (tenant, route)).fetchone()
+            until, size, gen = brk if brk is not None else (0.0, 0.0, 0)
+            found = _Route({b: [r, x, f] for b, r, x, f in rows}, until, size, gen, brk is not None)
+            self._routes[(tenant, route)] = found
+        return found
+
+    # --- recording ---------------------------------------------------------------------------------------------
+
+    def _snapshot(self, item: Item) -> Snapshot:
+        conn = self._conn
+        key = item.key
+        if key is None:
+            key = item.default_key
+            if item.pid is not None:
+                row = conn.execute("SELECT key FROM links WHERE tenant = ? AND pid = ?",
+                                   (item.tenant, item.pid)).fetchone()
+                if row is not None:
+                    key = row[0]
+        row = conn.execute("SELECT version, state FROM messages WHERE tenant = ? AND key = ?",
+                           (item.tenant, key)).fetchone()
+        counters = self._route(item.tenant, item.route).counters()
+        if row is None:
+            return Snapshot(key, 0, None, counters)
+        return Snapshot(key, row[0], json.loads(row[1]), counters)
+
+    def record(self, items: Sequence[Item], compute: Compute) -> list[Committed]:
+        """One transaction for the whole batch."""
+        with self._lock:
+            try:
+                self._begin()
+                results = []
+                for item in items:
+                    change = compute(item, self._snapshot(item))
+                    if isinstance(change, DlrpolicyError):
+                        results.append(Committed(change))
+                        continue
+                    hits = self._apply(item.tenant, change.ops)
+                    assert hits is not None  # read and written under the same write lock
+                    results.append(Committed(change, tuple(hits)))
+                self._commit()
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._error(exc) from None
+            except BaseException:
+                self._rollback()
+                raise
+        return results
+
+    def commit(self, tenant: str, ops: Sequence[Op]) -> list[IncidentHit] | None:
+        with self._lock:
+            try:
+                self._begin()
+                hits = self._apply(tenant, ops)
+                if hits is None:
+                    self._rollback()
+                    return None
+                self._commit()
+                return hits
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._error(exc) from None
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _apply(self, tenant: str, ops: Sequence[Op]) -> list[IncidentHit] | None:
+        conn = self._conn
+        hits: list[IncidentHit] = []
+        for op in ops:
+            kind = op["op"]
+            if kind == "msg":
+                if op["expect"] == 0:
+                    done = conn.execute("INSERT OR IGNORE INTO messages (tenant, key, version, state) VALUES "
+                                        "(?, ?, 1, ?)", (tenant, op["key"], op["state"])).rowcount
+                else:
+                    done = conn.execute("UPDATE messages SET version = version + 1, state = ? WHERE tenant = ? AND "
+                                        "key = ? AND version = ?",
+                                        (op["state"], tenant, op["key"], op["expect"])).rowcount
+                if not done:
+                    return None
+            elif kind == "link":
+                conn.execute("INSERT OR REPLACE INTO links (tenant, pid, key) VALUES (?, ?, ?)",
+                             (tenant, op["pid"], op["key"]))
+            elif kind == "sup":
+                self._put_suppression(op["entry"])
+            elif kind == "sched":
+                entry = op["entry"]
+                conn.execute("INSERT OR REPLACE INTO schedule (tenant, key, ready, token, lease, entry) VALUES "
+                             "(?, ?, ?, NULL, NULL, ?)", (tenant, op["key"], entry["due"], dumps(entry)))
+            elif kind == "unsched":
+                conn.execute("DELETE FROM schedule WHERE tenant = ? AND key = ?", (tenant, op["key"]))
+            elif kind == "inc":
+                hits.append(self._incident_hit(tenant, op))
+            elif kind == "unhold":
+                self._unhold(tenant, op["key"])
+            elif kind == "fc":
+                state = self._route(tenant, op["route"])
+                counts = state.buckets.setdefault(op["bucket"], [0, 0, 0])
+                for i, n in enumerate(op["add"]):
+                    counts[i] += n
+                state.dirty.add(op["bucket"])
+                state.keep = max(state.keep, op["keep"])
+            elif kind == "brk":
+                state = self._route(tenant, op["route"])
+                if state.gen == op["gen"]:
+                    state.until, state.brk, state.gen = op["until"], op["brk"], state.gen + 1
+                    state.breaker_dirty = True
+            else:
+                raise ValueError(f"unknown op {kind!r}")
+        return hits
+
+    def _put_suppression(self, entry: Mapping[str, Any]) -> None:
+        row = self._conn.execute("SELECT entry FROM suppressions WHERE id = ?", (entry["id"],)).fetchone()
+        merged = merge_suppression(None if row is None else json.loads(row[0]), entry)
+        self._conn.execute("INSERT OR REPLACE INTO suppressions (id, tenant, scope, key, until, entry) VALUES "
+                           "(?, ?, ?, ?, ?, ?)", (merged["id"], merged["tenant"], merged["scope"], merged["key"],
+                                                  merged["until"], dumps(merged)))
+
+    def _incident_hit(self, tenant: str, op: Op) -> IncidentHit:
+        conn = self._conn
+        row = conn.execute("SELECT id, entry FROM incidents WHERE tenant = ? AND grp = ? AND state = 'open'",
+                           (tenant, op["group"])).fetchone()
+        opened = row is None
+        if row is None:
+            spec = op["entry"]
+            data: dict[str, Any] = {"id": op["id"], "tenant": tenant, **spec, "state": "open", "count": 0,
+                                    "recipients": 0, "first": op["now"], "last": op["now"], "samples": [], "held": 0}
+        else:
+            data = json.loads(row[1])
+            if op["entry"]["severity"] in _HIGHER.get(data["severity"], ()):
+                data["severity"] = op["entry"]["severity"]
+        incident = data["id"]
+        data["count"] += 1
+        data["last"] = op["now"]
+        if op["recipient"] and conn.execute("INSERT OR IGNORE INTO incident_recipients (incident, recipient) "
+                                            "VALUES (?, ?)", (incident, op["recipient"])).rowcount:
+            data["recipients"] += 1
+        if len(data["samples"]) < 5 and op["key"] not in data["samples"]:
+            data["samples"].append(op["key"])
+        if op["hold"]:
+            held = conn.execute("SELECT incident FROM held WHERE tenant = ? AND key = ?",
+                                (tenant, op["key"])).fetchone()
+            if held is None or held[0] != incident:
+                if held is not None:
+                    self._unhold(tenant, op["key"])
+                conn.execute("INSERT INTO held (tenant, key, incident, since) VALUES (?, ?, ?, ?)",
+                             (tenant, op["key"], incident, op["now"]))
+                data["held"] += 1
+        conn.execute("INSERT OR REPLACE INTO incidents (id, tenant, grp, state, account_wide, last, entry) VALUES "
+                     "(?, ?, ?, ?, ?, ?, ?)", (incident, tenant, op["group"], data["state"],
+                                               int(bool(data.get("account_wide"))), data["last"], dumps(data)))
+        return IncidentHit(incident, data["count"], opened)
+
+    def _unhold(self, tenant: str, key: str) -> None:
+        conn = self._conn
+        row = conn.execute("DELETE FROM held WHERE tenant = ? AND key = ? RETURNING incident", (tenant, key)).fetchone()
+        if row is None:
+            return
+        found = conn.execute("SELECT entry FROM incidents WHERE id = ?", (row[0],)).fetchone()
+        if found is not None:
+            data = json.loads(found[0])
+            data["held"] = max(0, data["held"] - 1)
+            conn.execute("UPDATE incidents SET entry = ? WHERE id = ?", (dumps(data), row[0]))
+
+    # --- reads -------------------------------------------------------------------------------------------------
+
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+
+    def read_message(self, tenant: str, key: str) -> tuple[Mapping[str, Any] | None, int]:
+        rows = self._query("SELECT version, state FROM messages WHERE tenant = ? AND key = ?", (tenant, key))
+        return (None, 0) if not rows else (json.loads(rows[0][1]), rows[0][0])
+
+    def resolve_key(self, tenant: str, pid: str) -> str | None:
+        rows = self._query("SELECT key FROM links WHERE tenant = ? AND pid = ?", (tenant, pid))
+        return rows[0][0] if rows else None
+
+    def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[str]]:
+        marks = ", ".join("?" * len(ids))
+        rows = self._query(f"SELECT entry FROM suppressions WHERE id IN ({marks})", tuple(ids))
+        holds = self._query("SELECT id FROM incidents WHERE tenant = ? AND state = 'open' AND account_wide = 1 "
+                            "ORDER BY last DESC", (tenant,))
+        return [Suppression.from_stored(json.loads(r[0])) for r in rows], [h[0] for h in holds]
+
+    def suppressions(self, *, tenant: str | None = None) -> Iterator[Suppression]:
+        where, args = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
+        for row in self._query(f"SELECT entry FROM suppressions {where} ORDER BY tenant, scope, key", args):
+            yield Suppression.from_stored(json.loads(row[0]))
+
+    def suppression(self, entry_id: str) -> Suppression | None:
+        rows = self._query("SELECT entry FROM suppressions WHERE id = ?", (entry_id,))
+        return Suppression.from_stored(json.loads(rows[0][0])) if rows else None
+
+    def remove_suppression(self, entry: Suppression, audit: Mapping[str, Any]) -> bool:
+        def change() -> bool:
+            row = self._conn.execute("SELECT entry FROM suppressions WHERE id = ?", (entry.id,)).fetchone()
+            if row is None or Suppression.from_stored(json.loads(row[0])) != entry:
+                return False
+            self._conn.execute("DELETE FROM suppressions WHERE id = ?", (entry.id,))
+            self._audit(audit)
+            return True
+
+        return self._write(change)
+
+    def _audit(self, audit: Mapping[str, Any]) -> None:
+        self._conn.execute("INSERT INTO audit (at, tenant, kind, entry) VALUES (?, ?, ?, ?)",
+                           (audit["at"], audit["tenant"], audit["kind"], dumps(audit)))
+
+    def _write(self, change: Any) -> Any:
+        with self._lock:
+            try:
+                self._begin()
+                result = change()
+                self._commit()
+                return result
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._error(exc) from None
+            except BaseException:
+                self._rollback()
+                raise
+
+    def import_suppressions(self, entries: Sequence[Mapping[str, Any]]) -> int:
+        def change() -> int:
+            for entry in entries:
+                self._put_suppression(entry)
+            return len(entries)
+
+        return int(self._write(change))
+
+    def prune(self, now: float) -> int:
+        return int(self._write(lambda: self._conn.execute(
+            "DELETE FROM suppressions WHERE until IS NOT NULL AND until <= ?", (now,)).rowcount))
+
+    def claim(self, *, now: float, limit: int, lease_until: float) -> list[ScheduleEntry]:
+        rows = self._write(lambda: self._conn.execute(
+            "UPDATE schedule SET ready = ?1, lease = ?1, token = tenant || '.' || lower(hex(randomblob(12))) "
+            "WHERE rowid IN (SELECT rowid FROM schedule WHERE ready <= ?2 ORDER BY ready LIMIT ?3) "
+            "RETURNING entry, token, lease", (lease_until, now, limit)).fetchall())
+        found = [ScheduleEntry.from_stored({**json.loads(e), "token": t, "lease": lease}) for e, t, lease in rows]
+        return sorted(found, key=lambda entry: (entry.due_at, entry.key))
+
+    def peek(self, *, now: float, limit: int) -> list[ScheduleEntry]:
+        rows = self._query("SELECT entry FROM schedule WHERE ready <= ? ORDER BY ready LIMIT ?", (now, limit))
+        return [ScheduleEntry.from_stored(json.loads(r[0])) for r in rows]
+
+    def ack(self, token: str) -> bool:
+        return bool(self._write(lambda: self._conn.execute("DELETE FROM schedule WHERE token = ?",
+                                                           (token,)).rowcount))
+
+    def extend(self, token: str, lease_until: float) -> bool:
+        return bool(self._write(lambda: self._conn.execute(
+            "UPDATE schedule SET ready = ?1, lease = ?1 WHERE token = ?2", (lease_until, token)).rowcount))
+
+    def incidents(self, *, tenant: str | None = None, state: str | None = None) -> list[Incident]:
+        clauses, args = [], []
+        if tenant is not None:
+            clauses.append("tenant = ?")
+            args.append(tenant)
+        if state is not None:
+            clauses.append("state = ?")
+            args.append(state)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._query(f"SELECT entry FROM incidents {where} ORDER BY last DESC, id", args)
+        return [Incident.from_stored(json.loads(r[0])) for r in rows]
+
+    def incident(self, incident_id: str) -> Incident | None:
+        rows = self._query("SELECT entry FROM incidents WHERE id = ?", (incident_id,))
+        return Incident.from_stored(json.loads(rows[0][0])) if rows else None
+
+    def held(self, incident_id: str, *, limit: int) -> list[str]:
+        rows = self._query("SELECT key FROM held WHERE incident = ? ORDER BY since, key LIMIT ?", (incident_id, limit))
+        return [r[0] for r in rows]
+
+    def expired_holds(self, tenant: str, before: float, *, limit: int) -> list[tuple[str, str]]:
+        rows = self._query("SELECT key, incident FROM held WHERE tenant = ? AND since < ? ORDER BY since, key "
+                           "LIMIT ?", (tenant, before, limit))
+        return [(r[0], r[1]) for r in rows]
+
+    def close_incident(self, incident_id: str, *, now: float, actor: str, note: str) -> Incident:
+        def change() -> Incident | None:
+            row = self._conn.execute("SELECT tenant, entry FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+            if row is None:
+                return None
+            data = json.loads(row[1])
+            if data["state"] != "resolved":
+                data.update(state="resolved", resolved=now, by=actor, note=note)
+                self._conn.execute("UPDATE incidents SET state = 'resolved', entry = ? WHERE id = ?",
+                                   (dumps(data), incident_id))
+                self._audit({"at": now, "tenant": row[0], "kind": "resolve", "incident": incident_id, "by": actor,
+                             "note": note})
+            return Incident.from_stored(data)
+
+        found = self._write(change)
+        if found is None:
+            raise NotFoundError("incident", incident_id, "list them with `dlrpolicy incidents list`")
+        return found  # type: ignore[no-any-return]
+
+    def tenants(self) -> list[str]:
+        # The tenants whose holds may need expiring (the index on held makes this cheap).
+        return [r[0] for r in self._query("SELECT DISTINCT tenant FROM held ORDER BY 1")]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+_HIGHER = {"info": ("warning", "error", "critical"), "warning": ("error", "critical"), "error": ("critical",)}
