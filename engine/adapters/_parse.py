@@ -22,7 +22,8 @@ Item = Outcome | PayloadError
 _INFOBIP_KEYS: Final = ("results", "requestError", "errorCode")
 _NHN_KEYS: Final = ("header", "messageSearchResultResponse", "hooks", "messages", "resultCode", "resendStatus")
 ENVELOPE_KEYS: Final = frozenset(
-    {"report", "provider", "channel", "tenant", "attempt", "first_attempt_at", "http_status", "headers", "sender"}
+    {"report", "provider", "channel", "tenant", "attempt", "first_attempt_at", "http_status", "headers", "sender",
+     "key"}
 )
 
 
@@ -103,6 +104,8 @@ class Envelope:
     #: The sending address or id, for reports that do not carry it (Infobip email reports omit the sender, which
     #: sender and sender-domain suppressions need as their key).
     sender: str | None = None
+    #: The pipeline's own id for the message; with state, every attempt's reports land on this key's history.
+    key: str | None = None
 
 
 def _opt_str(record: Mapping[str, object], key: str) -> str | None:
@@ -152,4 +155,5 @@ def read_envelope(record: object) -> Envelope:
         headers=headers,
         first_attempt_at=None if first is None else parse_timestamp(first, "$.first_attempt_at"),
         sender=_opt_str(record, "sender"),
+        key=_opt_str(record, "key") or None,
     )

@@ -25,6 +25,7 @@ from ..model._outcome import History
 from ..model._vocabulary import CHANNELS, PROVIDERS, VERDICTS, validate_tenant
 from ..policy._compile import CompiledPolicy
 from ._common import UsageError, add_policy_arguments, engine_from, parse_now
+from ._state import DEFAULT_BATCH, StateBatch, add_state_argument, recorder_from
 
 _FLUSH_EVERY: Final = 256
 _PROGRESS_SECONDS: Final = 0.25
@@ -122,18 +123,22 @@ class _Policies:
 
 def decide_records(records: Iterable[RawRecord], write: Callable[[str], object], *, engine: Engine,
                    now: datetime, provider: str | None = None, channel: str | None = None,
-                   tenant: str | None = None, progress: Callable[[RunSummary], None] | None = None) -> RunSummary:
+                   tenant: str | None = None, progress: Callable[[RunSummary], None] | None = None,
+                   state: StateBatch | None = None) -> RunSummary:
     """Decide every record, writing one JSON line per outcome (or per error) through ``write``.
 
     Every record yields at least one line.  The lines are the `Decision.to_json` keys plus ``message_id`` and
-    ``input`` (the record number), or ``{"input", "error": {"type", "message", "path"}}``.
+    ``input`` (the record number), or ``{"input", "error": {"type", "message", "path"}}``.  With ``state``, each
+    outcome is recorded through it and its line (with a ``state`` object) comes out after its batch committed.
     """
     summary = RunSummary()
     verdicts = summary.verdicts
+    if state is not None:
+        state.bind(verdicts)
     policies = _Policies(engine)
     default_policy = policies.get(tenant)
     buffer: list[str] = []
-    append = buffer.append
+    append = buffer.append if state is None else state.add_line  # with state, lines keep input order there
     records_seen = decisions = errors = 0
     shown = 0.0
     started = time.perf_counter()
@@ -150,6 +155,7 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                 record_tenant = envelope.tenant or tenant
                 policy = policies.get(record_tenant) if record_tenant != tenant else default_policy
                 history = None
+                key = envelope.key
                 if envelope.attempt is not None or envelope.first_attempt_at is not None:
                     history = History(attempts=envelope.attempt or 1, first_attempt_at=envelope.first_attempt_at)
                 items = adapt(envelope.report, provider=envelope.provider or provider,
@@ -159,7 +165,7 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                     items = [item if isinstance(item, PayloadError) or item.sender is not None
                              else attrs.evolve(item, sender=envelope.sender) for item in items]
             else:
-                policy, history = default_policy, None
+                policy, history, key = default_policy, None, None
                 items = adapt(value, provider=provider, channel=channel, tenant=tenant)
             if isinstance(policy, DlrpolicyError):
                 raise PayloadError("$.tenant", str(policy))
@@ -167,6 +173,10 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                 if isinstance(item, PayloadError):
                     append(error_line(number, item))
                     errors += 1
+                    continue
+                if state is not None:  # decided and recorded with its batch
+                    state.add(number, item, policy, history, key)
+                    decisions += 1
                     continue
                 try:
                     decision = evaluate(policy, item, now=now, history=history)
@@ -183,8 +193,10 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
         if decisions + errors == lines_before:  # defensive: nothing is ever dropped silently
             append(error_line(number, PayloadError("$", "the record produced no outcome")))
             errors += 1
+        if state is not None:
+            buffer.extend(state.ready())
         if len(buffer) >= _FLUSH_EVERY:
-            append("")
+            buffer.append("")
             write("\n".join(buffer))
             buffer.clear()
             if progress is not None:
@@ -194,8 +206,11 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                     summary.records, summary.decisions, summary.errors = records_seen, decisions, errors
                     summary.seconds = elapsed
                     progress(summary)
+    if state is not None:
+        buffer.extend(state.finish())
+        decisions, errors = decisions - state.failed, errors + state.failed
     if buffer:
-        append("")
+        buffer.append("")
         write("\n".join(buffer))
     summary.records, summary.decisions, summary.errors = records_seen, decisions, errors
     summary.seconds = time.perf_counter() - started
@@ -243,8 +258,13 @@ def run(args: argparse.Namespace) -> int:
     engine = engine_from(args)  # with --tenant, its store also serves the tenants named in envelopes
     tty = sys.stderr.isatty()
     out = sys.stdout
+    state = None
+    if args.state:
+        state = StateBatch(recorder_from(args, engine), now=now, size=args.batch, decision_line=decision_line,
+                           error_line=error_line)
     summary = decide_records(records_from(files), out.write, engine=engine, now=now, provider=args.provider,
-                             channel=args.channel, tenant=args.tenant, progress=_progress_line if tty else None)
+                             channel=args.channel, tenant=args.tenant, progress=_progress_line if tty else None,
+                             state=state)
     out.flush()
     sys.stderr.write(("\r" if tty else "") + summary.render() + "\n")
     return 1 if summary.errors else 0
@@ -266,4 +286,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--channel", choices=CHANNELS, help="channel of every payload without an envelope channel "
                    "(default: from the payload, else the product's)")
     add_policy_arguments(p)
+    add_state_argument(p, required=False)
+    p.add_argument("--batch", type=int, default=DEFAULT_BATCH, metavar="N",
+                   help=f"with --state: records per transaction (default {DEFAULT_BATCH})")
     p.set_defaults(run=run)

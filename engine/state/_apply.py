@@ -112,9 +112,11 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
     state["ids"] = {pid: dict(entry) for pid, entry in state.get("ids", {}).items()}
     now_ts = ts(now)
     pid = provider_key(outcome.provider, outcome.message_id) if outcome.message_id is not None else None
+    sent = ts(outcome.sent_at) if outcome.sent_at is not None else now_ts
     if pid is not None:
-        sent = ts(outcome.sent_at) if outcome.sent_at is not None else now_ts
         add_send(state, pid, channel=outcome.channel, at=sent, source="report")
+    elif not state["ids"]:  # a report naming no message id (an API error) still stands for one attempt
+        add_send(state, f"report:{identity}", channel=outcome.channel, at=sent, source="report")
     history = _history(state, hint)
     decision = evaluate(outcome, history)
     rank = _rank(decision)
@@ -166,7 +168,8 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
         state["sched"] = schedule is not None
         state["last"] = decision.to_json()
         state["outcome"] = outcome_to_json(outcome)
-    report = {"id": identity, "at": iso_z(now), "provider_id": outcome.message_id, "channel": outcome.channel,
+    report: dict[str, Any] = {"id": identity, "at": iso_z(now), "provider_id": outcome.message_id,
+              "channel": outcome.channel,
               "status": None if outcome.status is None else outcome.status.id,
               "error": None if outcome.error is None else outcome.error.id, "done_at": iso_z(outcome.done_at),
               "decision": decision.to_json(), "superseded": superseded}

@@ -70,9 +70,10 @@ class Operations(abc.ABC):
         incident = self.store.incident(incident_id)
         first = incident.first_seen if incident is not None else datetime.fromtimestamp(0).astimezone()
         rule = incident.rule if incident is not None else "-"
+        text = ("an account-wide incident holds every send of this tenant until it is resolved "
+                f"(dlrpolicy incidents resolve {incident_id})")
         return Suppression(id=incident_id, tenant=None if tenant == NO_TENANT else tenant, scope="account",
-                           key=tenant, channel=None, reason={"rule": rule, "text": "an account-wide incident holds "
-                           f"every send of this tenant until it is resolved (dlrpolicy incidents resolve {incident_id})"},
+                           key=tenant, channel=None, reason={"rule": rule, "text": text},
                            origin="incident", liftable=False, created_at=first, updated_at=first, until=None,
                            source_key=None, hits=incident.count if incident is not None else 0, incident=incident_id)
 

@@ -165,7 +165,7 @@ class Recorder(Operations):
         """Read the message, let ``change`` edit its state and return extra ops, commit; again on a conflict."""
         for _ in range(self.retries):
             state, version = self.store.read_message(tenant, key)
-            edited: dict[str, Any] = {k: v for k, v in (state or {}).items()}
+            edited: dict[str, Any] = dict(state or {})
             edited["ids"] = {pid: dict(v) for pid, v in edited.get("ids", {}).items()}
             extra = change(edited)
             edited["v"] = version + 1

@@ -81,9 +81,9 @@ class RedisStore(Store):
 
     # --- plumbing ----------------------------------------------------------------------------------------------
 
-    def _do(self, call: Callable[[], T]) -> T:
+    def _do(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
-            return call()
+            return call(*args, **kwargs)
         except StateError:
             raise
         except Exception as exc:
@@ -230,7 +230,8 @@ class RedisStore(Store):
 
     def suppressions(self, *, tenant: str | None = None) -> Iterator[Suppression]:
         for name in [tenant] if tenant is not None else self.tenants():
-            for _, raw in self._do(lambda n=name: list(self.client.hscan_iter(self.key(n, "sup"), count=1000))):
+            rows: list[Any] = self._do(list, self.client.hscan_iter(self.key(name, "sup"), count=1000))
+            for _, raw in rows:
                 yield Suppression.from_stored(json.loads(raw))
 
     def suppression(self, entry_id: str) -> Suppression | None:
@@ -262,10 +263,11 @@ class RedisStore(Store):
         removed = 0
         for tenant in self.tenants():
             key = self.key(tenant, "sup")
-            ids = [_s(field) for field, _ in self._do(lambda k=key: list(self.client.hscan_iter(k, count=1000)))]
+            rows: list[Any] = self._do(list, self.client.hscan_iter(key, count=1000))
+            ids = [_s(field) for field, _ in rows]
             for start in range(0, len(ids), 1000):
                 chunk = ids[start:start + 1000]
-                removed += int(self._do(lambda c=chunk, k=key: self._scripts["prune"](keys=[k], args=[now, *c])))
+                removed += int(self._do(self._scripts["prune"], keys=[key], args=[now, *chunk]))
         return removed
 
     # --- the schedule ------------------------------------------------------------------------------------------
@@ -280,8 +282,8 @@ class RedisStore(Store):
             if want <= 0:
                 break
             tokens = [f"{tenant}.{secrets.token_hex(12)}" for _ in range(want)]
-            rows = self._do(lambda t=tenant, w=want, toks=tokens: self._scripts["claim"](
-                keys=self._schedule_keys(t), args=[now, w, lease_until, *toks]))
+            rows = self._do(self._scripts["claim"], keys=self._schedule_keys(tenant),
+                            args=[now, want, lease_until, *tokens])
             for token, raw in rows:
                 if raw:
                     found.append(ScheduleEntry.from_stored({**json.loads(raw), "token": _s(token),
@@ -297,7 +299,7 @@ class RedisStore(Store):
             pipe.zrangebyscore(lease, "-inf", now, start=0, num=limit)
             ready, expired = self._do(pipe.execute)
             keys = [*ready, *expired][:limit]
-            raws = self._do(lambda k=keys, s=sched: self.client.hmget(s, k)) if keys else []
+            raws = self._do(self.client.hmget, sched, keys) if keys else []
             found += [ScheduleEntry.from_stored(json.loads(raw)) for raw in raws if raw]
         return sorted(found, key=lambda entry: (entry.due_at, entry.key))[:limit]
 
@@ -314,7 +316,7 @@ class RedisStore(Store):
     def incidents(self, *, tenant: str | None = None, state: str | None = None) -> list[Incident]:
         found = []
         for name in [tenant] if tenant is not None else self.tenants():
-            for raw in self._do(lambda n=name: self.client.hvals(self.key(n, "inc"))):
+            for raw in self._do(self.client.hvals, self.key(name, "inc")):
                 incident = Incident.from_stored(json.loads(raw))
                 if state is None or incident.state == state:
                     found.append(incident)

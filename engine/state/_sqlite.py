@@ -7,17 +7,18 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._errors import DlrpolicyError
 from ._apply import Op, Snapshot
 from ._codec import dumps
-from ._failures import CorruptStoreError, NotFoundError, StateError, StoreLockedError
+from ._failures import NotFoundError, StateError
 from ._flood import RouteCounters
 from ._merge import merge_suppression
 from ._records import Incident, ScheduleEntry, Suppression
+from ._sqlite_reads import SQLiteReads
 from ._sqlite_schema import migrate
 from ._store import Committed, Compute, IncidentHit, Item, Store
 
@@ -40,7 +41,7 @@ class _Route:
                              self.gen)
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteReads, Store):
     """State in one SQLite file (``sqlite:///path/state.db``); safe for many processes on one machine."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, synchronous: str = "NORMAL",
@@ -62,16 +63,6 @@ class SQLiteStore(Store):
         except OSError as exc:
             raise StateError(self.url, f"cannot open the file: {exc.strerror}: check the path and permissions") \
                 from None
-
-    def _error(self, exc: sqlite3.Error) -> StateError:
-        text = str(exc)
-        if "locked" in text or "busy" in text:
-            return StoreLockedError(self.url, f"the database stayed locked for {self.busy_timeout:g}s (another "
-                                    "writer holds it): retry, or raise ?busy_timeout= in the URL")
-        if "not a database" in text or "malformed" in text or "corrupt" in text:
-            return CorruptStoreError(self.url, f"the file is not a usable SQLite database ({text}): restore it "
-                                     "from a backup or point --state at a new file")
-        return StateError(self.url, f"SQLite failed: {text}")
 
     # --- transactions ------------------------------------------------------------------------------------------
 
@@ -272,13 +263,6 @@ class SQLiteStore(Store):
 
     # --- reads -------------------------------------------------------------------------------------------------
 
-    def _query(self, sql: str, args: Sequence[object] = ()) -> list[Any]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
-                raise self._error(exc) from None
-
     def read_message(self, tenant: str, key: str) -> tuple[Mapping[str, Any] | None, int]:
         rows = self._query("SELECT version, state FROM messages WHERE tenant = ? AND key = ?", (tenant, key))
         return (None, 0) if not rows else (json.loads(rows[0][1]), rows[0][0])
@@ -286,22 +270,6 @@ class SQLiteStore(Store):
     def resolve_key(self, tenant: str, pid: str) -> str | None:
         rows = self._query("SELECT key FROM links WHERE tenant = ? AND pid = ?", (tenant, pid))
         return rows[0][0] if rows else None
-
-    def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[str]]:
-        marks = ", ".join("?" * len(ids))
-        rows = self._query(f"SELECT entry FROM suppressions WHERE id IN ({marks})", tuple(ids))
-        holds = self._query("SELECT id FROM incidents WHERE tenant = ? AND state = 'open' AND account_wide = 1 "
-                            "ORDER BY last DESC", (tenant,))
-        return [Suppression.from_stored(json.loads(r[0])) for r in rows], [h[0] for h in holds]
-
-    def suppressions(self, *, tenant: str | None = None) -> Iterator[Suppression]:
-        where, args = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
-        for row in self._query(f"SELECT entry FROM suppressions {where} ORDER BY tenant, scope, key", args):
-            yield Suppression.from_stored(json.loads(row[0]))
-
-    def suppression(self, entry_id: str) -> Suppression | None:
-        rows = self._query("SELECT entry FROM suppressions WHERE id = ?", (entry_id,))
-        return Suppression.from_stored(json.loads(rows[0][0])) if rows else None
 
     def remove_suppression(self, entry: Suppression, audit: Mapping[str, Any]) -> bool:
         def change() -> bool:
@@ -312,7 +280,7 @@ class SQLiteStore(Store):
             self._audit(audit)
             return True
 
-        return self._write(change)
+        return bool(self._write(change))
 
     def _audit(self, audit: Mapping[str, Any]) -> None:
         self._conn.execute("INSERT INTO audit (at, tenant, kind, entry) VALUES (?, ?, ?, ?)",
@@ -364,31 +332,6 @@ class SQLiteStore(Store):
         return bool(self._write(lambda: self._conn.execute(
             "UPDATE schedule SET ready = ?1, lease = ?1 WHERE token = ?2", (lease_until, token)).rowcount))
 
-    def incidents(self, *, tenant: str | None = None, state: str | None = None) -> list[Incident]:
-        clauses, args = [], []
-        if tenant is not None:
-            clauses.append("tenant = ?")
-            args.append(tenant)
-        if state is not None:
-            clauses.append("state = ?")
-            args.append(state)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._query(f"SELECT entry FROM incidents {where} ORDER BY last DESC, id", args)
-        return [Incident.from_stored(json.loads(r[0])) for r in rows]
-
-    def incident(self, incident_id: str) -> Incident | None:
-        rows = self._query("SELECT entry FROM incidents WHERE id = ?", (incident_id,))
-        return Incident.from_stored(json.loads(rows[0][0])) if rows else None
-
-    def held(self, incident_id: str, *, limit: int) -> list[str]:
-        rows = self._query("SELECT key FROM held WHERE incident = ? ORDER BY since, key LIMIT ?", (incident_id, limit))
-        return [r[0] for r in rows]
-
-    def expired_holds(self, tenant: str, before: float, *, limit: int) -> list[tuple[str, str]]:
-        rows = self._query("SELECT key, incident FROM held WHERE tenant = ? AND since < ? ORDER BY since, key "
-                           "LIMIT ?", (tenant, before, limit))
-        return [(r[0], r[1]) for r in rows]
-
     def close_incident(self, incident_id: str, *, now: float, actor: str, note: str) -> Incident:
         def change() -> Incident | None:
             row = self._conn.execute("SELECT tenant, entry FROM incidents WHERE id = ?", (incident_id,)).fetchone()
@@ -407,10 +350,6 @@ class SQLiteStore(Store):
         if found is None:
             raise NotFoundError("incident", incident_id, "list them with `dlrpolicy incidents list`")
         return found  # type: ignore[no-any-return]
-
-    def tenants(self) -> list[str]:
-        # The tenants whose holds may need expiring (the index on held makes this cheap).
-        return [r[0] for r in self._query("SELECT DISTINCT tenant FROM held ORDER BY 1")]
 
     def close(self) -> None:
         with self._lock:
