@@ -141,7 +141,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
                     "keep": flood.keep_from, "ttl": ttl})
         if flood.breaker is not None:
             ops.append({"op": "brk", "route": route, "until": flood.breaker[0], "brk": flood.breaker[1],
-                        "gen": flood.gen, "ttl": ttl})
+                        "since": flood.breaker[2], "gen": flood.gen, "ttl": ttl})
         held = decision.escalate is not None and decision.rule in settings.holds
         account_wide = decision.suppress is not None and decision.suppress.scope == "account"
         if decision.suppress is not None and not (held and account_wide):

@@ -35,6 +35,8 @@ class RouteCounters:
     until: float = 0.0
     brk: float = 0.0
     gen: int = 0
+    #: When the breaker last closed: reports before it no longer count towards opening it.
+    since: float = 0.0
 
 
 EMPTY = RouteCounters()
@@ -49,8 +51,8 @@ class FloodChange:
     bucket: int
     add: tuple[int, int, int]
     keep_from: int
-    #: New breaker state (until, break seconds) to write if the generation is still ``gen``; None: unchanged.
-    breaker: tuple[float, float] | None
+    #: New breaker state (until, break seconds, closed since) to write if the generation is still ``gen``.
+    breaker: tuple[float, float, float] | None
     gen: int
 
 
@@ -59,10 +61,12 @@ def bucket_size(settings: StateSettings) -> float:
     return max(settings.budget.window, settings.breaker.window).total_seconds() / BUCKETS
 
 
-def _sums(counters: RouteCounters, current: int, count: int) -> tuple[int, int, int, int | None]:
+def _sums(counters: RouteCounters, current: int, count: int, first: int | None = None) -> tuple[int, int, int,
+                                                                                              int | None]:
     reports = retries = failures = 0
     oldest_retry: int | None = None
-    for b in range(current - count + 1, current + 1):
+    start = current - count + 1 if first is None else max(first, current - count + 1)
+    for b in range(start, current + 1):
         r, x, f = counters.buckets.get(b, (0, 0, 0))
         reports, retries, failures = reports + r, retries + x, failures + f
         if x and oldest_retry is None:
@@ -84,30 +88,33 @@ def control(decision: Decision, *, settings: StateSettings, route: str, channel:
     flood = decision.rule in settings.flood
     budget, breaker = settings.budget, settings.breaker
     retry = decision.verdict == "retry" and decision.retry_at is not None and decision.channel in (None, channel)
-    notes: list[str] = []
+    notes: list[str] = []  # breaker transitions, always reported
+    deferral = ""  # why the retry moved, reported when it did
     defer_to: float | None = None
-    new_breaker: tuple[float, float] | None = None
+    new_breaker: tuple[float, float, float] | None = None
     if breaker.enabled:
         base = breaker.break_for.total_seconds()
         current_break = counters.brk or base
         if counters.until > now:
             defer_to = counters.until
-            notes.append(f"circuit breaker {route} is open until {iso_z(from_ts(counters.until))}")
+            deferral = f"circuit breaker {route} is open until {iso_z(from_ts(counters.until))}"
         elif counters.until > 0:  # half-open: this report is a probe
             if flood:
                 grown = min(current_break * 2, breaker.max_break.total_seconds())
-                new_breaker = (now + grown, grown)
+                new_breaker = (now + grown, grown, counters.since)
                 defer_to = now + grown
                 notes.append(f"circuit breaker {route} probe failed; open again for {_span(grown)}")
             elif decision.verdict == "done":
-                new_breaker = (0.0, 0.0)
+                new_breaker = (0.0, 0.0, now)
                 notes.append(f"circuit breaker {route} closed after a successful probe")
         else:
             count = max(1, math.ceil(breaker.window.total_seconds() / size))
-            reports, _, failures, _ = _sums(counters, current, count)
+            # Buckets are coarse: after a close, count from the bucket after the one it closed in.
+            first = math.floor(counters.since / size) + 1 if counters.since else None
+            reports, _, failures, _ = _sums(counters, current, count, first)
             reports, failures = reports + 1, failures + int(flood)
             if reports >= breaker.min_reports and failures / reports >= breaker.failure_ratio:
-                new_breaker = (now + base, base)
+                new_breaker = (now + base, base, counters.since)
                 defer_to = now + base
                 notes.append(f"circuit breaker {route} opened: {failures} of {reports} reports in "
                              f"{format_duration(breaker.window)} were flood failures; open for {_span(base)}")
@@ -119,8 +126,8 @@ def control(decision: Decision, *, settings: StateSettings, route: str, channel:
         if retries + 1 > allowed:
             recover = ((oldest if oldest is not None else current) + count) * size
             defer_to = recover
-            notes.append(f"retry budget of {route} spent ({retries} retries for {reports + 1} reports in "
-                         f"{format_duration(budget.window)}, {budget.ratio:.0%} allowed)")
+            deferral = (f"retry budget of {route} spent ({retries} retries for {reports + 1} reports in "
+                        f"{format_duration(budget.window)}, {budget.ratio:.0%} allowed)")
         else:
             counted = 1
     adjusted = decision
@@ -131,6 +138,8 @@ def control(decision: Decision, *, settings: StateSettings, route: str, channel:
             moved = from_ts(target)
             if decision.give_up_at is not None and moved > decision.give_up_at:
                 moved = decision.give_up_at
+            if deferral:
+                notes.append(deferral)
             adjusted = attrs.evolve(decision, retry_at=moved, reason=f"{decision.reason} Flood control: "
                                     f"{'; '.join(notes)}; retry deferred to {iso_z(moved)}.")
     keep_from = current - BUCKETS * 2

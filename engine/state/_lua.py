@@ -140,7 +140,7 @@ for _, op in ipairs(ops) do
     local gen = tonumber(redis.call('HGET', FC, 'gen') or '0')
     if gen == op.gen then
       redis.call('HSET', FC, 'until', string.format('%.17g', op['until']), 'brk', string.format('%.17g', op.brk),
-                 'gen', gen + 1)
+                 'since', string.format('%.17g', op.since), 'gen', gen + 1)
       redis.call('EXPIRE', FC, op.ttl)
     end
   else

@@ -2,7 +2,8 @@
 
 ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` (``?busy_timeout=10&synchronous=full``) open
 SQLite; ``redis://host:6379/0``, ``rediss://...`` (TLS), ``unix:///run/redis.sock`` and ``valkey://`` open
-Redis or Valkey through redis-py; a redis-py or valkey client object is used as given."""
+Redis or Valkey through redis-py (``?prefix=NAME`` sets the key prefix, default ``dlr``); a redis-py or valkey
+client object is used as given."""
 
 from __future__ import annotations
 
@@ -70,6 +71,12 @@ def open_store(target: str | Store | Any, *, prefix: str = "dlr") -> Store:
     if scheme == "sqlite":
         return _sqlite(url)
     if scheme in SCHEMES:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        if "prefix" in query:  # ours, not redis-py's: several stores can share one database
+            prefix = query.pop("prefix")[-1]
+            rest = "&".join(f"{k}={v}" for k, values in query.items() for v in values)
+            url = url.split("?", 1)[0] + (f"?{rest}" if rest else "")
         return RedisStore.from_url(url, prefix=prefix, shown=redact(url))
     if not scheme:
         raise StoreURLError(redact(url), "not a URL: write sqlite:///state.db, redis://host:6379/0 or "

@@ -56,7 +56,7 @@ class Operations(abc.ABC):
         """Edit a message's state and commit extra ops with it."""
 
     @abc.abstractmethod
-    def notify(self, kind: str, incident_id: str) -> None:
+    def notify(self, kind: str, incident_id: str, count: int | None = None) -> None:
         """Tell subscribers about an incident."""
 
     @abc.abstractmethod

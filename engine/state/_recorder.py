@@ -67,13 +67,13 @@ class Recorder(Operations):
         """Call ``hook(IncidentEvent)`` when an incident opens, reaches 10, 100, 1000 ... or is resolved."""
         self._hooks.append(hook)
 
-    def notify(self, kind: str, incident_id: str) -> None:
+    def notify(self, kind: str, incident_id: str, count: int | None = None) -> None:
         """Log one ``incident`` event and call the subscribers."""
         incident = self.store.incident(incident_id)
         if incident is None:
             return
-        event = IncidentEvent(kind=kind, incident=incident)
-        self.logger.warning("incident", change=kind, **incident.to_json())
+        event = IncidentEvent(kind=kind, count=incident.count if count is None else count, incident=incident)
+        self.logger.warning("incident", change=kind, at_count=event.count, **incident.to_json())
         for hook in self._hooks:
             hook(event)
 
@@ -81,9 +81,9 @@ class Recorder(Operations):
         for item in committed:
             for hit in item.hits:
                 if hit.opened:
-                    self.notify("opened", hit.id)
+                    self.notify("opened", hit.id, hit.count)
                 elif hit.count in MILESTONES:
-                    self.notify("grew", hit.id)
+                    self.notify("grew", hit.id, hit.count)
 
     # --- recording ---------------------------------------------------------------------------------------------
 

@@ -143,9 +143,13 @@ class Incident:
 
 @attrs.frozen(kw_only=True)
 class IncidentEvent:
-    """A notification: an incident ``opened``, ``grew`` to a round count (10, 100, ...) or was ``resolved``."""
+    """A notification: an incident ``opened``, ``grew`` to a round count (10, 100, ...) or was ``resolved``.
+
+    ``count`` is the count that triggered it; ``incident`` is the incident as stored when the event was sent
+    (a batch may have counted further by then)."""
 
     kind: str
+    count: int
     incident: Incident
 
 

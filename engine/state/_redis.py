@@ -32,7 +32,7 @@ def _s(value: Any) -> str:
 
 def _counters(flat: Sequence[Any]) -> RouteCounters:
     buckets: dict[int, list[int]] = {}
-    until = brk = 0.0
+    until = brk = since = 0.0
     gen = 0
     for name, value in zip(flat[::2], flat[1::2], strict=True):
         field, text = _s(name), _s(value)
@@ -42,9 +42,11 @@ def _counters(flat: Sequence[Any]) -> RouteCounters:
             brk = float(text)
         elif field == "gen":
             gen = int(text)
+        elif field == "since":
+            since = float(text)
         elif field[:1] in ("r", "x", "f"):
             buckets.setdefault(int(field[1:]), [0, 0, 0])["rxf".index(field[0])] = int(text)
-    return RouteCounters({b: (v[0], v[1], v[2]) for b, v in buckets.items()}, until, brk, gen)
+    return RouteCounters({b: (v[0], v[1], v[2]) for b, v in buckets.items()}, until, brk, gen, since)
 
 
 class RedisStore(Store):

@@ -28,17 +28,16 @@ DEFAULT_BUSY_TIMEOUT = 5.0
 class _Route:
     """A route's flood counters while a transaction runs: read once, updated in memory, written at commit."""
 
-    def __init__(self, buckets: dict[int, list[int]], until: float, brk: float, gen: int, known: bool) -> None:
+    def __init__(self, buckets: dict[int, list[int]], until: float, brk: float, since: float, gen: int) -> None:
         self.buckets = buckets
-        self.until, self.brk, self.gen = until, brk, gen
+        self.until, self.brk, self.since, self.gen = until, brk, since, gen
         self.dirty: set[int] = set()
         self.breaker_dirty = False
-        self.known = known
         self.keep = 0
 
     def counters(self) -> RouteCounters:
         return RouteCounters({b: (v[0], v[1], v[2]) for b, v in self.buckets.items()}, self.until, self.brk,
-                             self.gen)
+                             self.gen, self.since)
 
 
 class SQLiteStore(SQLiteReads, Store):
@@ -81,8 +80,8 @@ class SQLiteStore(SQLiteReads, Store):
                 conn.execute("DELETE FROM flood WHERE tenant = ? AND route = ? AND bucket < ?",
                              (tenant, route, state.keep))
             if state.breaker_dirty:
-                conn.execute("INSERT OR REPLACE INTO breakers (tenant, route, until, brk, gen) VALUES (?, ?, ?, ?, ?)",
-                             (tenant, route, state.until, state.brk, state.gen))
+                conn.execute("INSERT OR REPLACE INTO breakers (tenant, route, until, brk, since, gen) VALUES "
+                             "(?, ?, ?, ?, ?, ?)", (tenant, route, state.until, state.brk, state.since, state.gen))
         self._routes.clear()
         conn.execute("COMMIT")
 
@@ -96,10 +95,10 @@ class SQLiteStore(SQLiteReads, Store):
         if found is None:
             rows = self._conn.execute("SELECT bucket, reports, retries, failures FROM flood WHERE tenant = ? AND "
                                       "route = ?", (tenant, route)).fetchall()
-            brk = self._conn.execute("SELECT until, brk, gen FROM breakers WHERE tenant = ? AND route = ?",
+            brk = self._conn.execute("SELECT until, brk, since, gen FROM breakers WHERE tenant = ? AND route = ?",
                                      (tenant, route)).fetchone()
-            until, size, gen = brk if brk is not None else (0.0, 0.0, 0)
-            found = _Route({b: [r, x, f] for b, r, x, f in rows}, until, size, gen, brk is not None)
+            until, size, since, gen = brk if brk is not None else (0.0, 0.0, 0.0, 0)
+            found = _Route({b: [r, x, f] for b, r, x, f in rows}, until, size, since, gen)
             self._routes[(tenant, route)] = found
         return found
 
@@ -202,7 +201,8 @@ class SQLiteStore(SQLiteReads, Store):
             elif kind == "brk":
                 state = self._route(tenant, op["route"])
                 if state.gen == op["gen"]:
-                    state.until, state.brk, state.gen = op["until"], op["brk"], state.gen + 1
+                    state.until, state.brk, state.since = op["until"], op["brk"], op["since"]
+                    state.gen += 1
                     state.breaker_dirty = True
             else:
                 raise ValueError(f"unknown op {kind!r}")

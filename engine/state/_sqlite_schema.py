@@ -36,7 +36,7 @@ CREATE INDEX held_since ON held (tenant, since);
 CREATE TABLE flood (tenant TEXT NOT NULL, route TEXT NOT NULL, bucket INTEGER NOT NULL, reports INTEGER NOT NULL,
     retries INTEGER NOT NULL, failures INTEGER NOT NULL, PRIMARY KEY (tenant, route, bucket)) WITHOUT ROWID;
 CREATE TABLE breakers (tenant TEXT NOT NULL, route TEXT NOT NULL, until REAL NOT NULL, brk REAL NOT NULL,
-    gen INTEGER NOT NULL, PRIMARY KEY (tenant, route)) WITHOUT ROWID;
+    since REAL NOT NULL, gen INTEGER NOT NULL, PRIMARY KEY (tenant, route)) WITHOUT ROWID;
 CREATE TABLE audit (id INTEGER PRIMARY KEY, at REAL NOT NULL, tenant TEXT NOT NULL, kind TEXT NOT NULL,
     entry TEXT NOT NULL);
 """
