@@ -195,7 +195,7 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
             errors += 1
         if state is not None:
             buffer.extend(state.ready())
-        if len(buffer) >= _FLUSH_EVERY:
+        if len(buffer) >= _FLUSH_EVERY or (state is not None and buffer):  # with state: each batch as it commits
             buffer.append("")
             write("\n".join(buffer))
             buffer.clear()
@@ -240,6 +240,16 @@ def records_from(files: list[str], *, max_bytes: int = MAX_RECORD_BYTES) -> Iter
                 yield record
 
 
+def _flushed(out: IO[str]) -> Callable[[str], object]:
+    """Write and flush: with --state, a batch's lines go out as soon as it committed."""
+
+    def write(text: str) -> None:
+        out.write(text)
+        out.flush()
+
+    return write
+
+
 def _progress_line(summary: RunSummary) -> None:
     rate = summary.records / summary.seconds if summary.seconds > 0 else 0.0
     sys.stderr.write(f"\r{summary.records:,} records, {summary.errors:,} errors, {rate:,.0f} records/s")
@@ -262,7 +272,8 @@ def run(args: argparse.Namespace) -> int:
     if args.state:
         state = StateBatch(recorder_from(args, engine), now=now, size=args.batch, decision_line=decision_line,
                            error_line=error_line)
-    summary = decide_records(records_from(files), out.write, engine=engine, now=now, provider=args.provider,
+    write = out.write if state is None else _flushed(out)
+    summary = decide_records(records_from(files), write, engine=engine, now=now, provider=args.provider,
                              channel=args.channel, tenant=args.tenant, progress=_progress_line if tty else None,
                              state=state)
     out.flush()
