@@ -29,10 +29,31 @@ from .model._outcome import CodeRef, History, Outcome
 from .model._vocabulary import validate_tenant
 from .policy._catalog import Catalog, CodeEntry, Hints
 from .policy._compile import CompiledPolicy
+from .policy._settings import Breaker, Budget, IncidentSettings, StateSettings
 from .policy._tenants import PolicyStore
+from .state._failures import (
+    CorruptStoreError,
+    ImportLineError,
+    LiftRefusedError,
+    NotFoundError,
+    SchemaVersionError,
+    StateError,
+    StoreLockedError,
+    StoreUnavailableError,
+    StoreURLError,
+)
+from .state._open import open_store
+from .state._operations import Resolution
+from .state._recorder import Recorder
+from .state._records import Incident, IncidentEvent, MessageHistory, Recorded, ScheduleEntry, Suppression
+from .state._redis import RedisStore
+from .state._sqlite import SQLiteStore
+from .state._store import Report, Store
 
 __all__ = [
     "AmbiguousCodeError",
+    "Breaker",
+    "Budget",
     "Catalog",
     "CatalogError",
     "CodeEntry",
@@ -40,6 +61,7 @@ __all__ = [
     "CodeNotFoundError",
     "CodeRef",
     "CompiledPolicy",
+    "CorruptStoreError",
     "Decision",
     "DlrpolicyError",
     "DurationError",
@@ -49,16 +71,38 @@ __all__ = [
     "Explanation",
     "Hints",
     "History",
+    "ImportLineError",
+    "Incident",
+    "IncidentEvent",
+    "IncidentSettings",
     "InvalidOutcomeError",
+    "LiftRefusedError",
+    "MessageHistory",
     "NaiveDatetimeError",
     "NaiveTimestampError",
+    "NotFoundError",
     "Outcome",
     "PayloadError",
     "PolicyError",
     "PolicyProblem",
     "PolicyStore",
+    "Recorded",
+    "Recorder",
+    "RedisStore",
+    "Report",
+    "Resolution",
     "RuleMatch",
+    "SQLiteStore",
+    "ScheduleEntry",
+    "SchemaVersionError",
+    "StateError",
+    "StateSettings",
+    "Store",
+    "StoreLockedError",
+    "StoreURLError",
+    "StoreUnavailableError",
     "SuppressEffect",
+    "Suppression",
     "TenantError",
     "__version__",
     "decision_fields",
@@ -67,6 +111,7 @@ __all__ = [
     "expand_decision",
     "format_duration",
     "log_decision",
+    "open_store",
     "parse",
     "parse_duration",
     "parse_infobip",

@@ -2,8 +2,11 @@
 
 Providers POST delivery reports to ``/webhooks/<provider>`` (``infobip``, ``nhn_kakao``, or ``auto`` to detect
 the shape); ``?channel=email`` says which channel the reports are about when the payload does not.  Each
-report is read with ``dlrpolicy.parse``, evaluated, logged as a structlog ``decision`` event, and appended to
-a JSON Lines journal that the pipeline's scheduler, suppression list and pager consume.  Nothing is dropped:
+report is read with ``dlrpolicy.parse`` and recorded through the ledger (``dlrpolicy.Recorder``; a temporary
+SQLite file in the demo, ``--state URL`` otherwise): the decision uses the message's real history (attempts,
+first attempt), a duplicate delivery gets the stored decision back, and the effects (suppressions, the retry
+schedule, incidents) are committed with it.  Each decision is logged as a structlog ``decision`` event and
+appended to a JSON Lines journal.  Nothing is dropped:
 a body that is not JSON, or a payload that cannot be read, is journalled as a rejection with the reason (and
 answered 400 / 422, so the provider's own retry and alerting see it too).
 
@@ -32,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 import structlog
 import structlog.testing
 
-from dlrpolicy import Engine, PayloadError, log_decision, parse
+from dlrpolicy import Engine, PayloadError, Recorder, Report, log_decision, open_store, parse
 
 #: Largest body accepted; providers batch reports, but a webhook body beyond this is a misconfiguration.
 MAX_BODY = 1024 * 1024
@@ -63,12 +66,13 @@ class WebhookServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], engine: Engine, journal: JsonLinesJournal,
-                 clock: Callable[[], datetime], logger: Any) -> None:
+                 clock: Callable[[], datetime], logger: Any, recorder: Recorder | None = None) -> None:
         super().__init__(address, WebhookHandler)
         self.engine = engine
         self.journal = journal
         self.clock = clock
         self.logger = logger
+        self.recorder = recorder
 
 
 class WebhookHandler(BaseHTTPRequestHandler):
@@ -113,12 +117,21 @@ class WebhookHandler(BaseHTTPRequestHandler):
             return
         now = self.server.clock()
         records, answers = [], []
-        for outcome in outcomes:
-            decision = self.server.engine.evaluate(outcome, now=now)
+        recorder = self.server.recorder
+        # Through the ledger: one transaction for the body's reports, their history and effects.
+        recorded = recorder.record_many([Report(outcome=o) for o in outcomes], now=now) if recorder else None
+        for n, outcome in enumerate(outcomes):
+            result = recorded[n] if recorded is not None else None
+            if isinstance(result, Exception):
+                records.append({"received_at": iso_z(now), "message_id": outcome.message_id,
+                                "rejected": {"type": type(result).__name__, "message": str(result), "path": None}})
+                continue
+            decision = result.decision if result is not None else self.server.engine.evaluate(outcome, now=now)
             log_decision(self.server.logger, decision, outcome)
             records.append({"received_at": iso_z(now), "message_id": outcome.message_id,
                             "provider": outcome.provider, "channel": outcome.channel,
-                            "recipient": outcome.recipient, "decision": decision.to_json()})
+                            "recipient": outcome.recipient, "decision": decision.to_json(),
+                            "state": None if result is None else result.to_json()})
             answers.append({"message_id": outcome.message_id, "verdict": decision.verdict})
         self.server.journal.append(records)
         self._answer(HTTPStatus.OK, {"decisions": answers})
@@ -142,10 +155,13 @@ class WebhookHandler(BaseHTTPRequestHandler):
 
 
 def make_server(engine: Engine, journal_path: Path, *, host: str = "127.0.0.1", port: int = 0,
-                clock: Callable[[], datetime] | None = None, logger: Any = None) -> WebhookServer:
-    """A bound (not yet serving) receiver; ``port=0`` picks a free port (see ``server.server_address``)."""
+                clock: Callable[[], datetime] | None = None, logger: Any = None,
+                recorder: Recorder | None = None) -> WebhookServer:
+    """A bound (not yet serving) receiver; ``port=0`` picks a free port (see ``server.server_address``).
+
+    With ``recorder``, reports are recorded through the ledger; without, each is evaluated on its own."""
     return WebhookServer((host, port), engine, JsonLinesJournal(journal_path), clock or (lambda: datetime.now(UTC)),
-                         logger if logger is not None else structlog.get_logger("dlrpolicy.webhook"))
+                         logger if logger is not None else structlog.get_logger("dlrpolicy.webhook"), recorder)
 
 
 def post(url: str, body: bytes, timeout: float = 10) -> tuple[int, dict[str, Any]]:
@@ -189,11 +205,12 @@ EMAIL_REPORTS = {"results": [
 ]}
 
 
-def demo(engine: Engine, journal_path: Path) -> list[dict[str, Any]]:
-    """Serve on a free loopback port, post the demo payloads, stop; return the journal's records."""
+def demo(engine: Engine, journal_path: Path, recorder: Recorder | None = None) -> list[dict[str, Any]]:
+    """Serve on a free loopback port, post the demo payloads (the SMS body twice, as a provider redelivers),
+    stop; return the journal's records."""
     # A fixed clock keeps the printed decisions the same on every run; the journal is the output here.
     server = make_server(engine, journal_path, clock=lambda: datetime(2026, 11, 24, 10, 0, tzinfo=UTC),
-                         logger=structlog.testing.CapturingLogger())
+                         logger=structlog.testing.CapturingLogger(), recorder=recorder)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     host, port = server.server_address[:2]
@@ -201,6 +218,7 @@ def demo(engine: Engine, journal_path: Path) -> list[dict[str, Any]]:
     try:
         for url, body in ((f"{base}/infobip", json.dumps(SMS_REPORTS).encode()),
                           (f"{base}/infobip?channel=email", json.dumps(EMAIL_REPORTS).encode()),
+                          (f"{base}/infobip", json.dumps(SMS_REPORTS).encode()),
                           (f"{base}/infobip", b'{"results": [{"status": ')):
             status, answer = post(url, body)
             print(f"POST {url.removeprefix(base)} -> {status} {json.dumps(answer)}")
@@ -218,10 +236,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--journal", type=Path, default=None, help="JSON Lines file to append decisions to")
+    parser.add_argument("--state", help="the store to record through (default: a temporary SQLite file)")
     args = parser.parse_args(argv)
     engine = Engine.default()
     if args.serve:
-        server = make_server(engine, args.journal or Path("decisions.jsonl"), host=args.host, port=args.port)
+        recorder = Recorder(engine, open_store(args.state or "sqlite:///webhook-state.db"))
+        server = make_server(engine, args.journal or Path("decisions.jsonl"), host=args.host, port=args.port,
+                             recorder=recorder)
         print(f"receiving on http://{args.host}:{server.server_address[1]}/webhooks/<provider>", file=sys.stderr)
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
@@ -230,15 +251,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory() as directory:
-        records = demo(engine, args.journal or Path(directory) / "decisions.jsonl")
+        store = open_store(args.state or f"sqlite:///{Path(directory) / 'state.db'}")
+        records = demo(engine, args.journal or Path(directory) / "decisions.jsonl", Recorder(engine, store))
+        store.close()
     print("journal:")
     for record in records:
         if "rejected" in record:
             print(f"  rejected: {record['rejected']['type']}: {record['rejected']['message']}")
         else:
-            decision = record["decision"]
+            decision, state = record["decision"], record.get("state") or {}
+            again = " (duplicate: the stored decision)" if state.get("duplicate") else ""
             print(f"  {record['message_id']} ({record['channel']}): {decision['verdict']} "
-                  f"retry_at={decision['retry_at']} rule={decision['rule']}")
+                  f"retry_at={decision['retry_at']} rule={decision['rule']} attempts={state.get('attempts')}{again}")
     return 0
 
 

@@ -151,10 +151,12 @@ class ListLogger:
 def test_webhook_receiver_script_demo() -> None:
     """`python examples/webhook_receiver.py` serves on loopback, posts its samples, prints the journal, stops."""
     output = run_script("webhook_receiver")
-    assert ["200", "200", "400"] == [line.split(" -> ")[1][:3] for line in output.splitlines()
-                                     if line.startswith("POST ")]
+    assert ["200", "200", "200", "400"] == [line.split(" -> ")[1][:3] for line in output.splitlines()
+                                            if line.startswith("POST ")]
     journal = output.split("journal:\n", 1)[1].splitlines()
-    assert ["m-1 (sms)", "m-2 (sms)", "m-3 (email)", "rejected"] == [line.strip().split(":")[0] for line in journal]
+    assert ["m-1 (sms)", "m-2 (sms)", "m-3 (email)", "m-1 (sms)", "m-2 (sms)", "rejected"] == [
+        line.strip().split(":")[0] for line in journal]
+    assert [False, False, False, True, True] == ["(duplicate" in line for line in journal[:5]]
 
 
 def test_webhook_receiver_over_loopback(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -194,3 +196,31 @@ def test_webhook_receiver_over_loopback(engine: Engine, tmp_path: Path, monkeypa
     assert ["invalid_json", "PayloadError", "body_too_large"] == [r["type"] for r in rejected]
     assert rejected[1]["path"].startswith("$.results[0]")
     assert ["m-1", "m-2", "m-3"] == [event["message_id"] for event in logger.events]
+
+
+def test_webhook_receiver_records_through_the_ledger(engine: Engine, tmp_path: Path) -> None:
+    """With a recorder, a redelivered body gets the stored decisions back, and the history counts once."""
+    from dlrpolicy import Recorder, open_store
+
+    module = load_example("webhook_receiver")
+    journal = tmp_path / "decisions.jsonl"
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    recorder = Recorder(engine, store)
+    server = module.make_server(engine, journal, clock=lambda: START, logger=ListLogger(), recorder=recorder)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/webhooks"
+    try:
+        for _ in range(2):
+            assert 200 == module.post(f"{base}/infobip", json.dumps(module.SMS_REPORTS).encode())[0]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    records = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    assert [(False, 1), (False, 1), (True, 1), (True, 1)] == [
+        (r["state"]["duplicate"], r["state"]["attempts"]) for r in records]
+    history = recorder.history("m-1")
+    assert history is not None
+    assert 1 == len(history.reports)
+    store.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._errors import DlrpolicyError
 
 
@@ -62,3 +64,14 @@ class ImportLineError(DlrpolicyError, ValueError):
         self.line = line
         self.problem = problem
         super().__init__(f"import line {line}: {problem} (nothing was imported; fix the line and run it again)")
+
+
+class Blocked(DlrpolicyError):
+    """The suppression list blocks this send (``entry``: the `Suppression`, or the account hold); nothing was
+    sent.  Raised by `dlrpolicy.tenacity` loops given a recorder and what to check."""
+
+    def __init__(self, entry: Any) -> None:
+        self.entry = entry
+        super().__init__(f"send blocked by suppression {entry.id} ({entry.scope} {entry.key}, rule "
+                         f"{entry.reason.get('rule')}): do not send; lift it with `dlrpolicy suppressions lift` "
+                         "if it is wrong")
