@@ -14,12 +14,13 @@ from ._state import add_state_argument, recorder_from, write_lines
 
 def tenant_argument(args: argparse.Namespace) -> str | None:
     """``--tenant``, checked."""
-    if args.tenant is not None:
+    tenant: str | None = args.state_tenant
+    if tenant is not None:
         try:
-            validate_tenant(args.tenant)
+            validate_tenant(tenant)
         except ValueError as exc:
             raise UsageError(f"--tenant: {exc}") from None
-    return args.tenant  # type: ignore[no-any-return]
+    return tenant
 
 
 def add_common(p: argparse.ArgumentParser, *, tenant: bool = True) -> None:
@@ -27,7 +28,8 @@ def add_common(p: argparse.ArgumentParser, *, tenant: bool = True) -> None:
     add_state_argument(p)
     p.add_argument("--now", help="the time to act at, ISO 8601 with offset (default: the clock)")
     if tenant:
-        p.add_argument("--tenant", metavar="T", help="the tenant (default: none)")
+        # Not the policy arguments' --tenant: state commands serve every tenant's policy from --policy-dir.
+        p.add_argument("--tenant", dest="state_tenant", metavar="T", help="the tenant (default: none)")
     add_policy_arguments(p, tenant=False)
 
 
