@@ -9,6 +9,7 @@ counters), ``brk`` (breaker transition, applied only at the generation it was de
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -19,7 +20,7 @@ from ..model._datetimes import iso_z
 from ..model._decision import Decision
 from ..model._outcome import History, Outcome
 from ..policy._settings import StateSettings
-from ._codec import decision_from_json, dumps, from_ts, ms, outcome_to_json, ts
+from ._codec import decision_from_json, decision_text, dumps, encode_state, from_ts, ms, outcome_to_json, ts
 from ._flood import EMPTY, RouteCounters, control
 from ._keys import entry_id, incident_id, suppression_key
 from ._records import Recorded, ScheduleEntry, tenant_of
@@ -91,6 +92,32 @@ def add_send(state: dict[str, Any], pid: str, *, channel: str, at: float, source
             channels.append(channel)
 
 
+def last_report(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The newest report that was not superseded (its decision is the one in force), or None."""
+    for line in reversed(state.get("_raw", ())):
+        stored: dict[str, Any] = json.loads(line)
+        if not stored.get("superseded"):
+            return stored
+    return None
+
+
+def last_decision(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The decision in force: that of the newest report that was not superseded."""
+    found = last_report(state)
+    if found is None:
+        raise KeyError("the message has no decision yet")
+    return dict(found["decision"])
+
+
+def _find(state: Mapping[str, Any], identity: str) -> dict[str, Any] | None:
+    marker = f'"id":"{identity}"'
+    for line in reversed(state.get("_raw", ())):
+        if marker in line:
+            found: dict[str, Any] = json.loads(line)
+            return found
+    return None
+
+
 def _rank(decision: Decision) -> int:
     # A report that leaves the message waiting is not final; any other verdict is.
     return 0 if decision.verdict == "wait" else 1
@@ -103,8 +130,8 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
     state: dict[str, Any] = dict(snapshot.state) if snapshot.state is not None else {}
     seen = state.get("seen", [])
     if identity in seen:
-        stored = next((r for r in reversed(state.get("reports", [])) if r["id"] == identity), None)
-        decision = decision_from_json(stored["decision"] if stored else state["last"])
+        stored = _find(state, identity)
+        decision = decision_from_json(stored["decision"] if stored else last_decision(state))
         return Change(Recorded(decision=decision, tenant=tenant_of(tenant), key=key, report=identity,
                                history=_history(state, hint), duplicate=True), [])
     state = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
@@ -123,7 +150,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
     previous = state["ids"][pid]["rank"] if pid is not None else -1
     superseded = rank < previous
     ops: list[Op] = [{"op": "msg", "key": key, "expect": snapshot.version}]
-    if pid is not None and pid != key:
+    if pid is not None and outcome.message_id != key:  # a message id that is its own key needs no link
         ops.append({"op": "link", "pid": pid, "key": key})
     notes: tuple[str, ...] = ()
     suppression = incident = None
@@ -166,19 +193,20 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
         elif state.get("sched"):
             ops.append({"op": "unsched", "key": key})
         state["sched"] = schedule is not None
-        state["last"] = decision.to_json()
-        state["outcome"] = outcome_to_json(outcome)
     report: dict[str, Any] = {"id": identity, "at": iso_z(now), "provider_id": outcome.message_id,
-              "channel": outcome.channel,
-              "status": None if outcome.status is None else outcome.status.id,
-              "error": None if outcome.error is None else outcome.error.id, "done_at": iso_z(outcome.done_at),
-              "decision": decision.to_json(), "superseded": superseded}
+                              "channel": outcome.channel,
+                              "status": None if outcome.status is None else outcome.status.id,
+                              "error": None if outcome.error is None else outcome.error.id,
+                              "done_at": iso_z(outcome.done_at), "superseded": superseded,
+                              "outcome": outcome_to_json(outcome)}
     if notes:
         report["flood"] = list(notes)
-    state["reports"] = [*state.get("reports", [])[-(MAX_REPORTS - 1):], report]
+    state["_raw"] = [*state.get("_raw", [])[-(MAX_REPORTS - 1):],
+                     f'{dumps(report)[:-1]},"decision":{decision_text(decision)}}}']
     state["seen"] = [*seen[-(MAX_SEEN - 1):], identity]
     state["v"] = snapshot.version + 1
-    ops[0]["state"] = dumps(state)
+    ops[0]["state"] = encode_state(state)
+    ops[0]["parsed"] = state  # the store may keep it for later reports of the same batch (never sent)
     recorded = Recorded(decision=decision, tenant=tenant_of(tenant), key=key, report=identity, history=history,
                         superseded=superseded, suppression=suppression, schedule=schedule, incident=incident,
                         held=held, flood=notes)

@@ -36,9 +36,58 @@ def iso_ts(value: float | None) -> str | None:
     return None if value is None else iso_z(from_ts(value))
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder, not one per call
+
+
 def dumps(value: object) -> str:
     """Compact JSON with non-ASCII kept (what the stores hold)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODE(value)
+
+
+# The rule, source, layers, code and reason of a decision repeat across millions of reports; their JSON is
+# built once per distinct combination (bounded), as the evaluate command's own lines do.
+_TAILS: dict[tuple[object, ...], str] = {}
+_TAILS_MAX = 4096
+
+
+def decision_text(decision: Decision) -> str:
+    """``json.dumps(decision.to_json())`` (keys in another order), about three times faster."""
+    key = (decision.rule, decision.rule_source, decision.layers, decision.code, decision.reason)
+    tail = _TAILS.get(key)
+    if tail is None:
+        tail = dumps({"rule": decision.rule, "rule_source": decision.rule_source, "layers": list(decision.layers),
+                      "code": decision.code.to_json(), "reason": decision.reason})[1:]
+        if len(_TAILS) >= _TAILS_MAX:
+            _TAILS.clear()
+        _TAILS[key] = tail
+    head = dumps({"verdict": decision.verdict, "retry_at": iso_z(decision.retry_at),
+                  "give_up_at": iso_z(decision.give_up_at), "check_at": iso_z(decision.check_at),
+                  "attempt": decision.attempt, "channel": decision.channel,
+                  "suppress": None if decision.suppress is None else decision.suppress.to_json(),
+                  "escalate": None if decision.escalate is None else decision.escalate.to_json()})
+    return f"{head[:-1]},{tail}"
+
+
+def encode_state(state: Mapping[str, Any]) -> str:
+    """A message's state as stored: one JSON line of small fields, then one JSON line per report (kept as text,
+    so recording a report never re-encodes the older ones, and reading one decodes only the first line)."""
+    head = {k: v for k, v in state.items() if k != "_raw"}
+    return "\n".join([dumps(head), *state.get("_raw", ())])
+
+
+def decode_state(text: str | bytes) -> dict[str, Any]:
+    """The state `encode_state` wrote; report lines stay text under ``_raw`` (parse them with `reports`)."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    head, *lines = text.split("\n")
+    state: dict[str, Any] = json.loads(head)
+    state["_raw"] = lines
+    return state
+
+
+def reports(state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every stored report of a message, oldest first."""
+    return [json.loads(line) for line in state.get("_raw", ())]
 
 
 def _instant(value: object) -> datetime | None:

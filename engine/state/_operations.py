@@ -16,7 +16,8 @@ from .._errors import DlrpolicyError
 from ..model._datetimes import iso_z
 from ..model._vocabulary import SCOPES, validate_tenant
 from ..policy._settings import StateSettings
-from ._codec import decision_from_json, ms, outcome_from_json, ts
+from ._apply import last_report
+from ._codec import decision_from_json, dumps, ms, outcome_from_json, ts
 from ._failures import ImportLineError, LiftRefusedError, NotFoundError
 from ._keys import NO_TENANT, entry_id, suppression_key
 from ._records import Incident, Recorded, ScheduleEntry, Suppression
@@ -200,9 +201,10 @@ class Operations(abc.ABC):
                      "note": note, "at": iso_z(now), "due": iso_z(due)}
             state["events"] = [*state.get("events", [])[-49:], event]
             state["held"] = False
-            last = state.get("last")
+            newest = last_report(state)
+            last = None if newest is None else newest["decision"]
             if due is not None and last is not None:
-                outcome = state.get("outcome") or {}
+                outcome = newest.get("outcome") or {} if newest is not None else {}
                 entry = ScheduleEntry(tenant=None, key=key, kind="retry", due_at=due, deadline=None,
                                       channel=outcome.get("channel"), attempt=int(last["attempt"]), rule=last["rule"])
                 ops.append({"op": "sched", "key": key, "entry": {
@@ -225,12 +227,14 @@ class Operations(abc.ABC):
 
     def _end_hold(self, tenant: str, key: str, incident: str, max_hold: timedelta, now: datetime) -> None:
         def change(state: dict[str, Any]) -> list[dict[str, Any]]:
-            last = state.get("last")
-            if last is not None:
-                decision = decision_from_json(last)
+            newest = last_report(state)
+            if newest is not None:
+                decision = decision_from_json(newest["decision"])
                 ended = attrs.evolve(decision, verdict="suppress", retry_at=None, reason=(
                     f"{decision.reason} Gave up: held longer than {max_hold} under incident {incident}."))
-                state["last"] = ended.to_json()
+                line = {"id": f"hold-expired:{incident}", "at": iso_z(now), "superseded": False,
+                        "outcome": newest.get("outcome"), "decision": ended.to_json()}
+                state["_raw"] = [*state.get("_raw", [])[-49:], dumps(line)]
             state["events"] = [*state.get("events", [])[-49:], {"kind": "hold-expired", "incident": incident,
                                                                  "at": iso_z(now)}]
             state["held"] = False
@@ -242,9 +246,10 @@ class Operations(abc.ABC):
         """End a claimed entry past its deadline as the rule's exhausted decision, recorded like a report."""
         tenant = entry.tenant or NO_TENANT
         state, _ = self.store.read_message(tenant, entry.key)
-        if state is None or state.get("outcome") is None:
+        newest = None if state is None else last_report(state)
+        if newest is None or newest.get("outcome") is None:
             return None
-        outcome = outcome_from_json(state["outcome"])
+        outcome = outcome_from_json(newest["outcome"])
         # A distinct identity per schedule entry: a second claimant of the same entry records a duplicate.
         outcome = attrs.evolve(outcome, done_at=entry.deadline)
         (result,) = self.record_many([Report(outcome=outcome, key=entry.key)], now=now)

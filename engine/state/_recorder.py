@@ -21,7 +21,7 @@ from ..model._outcome import History, Outcome
 from ..policy._compile import CompiledPolicy
 from ..policy._settings import StateSettings
 from ._apply import Change, Snapshot, add_send, apply_report, provider_key, route_of
-from ._codec import dumps, ts
+from ._codec import encode_state, ts
 from ._keys import NO_TENANT, candidates, report_identity
 from ._operations import Operations
 from ._records import IncidentEvent, MessageHistory, Recorded, ScheduleEntry, Suppression
@@ -166,10 +166,11 @@ class Recorder(Operations):
         for _ in range(self.retries):
             state, version = self.store.read_message(tenant, key)
             edited: dict[str, Any] = dict(state or {})
+            edited["_raw"] = list(edited.get("_raw", ()))
             edited["ids"] = {pid: dict(v) for pid, v in edited.get("ids", {}).items()}
             extra = change(edited)
             edited["v"] = version + 1
-            ops = [{"op": "msg", "key": key, "expect": version, "state": dumps(edited)}, *extra]
+            ops = [{"op": "msg", "key": key, "expect": version, "state": encode_state(edited)}, *extra]
             hits = self.store.commit(tenant, ops)
             if hits is not None:
                 return

@@ -13,7 +13,7 @@ import attrs
 from ..model._datetimes import iso_z
 from ..model._decision import Decision
 from ..model._outcome import History
-from ._codec import from_ts, iso_ts, ts
+from ._codec import from_ts, iso_ts, reports, ts
 from ._keys import NO_TENANT
 
 
@@ -189,7 +189,7 @@ class MessageHistory:
         return cls(tenant=tenant_of(tenant), key=key, attempts=len(state.get("ids", {})),
                    first_attempt_at=None if first is None else from_ts(first),
                    channels=tuple(state.get("channels", ())), sends=tuple(sends),
-                   reports=tuple(state.get("reports", ())), events=tuple(state.get("events", ())),
+                   reports=tuple(reports(state)), events=tuple(state.get("events", ())),
                    held_by=state.get("held"), version=version)
 
 

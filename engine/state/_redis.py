@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ._apply import Op, Snapshot
-from ._codec import dumps
+from ._codec import decode_state, dumps
 from ._failures import CorruptStoreError, NotFoundError, SchemaVersionError, StateError, StoreUnavailableError
 from ._flood import RouteCounters
 from ._keys import tenant_in
@@ -133,7 +133,9 @@ class RedisStore(Store):
         route = "-"
         out = []
         for op in ops:
-            if op["op"] == "sched":
+            if op["op"] == "msg":
+                op = {k: v for k, v in op.items() if k != "parsed"}
+            elif op["op"] == "sched":
                 entry = op["entry"]
                 op = {"op": "sched", "key": op["key"], "raw": dumps(entry), "due": entry["due"]}
             elif op["op"] in ("fc", "brk"):
@@ -172,7 +174,7 @@ class RedisStore(Store):
             writes = []
             for i, reply in zip(pending, replies, strict=True):
                 key, raw, version, flat = reply
-                state = json.loads(raw) if raw else None
+                state = decode_state(raw) if raw else None
                 change = compute(items[i], Snapshot(_s(key), int(version), state, _counters(flat)))
                 if isinstance(change, Exception) or not change.ops:  # an error, or a duplicate: nothing to write
                     results[i] = Committed(change)
@@ -211,7 +213,7 @@ class RedisStore(Store):
         pipe.hget(self.key(tenant, "msgs"), key)
         pipe.hget(self.key(tenant, "ver"), key)
         raw, version = self._do(pipe.execute)
-        return (None, 0) if raw is None else (json.loads(raw), int(version or 0))
+        return (None, 0) if raw is None else (decode_state(raw), int(version or 0))
 
     def resolve_key(self, tenant: str, pid: str) -> str | None:
         found = self._do(lambda: self.client.hget(self.key(tenant, "links"), pid))

@@ -13,7 +13,7 @@ from typing import Any
 
 from .._errors import DlrpolicyError
 from ._apply import Op, Snapshot
-from ._codec import dumps
+from ._codec import decode_state, dumps
 from ._failures import NotFoundError, StateError
 from ._flood import RouteCounters
 from ._merge import merge_suppression
@@ -40,6 +40,18 @@ class _Route:
                              self.gen, self.since)
 
 
+class _Batch:
+    """Writes of a batch held until its end: each message's newest state and each key's schedule entry."""
+
+    def __init__(self) -> None:
+        self.messages: dict[tuple[str, str], tuple[int, str, Any]] = {}
+        self.schedule: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+
+def _chunks(values: list[str], size: int = 400) -> list[list[str]]:
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
+
 class SQLiteStore(SQLiteReads, Store):
     """State in one SQLite file (``sqlite:///path/state.db``); safe for many processes on one machine."""
 
@@ -50,6 +62,7 @@ class SQLiteStore(SQLiteReads, Store):
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._routes: dict[tuple[str, str], _Route] = {}
+        self._batch: _Batch | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(str(self.path), timeout=busy_timeout, isolation_level=None,
@@ -104,37 +117,75 @@ class SQLiteStore(SQLiteReads, Store):
 
     # --- recording ---------------------------------------------------------------------------------------------
 
-    def _snapshot(self, item: Item) -> Snapshot:
+    def _prefetch(self, items: Sequence[Item]) -> tuple[dict[tuple[str, str], str],
+                                                         dict[tuple[str, str], tuple[int, Any]]]:
+        """The links and messages a batch may need, read in a few queries instead of two per report."""
         conn = self._conn
-        key = item.key
-        if key is None:
-            key = item.default_key
-            if item.pid is not None:
-                row = conn.execute("SELECT key FROM links WHERE tenant = ? AND pid = ?",
-                                   (item.tenant, item.pid)).fetchone()
-                if row is not None:
-                    key = row[0]
-        row = conn.execute("SELECT version, state FROM messages WHERE tenant = ? AND key = ?",
-                           (item.tenant, key)).fetchone()
-        counters = self._route(item.tenant, item.route).counters()
-        if row is None:
-            return Snapshot(key, 0, None, counters)
-        return Snapshot(key, row[0], json.loads(row[1]), counters)
+        links: dict[tuple[str, str], str] = {}
+        by_tenant: dict[str, set[str]] = {}
+        for item in items:
+            if item.key is None and item.pid is not None:
+                by_tenant.setdefault(item.tenant, set()).add(item.pid)
+        for tenant, pids in by_tenant.items():
+            for chunk in _chunks(sorted(pids)):
+                marks = ", ".join("?" * len(chunk))
+                for pid, key in conn.execute(f"SELECT pid, key FROM links WHERE tenant = ? AND pid IN ({marks})",
+                                             (tenant, *chunk)):
+                    links[(tenant, pid)] = key
+        wanted: dict[str, set[str]] = {}
+        for item in items:
+            key = item.key or (links.get((item.tenant, item.pid)) if item.pid is not None else None) or \
+                item.default_key
+            wanted.setdefault(item.tenant, set()).add(key)
+        messages: dict[tuple[str, str], tuple[int, Any]] = {
+            (tenant, key): (0, None) for tenant, keys in wanted.items() for key in keys}
+        for tenant, keys in wanted.items():
+            for chunk in _chunks(sorted(keys)):
+                marks = ", ".join("?" * len(chunk))
+                for key, version, state in conn.execute(
+                        f"SELECT key, version, state FROM messages WHERE tenant = ? AND key IN ({marks})",
+                        (tenant, *chunk)):
+                    messages[(tenant, key)] = (version, state)
+        return links, messages
+
+    def _message(self, tenant: str, key: str) -> tuple[int, Any]:
+        row = self._conn.execute("SELECT version, state FROM messages WHERE tenant = ? AND key = ?",
+                                 (tenant, key)).fetchone()
+        return (0, None) if row is None else (row[0], row[1])
 
     def record(self, items: Sequence[Item], compute: Compute) -> list[Committed]:
-        """One transaction for the whole batch."""
+        """One transaction for the whole batch: the links and messages it needs are read up front (nobody else
+        can write while it holds the lock), each report is decided against the batch's own latest state, and
+        the messages and schedule entries are written with one statement each at the end."""
         with self._lock:
             try:
                 self._begin()
+                links, messages = self._prefetch(items)
+                batch = _Batch()
+                self._batch = batch
                 results = []
                 for item in items:
-                    change = compute(item, self._snapshot(item))
+                    t = item.tenant
+                    key = item.key
+                    if key is None:
+                        key = (links.get((t, item.pid)) if item.pid is not None else None) or item.default_key
+                    found = batch.messages.get((t, key))
+                    if found is not None:
+                        version, state = found[0], found[2]
+                    else:
+                        version, raw = messages.get((t, key)) or self._message(t, key)
+                        state = None if raw is None else decode_state(raw)
+                    change = compute(item, Snapshot(key, version, state, self._route(t, item.route).counters()))
                     if isinstance(change, DlrpolicyError):
                         results.append(Committed(change))
                         continue
-                    hits = self._apply(item.tenant, change.ops)
+                    hits = self._apply(t, change.ops)
                     assert hits is not None  # read and written under the same write lock
+                    for op in change.ops:
+                        if op["op"] == "link":
+                            links[(t, op["pid"])] = op["key"]
                     results.append(Committed(change, tuple(hits)))
+                self._flush(batch)
                 self._commit()
             except sqlite3.Error as exc:
                 self._rollback()
@@ -142,7 +193,19 @@ class SQLiteStore(SQLiteReads, Store):
             except BaseException:
                 self._rollback()
                 raise
+            finally:
+                self._batch = None
         return results
+
+    def _flush(self, batch: _Batch) -> None:
+        conn = self._conn
+        conn.executemany("INSERT OR REPLACE INTO messages (tenant, key, version, state) VALUES (?, ?, ?, ?)",
+                         [(t, k, v, text) for (t, k), (v, text, _) in batch.messages.items()])
+        puts = [(t, k, e["due"], dumps(e)) for (t, k), e in batch.schedule.items() if e is not None]
+        conn.executemany("INSERT OR REPLACE INTO schedule (tenant, key, ready, token, lease, entry) VALUES "
+                         "(?, ?, ?, NULL, NULL, ?)", puts)
+        conn.executemany("DELETE FROM schedule WHERE tenant = ? AND key = ?",
+                         [(t, k) for (t, k), e in batch.schedule.items() if e is None])
 
     def commit(self, tenant: str, ops: Sequence[Op]) -> list[IncidentHit] | None:
         with self._lock:
@@ -166,7 +229,11 @@ class SQLiteStore(SQLiteReads, Store):
         hits: list[IncidentHit] = []
         for op in ops:
             kind = op["op"]
-            if kind == "msg":
+            if kind == "msg" and self._batch is not None:
+                self._batch.messages[(tenant, op["key"])] = (op["expect"] + 1, op["state"], op.get("parsed"))
+            elif kind in ("sched", "unsched") and self._batch is not None:
+                self._batch.schedule[(tenant, op["key"])] = op["entry"] if kind == "sched" else None
+            elif kind == "msg":
                 if op["expect"] == 0:
                     done = conn.execute("INSERT OR IGNORE INTO messages (tenant, key, version, state) VALUES "
                                         "(?, ?, 1, ?)", (tenant, op["key"], op["state"])).rowcount
@@ -265,7 +332,7 @@ class SQLiteStore(SQLiteReads, Store):
 
     def read_message(self, tenant: str, key: str) -> tuple[Mapping[str, Any] | None, int]:
         rows = self._query("SELECT version, state FROM messages WHERE tenant = ? AND key = ?", (tenant, key))
-        return (None, 0) if not rows else (json.loads(rows[0][1]), rows[0][0])
+        return (None, 0) if not rows else (decode_state(rows[0][1]), rows[0][0])
 
     def resolve_key(self, tenant: str, pid: str) -> str | None:
         rows = self._query("SELECT key FROM links WHERE tenant = ? AND pid = ?", (tenant, pid))
