@@ -59,18 +59,14 @@ local function unsched(key)
 end
 """
 
-#: Apply a report's ops (see `_apply`).  KEYS: the tenant keys, then the route's flood key.  ARGV: ops JSON,
-#: tenant.  Returns {0} on a version conflict, {1, {{incident, count, opened}, ...}} otherwise.
-WRITE: Final = _HELPERS + """
-local FC = KEYS[17]
-local ops = cjson.decode(ARGV[1])
-local tenant = ARGV[2]
+_APPLY: Final = _HELPERS + """
+local order = {info = 1, warning = 2, error = 3, critical = 4}
+local function apply(ops, FC, tenant)
 local first = ops[1]
 if first.op == 'msg' then
   local v = tonumber(redis.call('HGET', VER, first.key) or '0')
   if v ~= first.expect then return {0} end
 end
-local order = {info = 1, warning = 2, error = 3, critical = 4}
 local hits = {}
 for _, op in ipairs(ops) do
   local k = op.op
@@ -148,21 +144,45 @@ for _, op in ipairs(ops) do
   end
 end
 return {1, hits}
+end
 """
 
-#: Resolve a report's message key and read its state and the route's counters.  KEYS: links, msgs, ver, flood
-#: key.  ARGV: the pipeline's key ('' for none), the provider id ('' for none), the key to use otherwise.
-READ: Final = """
-local key = ARGV[1]
-if key == '' then
-  key = ARGV[3]
-  if ARGV[2] ~= '' then
-    local linked = redis.call('HGET', KEYS[1], ARGV[2])
-    if linked then key = linked end
-  end
+#: Apply one report's ops (see `_apply`).  KEYS: the tenant keys, then the route's flood key.  ARGV: ops JSON,
+#: tenant.  Returns {0} on a version conflict, {1, {{incident, count, opened}, ...}} otherwise.
+WRITE: Final = _APPLY + """
+return apply(cjson.decode(ARGV[1]), KEYS[17], ARGV[2])
+"""
+
+#: Apply many reports' ops, each checked against its own version (a conflict skips only that report).  KEYS:
+#: the tenant keys, then the batch's flood keys.  ARGV: tenant, then one JSON {ops, fc} per report (``fc``: the
+#: 1-based index of its flood key after the tenant keys).  Returns one result per report, as WRITE does.
+WRITE_MANY: Final = _APPLY + """
+local out = {}
+for i = 2, #ARGV do
+  local report = cjson.decode(ARGV[i])
+  out[#out + 1] = apply(report.ops, KEYS[16 + report.fc], ARGV[1])
 end
-return {key, redis.call('HGET', KEYS[2], key) or '', redis.call('HGET', KEYS[3], key) or '0',
-        redis.call('HGETALL', KEYS[4])}
+return out
+"""
+
+#: Read a batch: per report (ARGV: one JSON [key, provider id, key otherwise] each) its resolved key, state and
+#: version, then every flood key's counters.  KEYS: links, msgs, ver, then the flood keys.
+READ_MANY: Final = """
+local out, fcs = {}, {}
+for i = 1, #ARGV do
+  local item = cjson.decode(ARGV[i])
+  local key = item[1]
+  if key == '' then
+    key = item[3]
+    if item[2] ~= '' then
+      local linked = redis.call('HGET', KEYS[1], item[2])
+      if linked then key = linked end
+    end
+  end
+  out[#out + 1] = {key, redis.call('HGET', KEYS[2], key) or '', redis.call('HGET', KEYS[3], key) or '0'}
+end
+for i = 4, #KEYS do fcs[#fcs + 1] = redis.call('HGETALL', KEYS[i]) end
+return {out, fcs}
 """
 
 #: Claim due entries.  KEYS: sched, due, lease, tokens, ltok.  ARGV: now, limit, lease until, then one fresh

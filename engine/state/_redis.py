@@ -17,11 +17,13 @@ from ._codec import decode_state, dumps
 from ._failures import CorruptStoreError, NotFoundError, SchemaVersionError, StateError, StoreUnavailableError
 from ._flood import RouteCounters
 from ._keys import tenant_in
-from ._lua import CLAIM, CLOSE, IMPORT, LEASE, LIFT, PRUNE, READ, TENANT_KEYS, WRITE
+from ._lua import CLAIM, CLOSE, IMPORT, LEASE, LIFT, PRUNE, READ_MANY, TENANT_KEYS, WRITE, WRITE_MANY
 from ._records import Incident, ScheduleEntry, Suppression
 from ._store import Committed, Compute, IncidentHit, Item, Store
 
 SCHEMA_VERSION = 1
+#: Reports per script call: a script blocks the server while it runs, so a batch is cut into short calls.
+_CHUNK = 200
 MIN_SERVER = (6, 2)
 T = TypeVar("T")
 
@@ -59,7 +61,8 @@ class RedisStore(Store):
         self.retries = retries
         self._known: set[str] = set()
         self._keys: dict[str, list[str]] = {}
-        names = {"write": WRITE, "read": READ, "claim": CLAIM, "lease": LEASE, "import": IMPORT, "prune": PRUNE,
+        names = {"write": WRITE, "write_many": WRITE_MANY, "read_many": READ_MANY, "claim": CLAIM, "lease": LEASE,
+                 "import": IMPORT, "prune": PRUNE,
                  "lift": LIFT, "close": CLOSE}
         self._scripts = {name: client.register_script(text) for name, text in names.items()}
         self._check()
@@ -155,45 +158,70 @@ class RedisStore(Store):
 
     # --- recording ---------------------------------------------------------------------------------------------
 
-    def _read(self, item: Item, pipe: Any) -> None:
-        t = item.tenant
-        self._scripts["read"](keys=[self.key(t, "links"), self.key(t, "msgs"), self.key(t, "ver"),
-                                    self.key(t, f"fc:{item.route}")],
-                              args=[item.key or "", item.pid or "", item.default_key], client=pipe)
+    def _groups(self, items: Sequence[Item], pending: list[int]) -> list[tuple[str, list[int]]]:
+        """Pending item indexes by tenant (one slot each), in chunks that keep a script call short."""
+        by_tenant: dict[str, list[int]] = {}
+        for i in pending:
+            by_tenant.setdefault(items[i].tenant, []).append(i)
+        return [(tenant, indexes[start:start + _CHUNK]) for tenant, indexes in by_tenant.items()
+                for start in range(0, len(indexes), _CHUNK)]
 
     def record(self, items: Sequence[Item], compute: Compute) -> list[Committed]:
+        """Two pipelined rounds per batch: one read script per tenant chunk, then one write script per chunk
+        applying each report only if its message is still at the version it was read at; reports that lost a
+        race are read and decided again."""
         results: list[Committed | None] = [None] * len(items)
         pending = list(range(len(items)))
         for _ in range(self.retries):
             if not pending:
                 break
+            groups = self._groups(items, pending)
             pipe = self.client.pipeline(transaction=False)
-            for i in pending:
-                self._read(items[i], pipe)
+            routes: list[list[str]] = []
+            for tenant, indexes in groups:
+                names = sorted({items[i].route for i in indexes})
+                routes.append(names)
+                self._scripts["read_many"](
+                    keys=[self.key(tenant, "links"), self.key(tenant, "msgs"), self.key(tenant, "ver"),
+                          *(self.key(tenant, f"fc:{r}") for r in names)],
+                    args=[dumps([items[i].key or "", items[i].pid or "", items[i].default_key]) for i in indexes],
+                    client=pipe)
             replies = self._do(pipe.execute)
-            writes = []
-            for i, reply in zip(pending, replies, strict=True):
-                key, raw, version, flat = reply
-                state = decode_state(raw) if raw else None
-                change = compute(items[i], Snapshot(_s(key), int(version), state, _counters(flat)))
-                if isinstance(change, Exception) or not change.ops:  # an error, or a duplicate: nothing to write
-                    results[i] = Committed(change)
-                else:
-                    writes.append((i, change))
+            writes: list[tuple[str, list[str], list[tuple[int, Any]]]] = []
+            for (tenant, indexes), names, (rows, fcs) in zip(groups, routes, replies, strict=True):
+                counters = {name: _counters(flat) for name, flat in zip(names, fcs, strict=True)}
+                computed = []
+                for i, (key, raw, version) in zip(indexes, rows, strict=True):
+                    state = decode_state(raw) if raw else None
+                    change = compute(items[i], Snapshot(_s(key), int(version), state, counters[items[i].route]))
+                    if isinstance(change, Exception) or not change.ops:  # an error, or a duplicate: nothing to write
+                        results[i] = Committed(change)
+                    else:
+                        computed.append((i, change))
+                if computed:
+                    writes.append((tenant, names, computed))
             pending = []
             if not writes:
                 break
             pipe = self.client.pipeline(transaction=False)
-            for i, change in writes:
-                self._register(pipe, items[i].tenant)
-                self._write(items[i].tenant, change.ops, pipe)
+            for tenant, names, computed in writes:
+                self._register(pipe, tenant)
+                index = {name: n + 1 for n, name in enumerate(names)}
+                args = [tenant]
+                for i, change in computed:
+                    text, _ = self._encode(change.ops)
+                    args.append(f'{{"fc":{index[items[i].route]},"ops":{text}}}')
+                self._scripts["write_many"](keys=[*self._tenant_keys(tenant),
+                                                  *(self.key(tenant, f"fc:{r}") for r in names)],
+                                            args=args, client=pipe)
             replies = [r for r in self._do(pipe.execute) if isinstance(r, list)]
-            for (i, change), reply in zip(writes, replies, strict=True):
-                if int(reply[0]) == 0:
-                    pending.append(i)
-                else:
-                    hits = tuple(IncidentHit(_s(h[0]), int(h[1]), bool(int(h[2]))) for h in reply[1])
-                    results[i] = Committed(change, hits)
+            for (_, _, computed), reply in zip(writes, replies, strict=True):
+                for (i, change), one in zip(computed, reply, strict=True):
+                    if int(one[0]) == 0:
+                        pending.append(i)
+                    else:
+                        hits = tuple(IncidentHit(_s(h[0]), int(h[1]), bool(int(h[2]))) for h in one[1])
+                        results[i] = Committed(change, hits)
         if pending:
             raise StateError(self.url, f"{len(pending)} reports kept losing races for their messages after "
                              f"{self.retries} rounds: record them again")
