@@ -13,7 +13,6 @@ import functools
 import io
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -274,14 +273,14 @@ def _incidents_and_flood(folder: Path, engine: Engine, url: str | None, eval_us:
     for label, target in stores:
         with_flood = Recorder(engine, open_store(target))
         without = Recorder(plain, open_store(target))
-        on = best(lambda r, rec=with_flood: _record(rec, outcomes(f"fc-on-{label}-{r}", count), 500), rounds)
-        off = best(lambda r, rec=without: _record(rec, outcomes(f"fc-off-{label}-{r}", count), 500), rounds)
+        on = best(lambda r, rec=with_flood, at=label: _record(rec, outcomes(f"fc-on-{at}-{r}", count), 500), rounds)
+        off = best(lambda r, rec=without, at=label: _record(rec, outcomes(f"fc-off-{at}-{r}", count), 500), rounds)
         out.append(row(f"{label}: budget + breaker cost per recorded report", max(on - off, 0.0), "us/report",
                        baseline="evaluate alone", ratio=max(on - off, 0.0) / eval_us,
                        note=f"with {on:.1f} us, without {off:.1f} us per report; counters are read with the "
                        "history and written in the report's own transaction/script: 0 extra round trips"))
-        escalating = best(lambda r, rec=with_flood: _record(rec, outcomes(f"inc-{label}-{r}", count, ["credits"]),
-                                                            500), rounds)
+        escalating = best(lambda r, rec=with_flood, at=label: _record(rec, outcomes(f"inc-{at}-{r}", count,
+                                                                                    ["credits"]), 500), rounds)
         out.append(row(f"{label}: incident aggregation cost per escalation", max(escalating - on, 0.0),
                        "us/escalation", baseline="evaluate alone", ratio=max(escalating - on, 0.0) / eval_us,
                        note=f"REJECTED_NOT_ENOUGH_CREDITS (escalate + hold): {escalating:.1f} us vs the mix "
@@ -320,4 +319,4 @@ def _cli(folder: Path, engine: Engine, quick: bool) -> list[Row]:
 
 if __name__ == "__main__":
     for found in run(quick="--quick" in sys.argv):
-        print(found, file=sys.stdout if os.isatty(1) else sys.stdout)
+        print(found)

@@ -20,7 +20,17 @@ from ..model._datetimes import iso_z
 from ..model._decision import Decision
 from ..model._outcome import History, Outcome
 from ..policy._settings import StateSettings
-from ._codec import decision_from_json, decision_text, dumps, encode_state, from_ts, ms, outcome_to_json, ts
+from ._codec import (
+    decision_from_json,
+    decision_text,
+    dumps,
+    encode_state,
+    from_ts,
+    json_str,
+    ms,
+    outcome_text,
+    ts,
+)
 from ._flood import EMPTY, RouteCounters, control
 from ._keys import entry_id, incident_id, suppression_key
 from ._records import Recorded, ScheduleEntry, tenant_of
@@ -193,16 +203,14 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
         elif state.get("sched"):
             ops.append({"op": "unsched", "key": key})
         state["sched"] = schedule is not None
-    report: dict[str, Any] = {"id": identity, "at": iso_z(now), "provider_id": outcome.message_id,
-                              "channel": outcome.channel,
-                              "status": None if outcome.status is None else outcome.status.id,
-                              "error": None if outcome.error is None else outcome.error.id,
-                              "done_at": iso_z(outcome.done_at), "superseded": superseded,
-                              "outcome": outcome_to_json(outcome)}
-    if notes:
-        report["flood"] = list(notes)
-    state["_raw"] = [*state.get("_raw", [])[-(MAX_REPORTS - 1):],
-                     f'{dumps(report)[:-1]},"decision":{decision_text(decision)}}}']
+    flood_text = "" if not notes else f',"flood":{dumps(list(notes))}'
+    status = "null" if outcome.status is None else outcome.status.id
+    error = "null" if outcome.error is None else outcome.error.id
+    line = (f'{{"id":"{identity}","at":"{iso_z(now)}","provider_id":{json_str(outcome.message_id)},'
+            f'"channel":"{outcome.channel}","status":{status},"error":{error},'
+            f'"done_at":{json_str(iso_z(outcome.done_at))},"superseded":{"true" if superseded else "false"}'
+            f'{flood_text},"outcome":{outcome_text(outcome)},"decision":{decision_text(decision)}}}')
+    state["_raw"] = [*state.get("_raw", [])[-(MAX_REPORTS - 1):], line]
     state["seen"] = [*seen[-(MAX_SEEN - 1):], identity]
     state["v"] = snapshot.version + 1
     ops[0]["state"] = encode_state(state)

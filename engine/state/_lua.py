@@ -147,19 +147,24 @@ return {1, hits}
 end
 """
 
-#: Apply one report's ops (see `_apply`).  KEYS: the tenant keys, then the route's flood key.  ARGV: ops JSON,
-#: tenant.  Returns {0} on a version conflict, {1, {{incident, count, opened}, ...}} otherwise.
+#: Apply one report's ops (see `_apply`).  KEYS: the tenant keys, then the route's flood key.  ARGV: ops JSON
+#: (the ``msg`` op without its state), tenant, the message's state text.  Returns {0} on a version conflict,
+#: {1, {{incident, count, opened}, ...}} otherwise.
 WRITE: Final = _APPLY + """
-return apply(cjson.decode(ARGV[1]), KEYS[17], ARGV[2])
+local ops = cjson.decode(ARGV[1])
+ops[1].state = ARGV[3]
+return apply(ops, KEYS[17], ARGV[2])
 """
 
 #: Apply many reports' ops, each checked against its own version (a conflict skips only that report).  KEYS:
-#: the tenant keys, then the batch's flood keys.  ARGV: tenant, then one JSON {ops, fc} per report (``fc``: the
-#: 1-based index of its flood key after the tenant keys).  Returns one result per report, as WRITE does.
+#: the tenant keys, then the batch's flood keys.  ARGV: tenant, then per report a JSON {ops, fc} (``fc``: the
+#: 1-based index of its flood key after the tenant keys) and the message's state text (kept out of the JSON so
+#: it is neither escaped nor decoded).  Returns one result per report, as WRITE does.
 WRITE_MANY: Final = _APPLY + """
 local out = {}
-for i = 2, #ARGV do
+for i = 2, #ARGV, 2 do
   local report = cjson.decode(ARGV[i])
+  report.ops[1].state = ARGV[i + 1]
   out[#out + 1] = apply(report.ops, KEYS[16 + report.fc], ARGV[1])
 end
 return out

@@ -132,24 +132,27 @@ class RedisStore(Store):
             found = self._keys[tenant] = [self.key(tenant, name) for name in TENANT_KEYS]
         return found
 
-    def _encode(self, ops: Sequence[Op]) -> tuple[str, str]:
+    def _encode(self, ops: Sequence[Op]) -> tuple[str, str, str]:
+        """(ops JSON without the message state, the state text, the flood route)."""
         route = "-"
+        state = ""
         out = []
         for op in ops:
             if op["op"] == "msg":
-                op = {k: v for k, v in op.items() if k != "parsed"}
+                state = op["state"]
+                op = {"op": "msg", "key": op["key"], "expect": op["expect"]}
             elif op["op"] == "sched":
                 entry = op["entry"]
                 op = {"op": "sched", "key": op["key"], "raw": dumps(entry), "due": entry["due"]}
             elif op["op"] in ("fc", "brk"):
                 route = op["route"]
             out.append(op)
-        return dumps(out), route
+        return dumps(out), state, route
 
     def _write(self, tenant: str, ops: Sequence[Op], client: Any) -> Any:
-        text, route = self._encode(ops)
+        text, state, route = self._encode(ops)
         return self._scripts["write"](keys=[*self._tenant_keys(tenant), self.key(tenant, f"fc:{route}")],
-                                      args=[text, tenant], client=client)
+                                      args=[text, tenant, state], client=client)
 
     def _register(self, pipe: Any, tenant: str) -> None:
         if tenant not in self._known:
@@ -209,8 +212,8 @@ class RedisStore(Store):
                 index = {name: n + 1 for n, name in enumerate(names)}
                 args = [tenant]
                 for i, change in computed:
-                    text, _ = self._encode(change.ops)
-                    args.append(f'{{"fc":{index[items[i].route]},"ops":{text}}}')
+                    text, state_text, _ = self._encode(change.ops)
+                    args += [f'{{"fc":{index[items[i].route]},"ops":{text}}}', state_text]
                 self._scripts["write_many"](keys=[*self._tenant_keys(tenant),
                                                   *(self.key(tenant, f"fc:{r}") for r in names)],
                                             args=args, client=pipe)

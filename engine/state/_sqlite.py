@@ -48,10 +48,6 @@ class _Batch:
         self.schedule: dict[tuple[str, str], dict[str, Any] | None] = {}
 
 
-def _chunks(values: list[str], size: int = 400) -> list[list[str]]:
-    return [values[i:i + size] for i in range(0, len(values), size)]
-
-
 class SQLiteStore(SQLiteReads, Store):
     """State in one SQLite file (``sqlite:///path/state.db``); safe for many processes on one machine."""
 
@@ -116,37 +112,6 @@ class SQLiteStore(SQLiteReads, Store):
         return found
 
     # --- recording ---------------------------------------------------------------------------------------------
-
-    def _prefetch(self, items: Sequence[Item]) -> tuple[dict[tuple[str, str], str],
-                                                         dict[tuple[str, str], tuple[int, Any]]]:
-        """The links and messages a batch may need, read in a few queries instead of two per report."""
-        conn = self._conn
-        links: dict[tuple[str, str], str] = {}
-        by_tenant: dict[str, set[str]] = {}
-        for item in items:
-            if item.key is None and item.pid is not None:
-                by_tenant.setdefault(item.tenant, set()).add(item.pid)
-        for tenant, pids in by_tenant.items():
-            for chunk in _chunks(sorted(pids)):
-                marks = ", ".join("?" * len(chunk))
-                for pid, key in conn.execute(f"SELECT pid, key FROM links WHERE tenant = ? AND pid IN ({marks})",
-                                             (tenant, *chunk)):
-                    links[(tenant, pid)] = key
-        wanted: dict[str, set[str]] = {}
-        for item in items:
-            key = item.key or (links.get((item.tenant, item.pid)) if item.pid is not None else None) or \
-                item.default_key
-            wanted.setdefault(item.tenant, set()).add(key)
-        messages: dict[tuple[str, str], tuple[int, Any]] = {
-            (tenant, key): (0, None) for tenant, keys in wanted.items() for key in keys}
-        for tenant, keys in wanted.items():
-            for chunk in _chunks(sorted(keys)):
-                marks = ", ".join("?" * len(chunk))
-                for key, version, state in conn.execute(
-                        f"SELECT key, version, state FROM messages WHERE tenant = ? AND key IN ({marks})",
-                        (tenant, *chunk)):
-                    messages[(tenant, key)] = (version, state)
-        return links, messages
 
     def _message(self, tenant: str, key: str) -> tuple[int, Any]:
         row = self._conn.execute("SELECT version, state FROM messages WHERE tenant = ? AND key = ?",
