@@ -39,11 +39,13 @@ class SQLiteReads:
                 raise self._error(exc) from None
 
     def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[str]]:
+        # One statement: the candidate entries, then the tenant's open account-wide incidents (marked by "!").
         marks = ", ".join("?" * len(ids))
-        rows = self._query(f"SELECT entry FROM suppressions WHERE id IN ({marks})", tuple(ids))
-        holds = self._query("SELECT id FROM incidents WHERE tenant = ? AND state = 'open' AND account_wide = 1 "
-                            "ORDER BY last DESC", (tenant,))
-        return [Suppression.from_stored(json.loads(r[0])) for r in rows], [h[0] for h in holds]
+        rows = self._query(f"SELECT entry FROM suppressions WHERE id IN ({marks}) UNION ALL SELECT '!' || id FROM "
+                           "(SELECT id FROM incidents WHERE tenant = ? AND state = 'open' AND account_wide = 1 "
+                           "ORDER BY last DESC)", (*ids, tenant))
+        entries = [Suppression.from_stored(json.loads(r[0])) for r in rows if r[0][0] != "!"]
+        return entries, [r[0][1:] for r in rows if r[0][0] == "!"]
 
     def suppressions(self, *, tenant: str | None = None) -> Iterator[Suppression]:
         where, args = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
