@@ -26,7 +26,6 @@ from ._codec import (
     dumps,
     encode_state,
     from_ts,
-    json_str,
     ms,
     outcome_text,
     ts,
@@ -204,11 +203,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
             ops.append({"op": "unsched", "key": key})
         state["sched"] = schedule is not None
     flood_text = "" if not notes else f',"flood":{dumps(list(notes))}'
-    status = "null" if outcome.status is None else outcome.status.id
-    error = "null" if outcome.error is None else outcome.error.id
-    line = (f'{{"id":"{identity}","at":"{iso_z(now)}","provider_id":{json_str(outcome.message_id)},'
-            f'"channel":"{outcome.channel}","status":{status},"error":{error},'
-            f'"done_at":{json_str(iso_z(outcome.done_at))},"superseded":{"true" if superseded else "false"}'
+    line = (f'{{"id":"{identity}","at":"{iso_z(now)}","superseded":{"true" if superseded else "false"}'
             f'{flood_text},"outcome":{outcome_text(outcome)},"decision":{decision_text(decision)}}}')
     state["_raw"] = [*state.get("_raw", [])[-(MAX_REPORTS - 1):], line]
     state["seen"] = [*seen[-(MAX_SEEN - 1):], identity]

@@ -112,8 +112,24 @@ def outcome_text(outcome: Outcome) -> str:
 def encode_state(state: Mapping[str, Any]) -> str:
     """A message's state as stored: one JSON line of small fields, then one JSON line per report (kept as text,
     so recording a report never re-encodes the older ones, and reading one decodes only the first line)."""
-    head = {k: v for k, v in state.items() if k != "_raw"}
-    return "\n".join([dumps(head), *state.get("_raw", ())])
+    return "\n".join([_head_text(state), *state.get("_raw", ())])
+
+
+_HEAD_FAST = frozenset({"ids", "first", "channels", "held", "sched", "seen", "v", "_raw"})
+
+
+def _head_text(state: Mapping[str, Any]) -> str:
+    # The common head (no events) built directly; anything else through the encoder.
+    if not _HEAD_FAST.issuperset(state):
+        return dumps({k: v for k, v in state.items() if k != "_raw"})
+    ids = ",".join(f'{_text(pid)}:{{"channel":"{e["channel"]}","at":{e["at"]!r},"rank":{e["rank"]},'
+                   f'"source":"{e["source"]}"}}' for pid, e in state.get("ids", {}).items())
+    first = state.get("first")
+    channels = ",".join(f'"{c}"' for c in state.get("channels", ()))
+    seen = ",".join(f'"{i}"' for i in state.get("seen", ()))
+    return (f'{{"ids":{{{ids}}},"first":{"null" if first is None else repr(first)},"channels":[{channels}],'
+            f'"held":{"true" if state.get("held") else "false"},"sched":{"true" if state.get("sched") else "false"},'
+            f'"seen":[{seen}],"v":{state.get("v", 0)}}}')
 
 
 def decode_state(text: str | bytes) -> dict[str, Any]:

@@ -190,6 +190,11 @@ for i = 4, #KEYS do fcs[#fcs + 1] = redis.call('HGETALL', KEYS[i]) end
 return {out, fcs}
 """
 
+#: The suppression entries among ARGV (ids) and the open account-wide incidents, in one call.  KEYS: sup, holds.
+CHECK: Final = """
+return {redis.call('HMGET', KEYS[1], unpack(ARGV)), redis.call('SMEMBERS', KEYS[2])}
+"""
+
 #: Claim due entries.  KEYS: sched, due, lease, tokens, ltok.  ARGV: now, limit, lease until, then one fresh
 #: token per entry that may be claimed.  Expired leases are due again first.
 CLAIM: Final = """

@@ -17,7 +17,7 @@ from ._codec import decode_state, dumps
 from ._failures import CorruptStoreError, NotFoundError, SchemaVersionError, StateError, StoreUnavailableError
 from ._flood import RouteCounters
 from ._keys import tenant_in
-from ._lua import CLAIM, CLOSE, IMPORT, LEASE, LIFT, PRUNE, READ_MANY, TENANT_KEYS, WRITE, WRITE_MANY
+from ._lua import CHECK, CLAIM, CLOSE, IMPORT, LEASE, LIFT, PRUNE, READ_MANY, TENANT_KEYS, WRITE, WRITE_MANY
 from ._records import Incident, ScheduleEntry, Suppression
 from ._store import Committed, Compute, IncidentHit, Item, Store
 
@@ -62,7 +62,7 @@ class RedisStore(Store):
         self._known: set[str] = set()
         self._keys: dict[str, list[str]] = {}
         names = {"write": WRITE, "write_many": WRITE_MANY, "read_many": READ_MANY, "claim": CLAIM, "lease": LEASE,
-                 "import": IMPORT, "prune": PRUNE,
+                 "import": IMPORT, "prune": PRUNE, "check": CHECK,
                  "lift": LIFT, "close": CLOSE}
         self._scripts = {name: client.register_script(text) for name, text in names.items()}
         self._check()
@@ -253,10 +253,8 @@ class RedisStore(Store):
     # --- suppressions ------------------------------------------------------------------------------------------
 
     def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[str]]:
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hmget(self.key(tenant, "sup"), list(ids) or ["-"])
-        pipe.smembers(self.key(tenant, "holds"))
-        raws, holds = self._do(pipe.execute)
+        raws, holds = self._do(self._scripts["check"], keys=[self.key(tenant, "sup"), self.key(tenant, "holds")],
+                               args=list(ids) or ["-"])
         entries = [Suppression.from_stored(json.loads(raw)) for raw in raws if raw is not None]
         return entries, sorted(_s(h) for h in holds)
 

@@ -13,11 +13,11 @@ SCHEMA_VERSION: Final = 1
 _V1: Final = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE messages (tenant TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,
-    PRIMARY KEY (tenant, key)) WITHOUT ROWID;
+    UNIQUE (tenant, key));
 CREATE TABLE links (tenant TEXT NOT NULL, pid TEXT NOT NULL, key TEXT NOT NULL,
     PRIMARY KEY (tenant, pid)) WITHOUT ROWID;
 CREATE TABLE suppressions (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, scope TEXT NOT NULL, key TEXT NOT NULL,
-    until REAL, entry TEXT NOT NULL) WITHOUT ROWID;
+    until REAL, entry TEXT NOT NULL);
 CREATE INDEX suppressions_until ON suppressions (until) WHERE until IS NOT NULL;
 CREATE INDEX suppressions_tenant ON suppressions (tenant, scope, key);
 CREATE TABLE schedule (tenant TEXT NOT NULL, key TEXT NOT NULL, ready REAL NOT NULL, token TEXT,
@@ -25,7 +25,7 @@ CREATE TABLE schedule (tenant TEXT NOT NULL, key TEXT NOT NULL, ready REAL NOT N
 CREATE INDEX schedule_ready ON schedule (ready);
 CREATE UNIQUE INDEX schedule_token ON schedule (token) WHERE token IS NOT NULL;
 CREATE TABLE incidents (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, grp TEXT NOT NULL, state TEXT NOT NULL,
-    account_wide INTEGER NOT NULL, last REAL NOT NULL, entry TEXT NOT NULL) WITHOUT ROWID;
+    account_wide INTEGER NOT NULL, last REAL NOT NULL, entry TEXT NOT NULL);
 CREATE UNIQUE INDEX incidents_open ON incidents (tenant, grp) WHERE state = 'open';
 CREATE TABLE incident_recipients (incident TEXT NOT NULL, recipient TEXT NOT NULL,
     PRIMARY KEY (incident, recipient)) WITHOUT ROWID;
