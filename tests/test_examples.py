@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from dlrpolicy import Engine
+from dlrpolicy import Engine, Recorder, open_store
 from tests.integrations.test_tenacity import START, build_engine
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -200,8 +200,6 @@ def test_webhook_receiver_over_loopback(engine: Engine, tmp_path: Path, monkeypa
 
 def test_webhook_receiver_records_through_the_ledger(engine: Engine, tmp_path: Path) -> None:
     """With a recorder, a redelivered body gets the stored decisions back, and the history counts once."""
-    from dlrpolicy import Recorder, open_store
-
     module = load_example("webhook_receiver")
     journal = tmp_path / "decisions.jsonl"
     store = open_store(f"sqlite:///{tmp_path / 'state.db'}")

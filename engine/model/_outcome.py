@@ -3,13 +3,13 @@ message (History).  Frozen; all datetimes timezone-aware."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 import attrs
 
 from .._errors import InvalidOutcomeError
-from ._datetimes import require_aware
+from ._datetimes import iso_z, require_aware
 from ._vocabulary import CHANNELS, PROVIDERS
 
 
@@ -77,3 +77,27 @@ class History:
     attempts: int = attrs.field(default=1, validator=_positive)
     first_attempt_at: datetime | None = attrs.field(default=None, validator=_aware)
     channels: tuple[str, ...] = attrs.field(default=(), converter=_as_channels)
+
+    def to_json(self) -> dict[str, object]:
+        """``{attempts, first_attempt_at, channels}`` with the time as ISO 8601 UTC."""
+        return {"attempts": self.attempts, "first_attempt_at": iso_z(self.first_attempt_at),
+                "channels": list(self.channels)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> History:
+        """The `History` that `to_json` wrote; `InvalidOutcomeError` names a field that is wrong."""
+        if not isinstance(data, Mapping):
+            raise InvalidOutcomeError("History", f"expected an object, got {type(data).__name__}")
+        first = data.get("first_attempt_at")
+        when = None
+        if first is not None:
+            try:
+                when = datetime.fromisoformat(str(first).replace("Z", "+00:00"))
+            except ValueError:
+                raise InvalidOutcomeError("History.first_attempt_at",
+                                          f"{first!r} is not an ISO 8601 time with an offset") from None
+        channels = data.get("channels", ())
+        if not isinstance(channels, list | tuple) or not all(isinstance(c, str) for c in channels):
+            raise InvalidOutcomeError("History.channels", "expected a list of channel names")
+        attempts = data.get("attempts", 1)
+        return cls(attempts=attempts, first_attempt_at=when, channels=channels)  # type: ignore[arg-type]

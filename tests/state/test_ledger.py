@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dlrpolicy import History
+import pytest
+
+from dlrpolicy import History, InvalidOutcomeError, parse_infobip_api_error
 from dlrpolicy.state._recorder import Recorder
 from dlrpolicy.state._store import Report
 from tests.state.reports import NOW, outcome
@@ -79,8 +81,6 @@ def test_a_batch_is_recorded_in_order_with_duplicates_inside_it(recorder: Record
 
 def test_report_without_message_id_is_recorded_under_its_identity(recorder: Recorder) -> None:
     """An API error names no message: it is keyed by its report identity, and a redelivery is a duplicate."""
-    from dlrpolicy import parse_infobip_api_error
-
     error = parse_infobip_api_error({"requestError": {"serviceException": {"messageId": "UNAUTHORIZED",
                                                                            "text": "Invalid login details"}}},
                                     http_status=401)
@@ -98,3 +98,15 @@ def test_one_report_and_its_effects_commit_together(recorder: Recorder) -> None:
     assert "suppress" == history.reports[-1]["decision"]["verdict"]
     assert result.suppression is not None
     assert result.suppression == recorder.store.suppression(result.suppression).id  # type: ignore[union-attr]
+
+
+def test_history_round_trips_through_json() -> None:
+    """History.to_json / from_json keep attempts, the first attempt (UTC) and channels; bad input is named."""
+    history = History(attempts=3, first_attempt_at=NOW - timedelta(hours=5), channels=("kakao", "sms"))
+    assert {"attempts": 3, "first_attempt_at": "2026-11-24T05:00:00Z", "channels": ["kakao", "sms"]} == \
+        history.to_json()
+    assert history == History.from_json(history.to_json())
+    with pytest.raises(InvalidOutcomeError, match="first_attempt_at"):
+        History.from_json({"attempts": 1, "first_attempt_at": "yesterday"})
+    with pytest.raises(InvalidOutcomeError, match="attempts"):
+        History.from_json({"attempts": 0})

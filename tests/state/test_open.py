@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 import redis
+import valkey
 
+from dlrpolicy import Engine
 from dlrpolicy.state._failures import (
     CorruptStoreError,
     SchemaVersionError,
@@ -17,6 +19,7 @@ from dlrpolicy.state._failures import (
     StoreURLError,
 )
 from dlrpolicy.state._open import open_store
+from dlrpolicy.state._recorder import Recorder
 from dlrpolicy.state._redis import RedisStore
 from dlrpolicy.state._sqlite import SQLiteStore
 from tests.state.conftest import fresh_prefix
@@ -96,9 +99,6 @@ def test_wrong_redis_keys_are_named(redis_url: str) -> None:
 
 def test_a_locked_sqlite_file_waits_for_the_busy_timeout_then_says_so(tmp_path: Path) -> None:
     """Another writer holding the lock past the busy timeout: a clear error, and nothing half-written."""
-    from dlrpolicy import Engine
-    from dlrpolicy.state._recorder import Recorder
-
     path = tmp_path / "state.db"
     store = open_store(f"sqlite:///{path}?busy_timeout=0.05")
     holder = sqlite3.connect(path, isolation_level=None)
@@ -114,8 +114,6 @@ def test_a_locked_sqlite_file_waits_for_the_busy_timeout_then_says_so(tmp_path: 
 
 def test_a_client_object_is_accepted(redis_url: str) -> None:
     """A redis-py client (or a valkey one) becomes a store as given."""
-    import valkey
-
     for client in (redis.Redis.from_url(redis_url), valkey.Valkey.from_url(redis_url)):
         store = open_store(client, prefix=fresh_prefix())
         assert isinstance(store, RedisStore)
