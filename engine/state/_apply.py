@@ -73,8 +73,16 @@ def provider_key(provider: str, message_id: str) -> str:
 
 def flood_ttl(settings: StateSettings) -> int:
     """Seconds a route's counters are kept after its last report (Redis expires the key then)."""
-    longest = max(settings.budget.window, settings.breaker.window, settings.breaker.max_break)
-    return int(2 * longest.total_seconds()) + 60
+    found = _TTLS.get(id(settings))
+    if found is None or found[0] is not settings:
+        longest = max(settings.budget.window, settings.breaker.window, settings.breaker.max_break)
+        if len(_TTLS) > 1024:
+            _TTLS.clear()
+        found = _TTLS[id(settings)] = (settings, int(2 * longest.total_seconds()) + 60)
+    return found[1]
+
+
+_TTLS: dict[int, tuple[StateSettings, int]] = {}
 
 
 def _history(state: Mapping[str, Any], hint: History | None) -> History:
@@ -136,16 +144,21 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
                  evaluate: Evaluate, settings: StateSettings, hint: History | None = None) -> Change:
     """Dedupe, evaluate with the stored history, apply flood control and list the writes."""
     key = snapshot.key
-    state: dict[str, Any] = dict(snapshot.state) if snapshot.state is not None else {}
-    seen = state.get("seen", [])
-    if identity in seen:
-        stored = _find(state, identity)
-        decision = decision_from_json(stored["decision"] if stored else last_decision(state))
-        return Change(Recorded(decision=decision, tenant=tenant_of(tenant), key=key, report=identity,
-                               history=_history(state, hint), duplicate=True), [])
-    state = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
-             for k, v in state.items()}
-    state["ids"] = {pid: dict(entry) for pid, entry in state.get("ids", {}).items()}
+    state: dict[str, Any]
+    seen: list[str]
+    if snapshot.state is None:
+        state, seen = {"ids": {}}, []
+    else:
+        seen = snapshot.state.get("seen", [])
+        if identity in seen:
+            stored = _find(snapshot.state, identity)
+            decision = decision_from_json(stored["decision"] if stored else last_decision(snapshot.state))
+            return Change(Recorded(decision=decision, tenant=tenant_of(tenant), key=key, report=identity,
+                                   history=_history(snapshot.state, hint), duplicate=True), [])
+        # A copy: the snapshot may be the batch's own view of the message, still needed if this report fails.
+        state = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+                 for k, v in snapshot.state.items()}
+        state["ids"] = {pid: dict(entry) for pid, entry in state.get("ids", {}).items()}
     now_ts = ts(now)
     pid = provider_key(outcome.provider, outcome.message_id) if outcome.message_id is not None else None
     sent = ts(outcome.sent_at) if outcome.sent_at is not None else now_ts

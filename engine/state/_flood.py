@@ -56,6 +56,32 @@ class FloodChange:
     gen: int
 
 
+@attrs.frozen
+class _Spans:
+    size: float
+    budget_buckets: int
+    breaker_buckets: int
+    base: float
+    ceiling: float
+
+
+_SPANS: dict[int, tuple[StateSettings, _Spans]] = {}
+
+
+def _spans(settings: StateSettings) -> _Spans:
+    # Settings objects live as long as their compiled policy; their spans are computed once, not per report.
+    found = _SPANS.get(id(settings))
+    if found is None or found[0] is not settings:
+        size = bucket_size(settings)
+        spans = _Spans(size, max(1, math.ceil(settings.budget.window.total_seconds() / size)),
+                       max(1, math.ceil(settings.breaker.window.total_seconds() / size)),
+                       settings.breaker.break_for.total_seconds(), settings.breaker.max_break.total_seconds())
+        if len(_SPANS) > 1024:
+            _SPANS.clear()
+        found = _SPANS[id(settings)] = (settings, spans)
+    return found[1]
+
+
 def bucket_size(settings: StateSettings) -> float:
     """Seconds per counter bucket."""
     return max(settings.budget.window, settings.breaker.window).total_seconds() / BUCKETS
@@ -83,7 +109,8 @@ def _spread(key: str, size: float) -> float:
 def control(decision: Decision, *, settings: StateSettings, route: str, channel: str, counters: RouteCounters,
             now: float, key: str) -> FloodChange:
     """Apply the budget and the breaker of ``route`` to ``decision`` (made about a report on ``channel``)."""
-    size = bucket_size(settings)
+    spans = _spans(settings)
+    size = spans.size
     current = math.floor(now / size)
     flood = decision.rule in settings.flood
     budget, breaker = settings.budget, settings.breaker
@@ -93,14 +120,14 @@ def control(decision: Decision, *, settings: StateSettings, route: str, channel:
     defer_to: float | None = None
     new_breaker: tuple[float, float, float] | None = None
     if breaker.enabled:
-        base = breaker.break_for.total_seconds()
+        base = spans.base
         current_break = counters.brk or base
         if counters.until > now:
             defer_to = counters.until
             deferral = f"circuit breaker {route} is open until {iso_z(from_ts(counters.until))}"
         elif counters.until > 0:  # half-open: this report is a probe
             if flood:
-                grown = min(current_break * 2, breaker.max_break.total_seconds())
+                grown = min(current_break * 2, spans.ceiling)
                 new_breaker = (now + grown, grown, counters.since)
                 defer_to = now + grown
                 notes.append(f"circuit breaker {route} probe failed; open again for {_span(grown)}")
@@ -108,7 +135,7 @@ def control(decision: Decision, *, settings: StateSettings, route: str, channel:
                 new_breaker = (0.0, 0.0, now)
                 notes.append(f"circuit breaker {route} closed after a successful probe")
         else:
-            count = max(1, math.ceil(breaker.window.total_seconds() / size))
+            count = spans.breaker_buckets
             # Buckets are coarse: after a close, count from the bucket after the one it closed in.
             first = math.floor(counters.since / size) + 1 if counters.since else None
             reports, _, failures, _ = _sums(counters, current, count, first)
@@ -120,7 +147,7 @@ def control(decision: Decision, *, settings: StateSettings, route: str, channel:
                              f"{format_duration(breaker.window)} were flood failures; open for {_span(base)}")
     counted = 0
     if retry and budget.enabled and defer_to is None:
-        count = max(1, math.ceil(budget.window.total_seconds() / size))
+        count = spans.budget_buckets
         reports, retries, _, oldest = _sums(counters, current, count)
         allowed = max(budget.floor, budget.ratio * (reports + 1))
         if retries + 1 > allowed:

@@ -34,10 +34,17 @@ class _Route:
         self.dirty: set[int] = set()
         self.breaker_dirty = False
         self.keep = 0
+        self._snapshot: RouteCounters | None = None
 
     def counters(self) -> RouteCounters:
-        return RouteCounters({b: (v[0], v[1], v[2]) for b, v in self.buckets.items()}, self.until, self.brk,
-                             self.gen, self.since)
+        # Rebuilt only after a change: most reports of a batch read the same counters as the one before.
+        if self._snapshot is None:
+            self._snapshot = RouteCounters({b: (v[0], v[1], v[2]) for b, v in self.buckets.items()}, self.until,
+                                           self.brk, self.gen, self.since)
+        return self._snapshot
+
+    def changed(self) -> None:
+        self._snapshot = None
 
 
 class _Batch:
@@ -230,11 +237,13 @@ class SQLiteStore(SQLiteReads, Store):
                     counts[i] += n
                 state.dirty.add(op["bucket"])
                 state.keep = max(state.keep, op["keep"])
+                state.changed()
             elif kind == "brk":
                 state = self._route(tenant, op["route"])
                 if state.gen == op["gen"]:
                     state.until, state.brk, state.since = op["until"], op["brk"], op["since"]
                     state.gen += 1
+                    state.changed()
                     state.breaker_dirty = True
             else:
                 raise ValueError(f"unknown op {kind!r}")
