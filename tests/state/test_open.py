@@ -124,3 +124,13 @@ def test_something_else_is_refused() -> None:
     """Neither a URL nor a client."""
     with pytest.raises(StateError, match="expected a URL"):
         open_store(42)
+
+
+def test_scripts_are_reloaded_after_script_flush(redis_url: str) -> None:
+    """A server that forgot the scripts (SCRIPT FLUSH, a restart, a failover) gets them again on NOSCRIPT."""
+    store = open_store(f"{redis_url}?prefix={fresh_prefix()}")
+    recorder = Recorder(Engine.default(), store)
+    recorder.record(outcome("m-1", "absent"), now=NOW)
+    redis.Redis.from_url(redis_url).script_flush()
+    assert not recorder.record(outcome("m-2", "absent"), now=NOW).duplicate
+    assert recorder.check(now=NOW, recipient="+821012340001") is None
