@@ -135,6 +135,16 @@ def _find(state: Mapping[str, Any], identity: str) -> dict[str, Any] | None:
     return None
 
 
+_NOW: list[Any] = [None, ""]
+
+
+def _iso_now(now: datetime) -> str:
+    # A batch shares one `now`: format it once.
+    if _NOW[0] is not now:
+        _NOW[0], _NOW[1] = now, iso_z(now)
+    return str(_NOW[1])
+
+
 def _rank(decision: Decision) -> int:
     # A report that leaves the message waiting is not final; any other verdict is.
     return 0 if decision.verdict == "wait" else 1
@@ -216,7 +226,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
             ops.append({"op": "unsched", "key": key})
         state["sched"] = schedule is not None
     flood_text = "" if not notes else f',"flood":{dumps(list(notes))}'
-    line = (f'{{"id":"{identity}","at":"{iso_z(now)}","superseded":{"true" if superseded else "false"}'
+    line = (f'{{"id":"{identity}","at":"{_iso_now(now)}","superseded":{"true" if superseded else "false"}'
             f'{flood_text},"outcome":{outcome_text(outcome)},"decision":{decision_text(decision)}}}')
     state["_raw"] = [*state.get("_raw", [])[-(MAX_REPORTS - 1):], line]
     state["seen"] = [*seen[-(MAX_SEEN - 1):], identity]
