@@ -77,11 +77,16 @@ def _cached(cache: dict[Any, str], key: Any, build: Callable[[], str]) -> str:
 def decision_text(decision: Decision) -> str:
     """``json.dumps(decision.to_json())`` (compact, keys in another order), built directly: the repeating parts
     (rule, source, layers, code, reason, effects) once per distinct value."""
-    tail = _cached(_TAILS, (decision.rule, decision.rule_source, decision.layers, decision.code, decision.reason),
+    code = decision.code
+    # Keys of plain values: tuples of strings hash in C, attrs objects in Python.
+    tail = _cached(_TAILS, (decision.rule, decision.rule_source, decision.layers, code.provider, code.kind,
+                            code.product, code.id, code.name, code.group_id, code.unknown, decision.reason),
                    lambda: dumps({"rule": decision.rule, "rule_source": decision.rule_source,
                                   "layers": list(decision.layers), "code": decision.code.to_json(),
                                   "reason": decision.reason})[1:])
-    effects = _cached(_EFFECTS, (decision.suppress, decision.escalate), lambda: dumps(
+    suppress, escalate = decision.suppress, decision.escalate
+    effects = _cached(_EFFECTS, (None if suppress is None else (suppress.scope, suppress.key, suppress.until),
+                                 None if escalate is None else (escalate.route, escalate.severity)), lambda: dumps(
         {"suppress": None if decision.suppress is None else decision.suppress.to_json(),
          "escalate": None if decision.escalate is None else decision.escalate.to_json()})[1:-1])
     return (f'{{"verdict":"{decision.verdict}","retry_at":{_when(decision.retry_at)},'
@@ -96,7 +101,7 @@ _REFS: dict[Any, str] = {}
 def _ref_text(ref: CodeRef | None) -> str:
     if ref is None:
         return "null"
-    return _cached(_REFS, ref, lambda: dumps(_ref(ref)))
+    return _cached(_REFS, (ref.id, ref.group_id, ref.name, ref.permanent, ref.group_name), lambda: dumps(_ref(ref)))
 
 
 def outcome_text(outcome: Outcome) -> str:
