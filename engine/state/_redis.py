@@ -161,6 +161,20 @@ class RedisStore(Store):
 
     # --- recording ---------------------------------------------------------------------------------------------
 
+    def _scripts_round(self, calls: list[tuple[str, list[str], list[Any]]], register: list[str]) -> list[Any]:
+        """One round trip: a single script call goes straight out (redis-py reloads it on NOSCRIPT), several
+        go in one pipeline; ``register`` adds tenants to the tenant index in the same round."""
+        if len(calls) == 1 and not register:
+            name, keys, args = calls[0]
+            return [self._do(self._scripts[name], keys=keys, args=args)]
+        pipe = self.client.pipeline(transaction=False)
+        if register:
+            pipe.sadd(f"{self.prefix}:tenants", *register)
+        for name, keys, args in calls:
+            self._scripts[name](keys=keys, args=args, client=pipe)
+        replies = self._do(pipe.execute)
+        return list(replies[1:] if register else replies)
+
     def _groups(self, items: Sequence[Item], pending: list[int]) -> list[tuple[str, list[int]]]:
         """Pending item indexes by tenant (one slot each), in chunks that keep a script call short."""
         by_tenant: dict[str, list[int]] = {}
@@ -179,17 +193,16 @@ class RedisStore(Store):
             if not pending:
                 break
             groups = self._groups(items, pending)
-            pipe = self.client.pipeline(transaction=False)
             routes: list[list[str]] = []
+            reads = []
             for tenant, indexes in groups:
                 names = sorted({items[i].route for i in indexes})
                 routes.append(names)
-                self._scripts["read_many"](
-                    keys=[self.key(tenant, "links"), self.key(tenant, "msgs"), self.key(tenant, "ver"),
-                          *(self.key(tenant, f"fc:{r}") for r in names)],
-                    args=[dumps([items[i].key or "", items[i].pid or "", items[i].default_key]) for i in indexes],
-                    client=pipe)
-            replies = self._do(pipe.execute)
+                reads.append(("read_many", [self.key(tenant, "links"), self.key(tenant, "msgs"),
+                                            self.key(tenant, "ver"), *(self.key(tenant, f"fc:{r}") for r in names)],
+                              [dumps([items[i].key or "", items[i].pid or "", items[i].default_key])
+                               for i in indexes]))
+            replies = self._scripts_round(reads, [])
             writes: list[tuple[str, list[str], list[tuple[int, Any]]]] = []
             for (tenant, indexes), names, (rows, fcs) in zip(groups, routes, replies, strict=True):
                 counters = {name: _counters(flat) for name, flat in zip(names, fcs, strict=True)}
@@ -206,18 +219,18 @@ class RedisStore(Store):
             pending = []
             if not writes:
                 break
-            pipe = self.client.pipeline(transaction=False)
+            calls = []
+            new_tenants = sorted({tenant for tenant, _, _ in writes} - self._known)
             for tenant, names, computed in writes:
-                self._register(pipe, tenant)
                 index = {name: n + 1 for n, name in enumerate(names)}
                 args = [tenant]
                 for i, change in computed:
                     text, state_text, _ = self._encode(change.ops)
                     args += [f'{{"fc":{index[items[i].route]},"ops":{text}}}', state_text]
-                self._scripts["write_many"](keys=[*self._tenant_keys(tenant),
-                                                  *(self.key(tenant, f"fc:{r}") for r in names)],
-                                            args=args, client=pipe)
-            replies = [r for r in self._do(pipe.execute) if isinstance(r, list)]
+                calls.append(("write_many", [*self._tenant_keys(tenant),
+                                             *(self.key(tenant, f"fc:{r}") for r in names)], args))
+            replies = self._scripts_round(calls, new_tenants)
+            self._known.update(new_tenants)
             for (_, _, computed), reply in zip(writes, replies, strict=True):
                 for (i, change), one in zip(computed, reply, strict=True):
                     if int(one[0]) == 0:
