@@ -34,10 +34,31 @@ from .model._vocabulary import validate_tenant
 from .policy._catalog import Catalog
 from .policy._compile import CompiledPolicy
 from .policy._entries import CodeEntry, Hints
+from .policy._settings import Breaker, Budget, IncidentSettings, StateSettings
 from .policy._tenants import PolicyStore
+from .state._failures import (
+    CorruptStoreError,
+    ImportLineError,
+    LiftRefusedError,
+    NotFoundError,
+    SchemaVersionError,
+    StateError,
+    StoreLockedError,
+    StoreUnavailableError,
+    StoreURLError,
+)
+from .state._open import open_store
+from .state._operations import Resolution
+from .state._recorder import Recorder
+from .state._records import Incident, IncidentEvent, MessageHistory, Recorded, ScheduleEntry, Suppression
+from .state._redis import RedisStore
+from .state._sqlite import SQLiteStore
+from .state._store import Report, Store
 
 __all__ = [
     "AmbiguousCodeError",
+    "Breaker",
+    "Budget",
     "Catalog",
     "CatalogError",
     "CodeEntry",
@@ -45,6 +66,7 @@ __all__ = [
     "CodeNotFoundError",
     "CodeRef",
     "CompiledPolicy",
+    "CorruptStoreError",
     "Decision",
     "DlrpolicyError",
     "DurationError",
@@ -54,19 +76,41 @@ __all__ = [
     "Explanation",
     "Hints",
     "History",
+    "ImportLineError",
+    "Incident",
+    "IncidentEvent",
+    "IncidentSettings",
     "InvalidOutcomeError",
+    "LiftRefusedError",
+    "MessageHistory",
     "NaiveDatetimeError",
     "NaiveTimestampError",
+    "NotFoundError",
     "Outcome",
     "PayloadError",
     "PolicyError",
     "PolicyProblem",
     "PolicyStore",
     "PolicyTestError",
+    "Recorded",
+    "Recorder",
+    "RedisStore",
+    "Report",
     "Resend",
+    "Resolution",
     "RuleMatch",
+    "SQLiteStore",
+    "ScheduleEntry",
+    "SchemaVersionError",
     "Skipped",
+    "StateError",
+    "StateSettings",
+    "Store",
+    "StoreLockedError",
+    "StoreURLError",
+    "StoreUnavailableError",
     "SuppressEffect",
+    "Suppression",
     "TenantError",
     "__version__",
     "decision_fields",
@@ -75,6 +119,7 @@ __all__ = [
     "expand_decision",
     "format_duration",
     "log_decision",
+    "open_store",
     "parse",
     "parse_duration",
     "parse_infobip",

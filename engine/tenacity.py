@@ -19,6 +19,7 @@ from .integrations._loop_endings import (
 from .integrations._tenacity import (
     MAX_LOOP_ATTEMPTS,
     AttemptDecision,
+    Blocked,
     DecisionSource,
     async_retrying,
     attempt_decision,
@@ -29,6 +30,7 @@ from .integrations._tenacity import (
 __all__ = [
     "MAX_LOOP_ATTEMPTS",
     "AttemptDecision",
+    "Blocked",
     "DecisionSource",
     "DeliveryFailed",
     "Escalated",

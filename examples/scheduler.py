@@ -1,27 +1,31 @@
-"""A delayed queue for retries that must not block a worker: `RetryLater` goes in, is replayed when due.
+"""A scheduler for retries that must not block a worker: the store's retry schedule, claimed with leases.
 
 ``dlrpolicy.tenacity.retrying`` sleeps inline only for short delays (``max_inline_wait``, 60 s by default).
-A retry due tomorrow ends the loop with `RetryLater`; this example keeps those in a heap ordered by
-``retry_at`` and, on a fake clock, jumps to the next due time and sends again, passing ``exc.history`` so the
-policy's attempt limit and give-up deadline keep counting from the very first attempt.
+A retry due tomorrow ends the loop with `RetryLater`, and because the loop records through a `Recorder`, the
+retry is already in the store's schedule: nothing long is kept in worker memory (nor in a Celery ETA, whose
+visibility timeout would redeliver it).  A worker claims due entries with a lease (``claim``), sends, and acks
+(``ack``); a worker that dies mid-send leaves its entries to come back when the lease ends.  Attempts and the
+give-up deadline keep counting from the very first attempt, because the ledger holds the history.  Here one
+worker on a fake clock jumps to the next due time; run several against one Redis for the real thing.
 
 Messages (a fake Infobip client with realistic codes):
 
-- ``m-1``: phone off twice (error 27), then delivered: short retries, handled inline;
+- ``m-1``: phone off twice (error 27), then delivered;
 - ``m-2``: the prepaid recipient is out of credit (error 581) on two days, delivered on the third;
 - ``m-3``: the US carrier's daily quota is used up (error 542), delivered the next day.
 
-Run it: ``python examples/scheduler.py``
+Run it: ``python examples/scheduler.py [--state sqlite:///state.db]``
 """
 
 from __future__ import annotations
 
-import heapq
+import argparse
 import sys
-from datetime import UTC, datetime
+import tempfile
+from datetime import UTC, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
-import attrs
 from fake_infobip import (
     ABSENT,
     DAILY_QUOTA,
@@ -30,18 +34,18 @@ from fake_infobip import (
     UNDELIVERABLE,
     USER_NO_CREDIT,
     FakeClock,
-    FakeInfobipClient,
     Scripts,
     outcome_from_exception,
     report_to_outcome,
 )
+from send_loop import ResendingClient
 
-from dlrpolicy import Engine, History
+from dlrpolicy import Engine, Recorder, open_store
 from dlrpolicy.tenacity import NotDelivered, RetryLater, retrying
 
 # All times printed are UTC.
 
-#: Safety bound on replays, so a policy change can never turn the example into an endless loop.
+#: Safety bound on claims, so a policy change can never turn the example into an endless loop.
 MAX_REPLAYS = 50
 
 SCRIPTS: Scripts = {
@@ -50,37 +54,6 @@ SCRIPTS: Scripts = {
             [(UNDELIVERABLE, USER_NO_CREDIT), (UNDELIVERABLE, USER_NO_CREDIT), (DELIVERED, OK)]),
     "m-3": ("sms", "+12025550143", [(UNDELIVERABLE, DAILY_QUOTA), (DELIVERED, OK)]),
 }
-
-
-@attrs.frozen(order=True)
-class Scheduled:
-    """A send due at ``due``; ``seq`` keeps the heap stable for equal times."""
-
-    due: datetime
-    seq: int
-    message_id: str = attrs.field(order=False)
-    channel: str = attrs.field(order=False)
-    history: History | None = attrs.field(order=False)
-
-
-class DelayedQueue:
-    """A heap of sends ordered by due time."""
-
-    def __init__(self) -> None:
-        self._heap: list[Scheduled] = []
-        self._seq = 0
-
-    def push(self, due: datetime, message_id: str, channel: str, history: History | None) -> None:
-        self._seq += 1
-        # Policies compute calendar times in their own zones (a next-day retry in America/New_York); one zone
-        # in the queue keeps the printed timeline readable.
-        heapq.heappush(self._heap, Scheduled(due.astimezone(UTC), self._seq, message_id, channel, history))
-
-    def pop(self) -> Scheduled | None:
-        return heapq.heappop(self._heap) if self._heap else None
-
-    def __len__(self) -> int:
-        return len(self._heap)
 
 
 class QuietLogger:
@@ -92,47 +65,70 @@ class QuietLogger:
     def info(self, event: str, **fields: Any) -> None:
         self.events.append(fields)
 
+    def warning(self, event: str, **fields: Any) -> None:
+        self.events.append(fields)
 
-def run(engine: Engine, out: TextIO = sys.stdout) -> dict[str, str]:
-    """Send every message; defer RetryLater to the queue and replay it when due.  Returns message -> final."""
+
+def run(engine: Engine, out: TextIO = sys.stdout, recorder: Recorder | None = None) -> dict[str, str]:
+    """Send every message; replay what the schedule says is due.  Returns message -> final."""
+    if recorder is None:
+        with tempfile.TemporaryDirectory() as directory:
+            store = open_store(f"sqlite:///{Path(directory) / 'state.db'}")
+            try:
+                return run(engine, out, Recorder(engine, store, logger=QuietLogger()))
+            finally:
+                store.close()
     clock = FakeClock()
-    client = FakeInfobipClient(SCRIPTS)
-    queue = DelayedQueue()
-    for message_id in SCRIPTS:
-        queue.push(clock(), message_id, "sms", None)
+    client = ResendingClient(SCRIPTS)
     finals: dict[str, str] = {}
-    replays = 0
-    while (item := queue.pop()) is not None and replays < MAX_REPLAYS:
-        replays += 1
-        clock.now = max(clock.now, item.due)
+
+    def send(message_id: str, channel: str) -> None:
         logger = QuietLogger()
-        loop = retrying(engine, history=item.history, clock=clock, sleep=clock.sleep,
-                        outcome_from_exception=outcome_from_exception, outcome_from_result=report_to_outcome,
-                        logger=logger)
+        loop = retrying(engine, clock=clock, sleep=clock.sleep, outcome_from_exception=outcome_from_exception,
+                        outcome_from_result=report_to_outcome, logger=logger, recorder=recorder, key=message_id)
         stamp = f"{clock():%Y-%m-%d %H:%M:%S}"
         try:
-            loop(client.send, item.message_id, item.channel)
+            loop(client.send, message_id, channel)
         except RetryLater as exc:
             decision = exc.decision
             assert decision.retry_at is not None
-            channel = decision.channel or item.channel
-            queue.push(decision.retry_at, item.message_id, channel, exc.history)
-            print(f"{stamp} {item.message_id}: {len(logger.events)} attempt(s), {decision.code.name} -> deferred to "
-                  f"{decision.retry_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} on {channel} "
+            print(f"{stamp} {message_id}: {len(logger.events)} attempt(s), {decision.code.name} -> deferred to "
+                  f"{decision.retry_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} on {decision.channel or channel} "
                   f"(attempts so far {exc.history.attempts if exc.history else '?'})", file=out)
-            continue
+            return
         except NotDelivered as exc:
-            finals[item.message_id] = f"{exc.decision.verdict} ({exc.decision.rule})"
+            finals[message_id] = f"{exc.decision.verdict} ({exc.decision.rule})"
         else:
-            finals[item.message_id] = f"delivered on {item.channel}, send #{client.attempts[item.message_id]}"
-        print(f"{stamp} {item.message_id}: {len(logger.events)} attempt(s) -> {finals[item.message_id]}", file=out)
+            finals[message_id] = f"delivered on {channel}, send #{client.attempts[message_id]}"
+        print(f"{stamp} {message_id}: {len(logger.events)} attempt(s) -> {finals[message_id]}", file=out)
+
+    for message_id, (channel, _, _) in SCRIPTS.items():
+        send(message_id, channel)
+    replays = 0
+    while replays < MAX_REPLAYS:
+        upcoming = recorder.due(now=clock() + timedelta(days=365), limit=1)
+        if not upcoming:
+            break
+        clock.now = max(clock.now, upcoming[0].due_at)  # a real worker polls `claim` every few seconds instead
+        for entry in recorder.claim(now=clock(), limit=10, lease="5m"):
+            replays += 1
+            send(entry.key, entry.channel or "sms")
+            assert entry.token is not None
+            recorder.ack(entry.token)  # False when the send rescheduled it: the newer entry stays
     for message_id in SCRIPTS:
-        finals.setdefault(message_id, "still queued (replay bound reached)")
-    print(f"queue empty: {len(queue) == 0}; replays: {replays}", file=out)
+        finals.setdefault(message_id, "still scheduled (replay bound reached)")
+    print(f"queue empty: {not recorder.due(now=clock() + timedelta(days=365))}; replays: {replays}", file=out)
     for message_id in SCRIPTS:
         print(f"  final {message_id}: {finals[message_id]}", file=out)
     return finals
 
 
 if __name__ == "__main__":
-    run(Engine.default())
+    parser = argparse.ArgumentParser(description="The scheduler example.")
+    parser.add_argument("--state", help="the store (default: a temporary SQLite file)")
+    args = parser.parse_args()
+    engine = Engine.default()
+    if args.state:
+        run(engine, recorder=Recorder(engine, open_store(args.state), logger=QuietLogger()))
+    else:
+        run(engine)

@@ -9,18 +9,23 @@ A fake Infobip client plays four messages with realistic codes:
 
 There is no ``if code in (...)`` anywhere: ``dlrpolicy.tenacity.retrying`` asks the shipped default policy
 after every attempt, sleeps inline for short retries, and ends with an exception that tells the pipeline what
-to do otherwise.  A retry too far away to sleep through ends the loop with `RetryLater`; here the example
-stands in for the scheduler (see scheduler.py) by moving the fake clock to ``retry_at`` and resuming with
-``exc.history``, so attempt counts and deadlines carry over.  The clock and the sleep are fakes, so this runs
-offline in well under a second.
+to do otherwise.  Every attempt is recorded in a ledger (an SQLite file here; ``--state URL`` for another
+store) under the message's key, so attempt counts and deadlines carry over between loops, and the suppression
+list is checked before every send: after the hard bounce, the next campaign to that address is blocked before
+anything is sent.  A retry too far away to sleep through ends the loop with `RetryLater`; here the example
+stands in for the scheduler (see scheduler.py) by moving the fake clock to ``retry_at``.  The clock and the
+sleep are fakes, so this runs offline in well under a second.
 
-Run it: ``python examples/send_loop.py``
+Run it: ``python examples/send_loop.py [--state sqlite:///state.db]``
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from fake_infobip import (
@@ -33,14 +38,16 @@ from fake_infobip import (
     USER_NO_CREDIT,
     FakeClock,
     FakeInfobipClient,
+    InfobipReportError,
+    Report,
     Scripts,
     final_line,
     outcome_from_exception,
     report_to_outcome,
 )
 
-from dlrpolicy import Engine
-from dlrpolicy.tenacity import NotDelivered, RetryLater, retrying
+from dlrpolicy import Engine, Recorder, open_store
+from dlrpolicy.tenacity import Blocked, NotDelivered, RetryLater, retrying
 
 #: Bound on deferred retries resumed per message, so no policy can make the example run on and on.
 MAX_RESUMES = 10
@@ -71,25 +78,61 @@ class AttemptPrinter:
         print(f"                 why: {fields['reason']}", file=self.out)
 
 
-def run(engine: Engine, out: TextIO = sys.stdout) -> dict[str, str]:
-    """Send every message through the integration; print each attempt's decision and the final outcome."""
-    client = FakeInfobipClient(MESSAGES)
+class ResendingClient(FakeInfobipClient):
+    """Like a real provider, every send gets a new provider message id (``m-2.1``, ``m-2.2``, ...); the
+    pipeline's own key (``m-2``) ties them together in the ledger."""
+
+    def send(self, message_id: str, channel: str | None = None) -> Report:
+        try:
+            report = super().send(message_id, channel)
+        except InfobipReportError as exc:
+            exc.report["messageId"] = f"{message_id}.{self.attempts[message_id]}"
+            raise
+        report["messageId"] = f"{message_id}.{self.attempts[message_id]}"
+        return report
+
+
+class IncidentPrinter:
+    """A structlog-compatible logger for the recorder's ``incident`` events (opened, grew, resolved)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def warning(self, event: str, **fields: Any) -> None:
+        print(f"  incident {fields['change']}: {fields['id']} ({fields['route']}, {fields['cause']}, "
+              f"count {fields['at_count']}, {fields['held']} held)", file=self.out)
+
+
+def run(engine: Engine, out: TextIO = sys.stdout, recorder: Recorder | None = None) -> dict[str, str]:
+    """Send every message through the integration; print each attempt's decision and the final outcome.
+
+    Without a ``recorder``, the ledger is a temporary SQLite file."""
+    if recorder is None:
+        with tempfile.TemporaryDirectory() as directory:
+            store = open_store(f"sqlite:///{Path(directory) / 'state.db'}")
+            try:
+                return run(engine, out, Recorder(engine, store, logger=IncidentPrinter(out)))
+            finally:
+                store.close()
+    client = ResendingClient(MESSAGES)
     finals: dict[str, str] = {}
     for message_id, (channel, recipient, _) in MESSAGES.items():
         clock = FakeClock()
         print(f"{message_id} ({channel} to {recipient})", file=out)
-        history = None
         finals[message_id] = f"still deferred after {MAX_RESUMES} resumes"
         for _ in range(MAX_RESUMES):
-            loop = retrying(engine, history=history, clock=clock, sleep=clock.sleep,
-                            outcome_from_exception=outcome_from_exception, outcome_from_result=report_to_outcome,
-                            logger=AttemptPrinter(out, clock))
+            loop = retrying(engine, clock=clock, sleep=clock.sleep, outcome_from_exception=outcome_from_exception,
+                            outcome_from_result=report_to_outcome, logger=AttemptPrinter(out, clock),
+                            recorder=recorder, key=message_id,
+                            check={"recipient": recipient, "channel": channel, "tenant": "acme"})
             try:
                 report = loop(client.send, message_id)
             except RetryLater as exc:
                 print(f"  deferred: {final_line(exc)}", file=out)
-                clock.now, history = exc.decision.retry_at or clock.now, exc.history  # what the scheduler would do
+                clock.now = exc.decision.retry_at or clock.now  # what the scheduler would do; the ledger keeps count
                 continue
+            except Blocked as exc:
+                finals[message_id] = f"blocked before sending ({exc.entry.scope})"
             except NotDelivered as exc:
                 finals[message_id] = final_line(exc)
             else:
@@ -97,8 +140,30 @@ def run(engine: Engine, out: TextIO = sys.stdout) -> dict[str, str]:
                                       f"{client.attempts[message_id]} attempt(s)")
             break
         print(f"  final: {finals[message_id]}", file=out)
+        for incident in recorder.store.incidents(tenant="acme", state="open"):
+            # Someone tops the account up: resolving releases the held messages into the retry schedule.
+            done = recorder.resolve(incident.id, now=clock(), actor="billing", note="account topped up")
+            print(f"  billing topped up: {done.count} held message(s) released into the schedule", file=out)
+    # The next campaign: every send is checked against the suppression list first.
+    for channel, recipient, _ in MESSAGES.values():
+        loop = retrying(engine, recorder=recorder, key=f"campaign-2:{recipient}",
+                        check={"recipient": recipient, "channel": channel, "tenant": "acme"})
+        try:
+            loop(lambda: None)
+        except Blocked as exc:
+            print(f"next campaign to {recipient}: blocked before sending ({exc.entry.scope} suppressed by rule "
+                  f"{exc.entry.reason.get('rule')})", file=out)
+        else:
+            print(f"next campaign to {recipient}: allowed", file=out)
     return finals
 
 
 if __name__ == "__main__":
-    run(Engine.default())
+    parser = argparse.ArgumentParser(description="The send-loop example.")
+    parser.add_argument("--state", help="the store (default: a temporary SQLite file)")
+    args = parser.parse_args()
+    engine = Engine.default()
+    if args.state:
+        run(engine, recorder=Recorder(engine, open_store(args.state)))
+    else:
+        run(engine)

@@ -5,11 +5,13 @@ the shape); ``?channel=sms`` says which channel the reports are about (configure
 its channel: many report bodies do not name it).  NHN Cloud signs its webhooks with ``X-Toast-Webhook-Signature``
 (the value configured with the webhook): NHN posts are accepted only when the receiver knows that signature
 (``--nhn-signature`` or ``$NHN_WEBHOOK_SIGNATURE``) and the request carries it, checked in constant time with
-``dlrpolicy.verify_nhn_signature``; anything else is answered 401.  Each report is read with ``dlrpolicy.parse``,
-evaluated, logged as a structlog ``decision`` event, and appended to a JSON Lines journal that the pipeline's
-scheduler, suppression list and pager consume.  Nothing is dropped: a body that is not JSON, a payload that
-cannot be read or a request with a bad signature is journalled as a rejection with the reason (and answered
-400 / 422 / 401, so the provider's own retry and alerting see it too).
+``dlrpolicy.verify_nhn_signature``; anything else is answered 401.  Each report is read with ``dlrpolicy.parse``
+and recorded through the ledger (``dlrpolicy.Recorder``; a temporary SQLite file in the demo, ``--state URL``
+otherwise): the decision uses the message's real history (attempts, first attempt), a duplicate delivery gets the
+stored decision back, and the effects (suppressions, the retry schedule, incidents) are committed with it.  Each
+decision is logged as a structlog ``decision`` event and appended to a JSON Lines journal.  Nothing is dropped:
+a body that is not JSON, a payload that cannot be read or a request with a bad signature is journalled as a
+rejection with the reason (and answered 400 / 422 / 401, so the provider's own retry and alerting see it too).
 
 Run ``python examples/webhook_receiver.py`` for a self-contained demo: it starts the server on a free
 loopback port, posts a few realistic payloads to itself, prints the journal and stops.  Use
@@ -37,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 import structlog
 import structlog.testing
 
-from dlrpolicy import Engine, PayloadError, log_decision, parse, verify_nhn_signature
+from dlrpolicy import Engine, PayloadError, Recorder, Report, log_decision, open_store, parse, verify_nhn_signature
 
 #: Largest body accepted; providers batch reports, but a webhook body beyond this is a misconfiguration.
 MAX_BODY = 1024 * 1024
@@ -68,12 +70,14 @@ class WebhookServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], engine: Engine, journal: JsonLinesJournal,
-                 clock: Callable[[], datetime], logger: Any, nhn_signature: str | None = None) -> None:
+                 clock: Callable[[], datetime], logger: Any, recorder: Recorder | None = None,
+                 nhn_signature: str | None = None) -> None:
         super().__init__(address, WebhookHandler)
         self.engine = engine
         self.journal = journal
         self.clock = clock
         self.logger = logger
+        self.recorder = recorder
         #: The signature configured with the NHN webhook; without one, NHN posts are refused (nothing unsigned
         #: gets in).
         self.nhn_signature = nhn_signature
@@ -128,12 +132,21 @@ class WebhookHandler(BaseHTTPRequestHandler):
             return
         now = self.server.clock()
         records, answers = [], []
-        for outcome in outcomes:
-            decision = self.server.engine.evaluate(outcome, now=now)
+        recorder = self.server.recorder
+        # Through the ledger: one transaction for the body's reports, their history and effects.
+        recorded = recorder.record_many([Report(outcome=o) for o in outcomes], now=now) if recorder else None
+        for n, outcome in enumerate(outcomes):
+            result = recorded[n] if recorded is not None else None
+            if isinstance(result, Exception):
+                records.append({"received_at": iso_z(now), "message_id": outcome.message_id,
+                                "rejected": {"type": type(result).__name__, "message": str(result), "path": None}})
+                continue
+            decision = result.decision if result is not None else self.server.engine.evaluate(outcome, now=now)
             log_decision(self.server.logger, decision, outcome)
             records.append({"received_at": iso_z(now), "message_id": outcome.message_id,
                             "provider": outcome.provider, "channel": outcome.channel,
-                            "recipient": outcome.recipient, "decision": decision.to_json()})
+                            "recipient": outcome.recipient, "decision": decision.to_json(),
+                            "state": None if result is None else result.to_json()})
             answers.append({"message_id": outcome.message_id, "verdict": decision.verdict})
         self.server.journal.append(records)
         self._answer(HTTPStatus.OK, {"decisions": answers})
@@ -158,11 +171,14 @@ class WebhookHandler(BaseHTTPRequestHandler):
 
 def make_server(engine: Engine, journal_path: Path, *, host: str = "127.0.0.1", port: int = 0,
                 clock: Callable[[], datetime] | None = None, logger: Any = None,
-                nhn_signature: str | None = None) -> WebhookServer:
+                recorder: Recorder | None = None, nhn_signature: str | None = None) -> WebhookServer:
     """A bound (not yet serving) receiver; ``port=0`` picks a free port (see ``server.server_address``).
+
+    With ``recorder``, reports are recorded through the ledger; without, each is evaluated on its own.
     ``nhn_signature`` is the signature configured with the NHN webhook (None: NHN posts are refused)."""
     return WebhookServer((host, port), engine, JsonLinesJournal(journal_path), clock or (lambda: datetime.now(UTC)),
-                         logger if logger is not None else structlog.get_logger("dlrpolicy.webhook"), nhn_signature)
+                         logger if logger is not None else structlog.get_logger("dlrpolicy.webhook"), recorder,
+                         nhn_signature)
 
 
 def post(url: str, body: bytes, timeout: float = 10,
@@ -222,11 +238,13 @@ NHN_HOOKS = {
 DEMO_NHN_SIGNATURE = "demo-signature-configured-in-the-nhn-console"
 
 
-def demo(engine: Engine, journal_path: Path) -> list[dict[str, Any]]:
-    """Serve on a free loopback port, post the demo payloads, stop; return the journal's records."""
+def demo(engine: Engine, journal_path: Path, recorder: Recorder | None = None) -> list[dict[str, Any]]:
+    """Serve on a free loopback port, post the demo payloads (the SMS body twice, as a provider redelivers; an
+    NHN webhook signed and forged), stop; return the journal's records."""
     # A fixed clock keeps the printed decisions the same on every run; the journal is the output here.
     server = make_server(engine, journal_path, clock=lambda: datetime(2026, 11, 24, 10, 0, tzinfo=UTC),
-                         logger=structlog.testing.CapturingLogger(), nhn_signature=DEMO_NHN_SIGNATURE)
+                         logger=structlog.testing.CapturingLogger(), recorder=recorder,
+                         nhn_signature=DEMO_NHN_SIGNATURE)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     host, port = server.server_address[:2]
@@ -236,6 +254,7 @@ def demo(engine: Engine, journal_path: Path) -> list[dict[str, Any]]:
         forged = {"X-Toast-Webhook-Signature": "not-the-configured-signature"}
         for url, body, headers in ((f"{base}/infobip?channel=sms", json.dumps(SMS_REPORTS).encode(), {}),
                                    (f"{base}/infobip?channel=email", json.dumps(EMAIL_REPORTS).encode(), {}),
+                                   (f"{base}/infobip?channel=sms", json.dumps(SMS_REPORTS).encode(), {}),
                                    (f"{base}/nhn_kakao", json.dumps(NHN_HOOKS).encode(), signed),
                                    (f"{base}/nhn_kakao", json.dumps(NHN_HOOKS).encode(), forged),
                                    (f"{base}/infobip", b'{"results": [{"status": ', {})):
@@ -255,14 +274,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--journal", type=Path, default=None, help="JSON Lines file to append decisions to")
+    parser.add_argument("--state", help="the store to record through (default: a temporary SQLite file)")
     parser.add_argument("--nhn-signature", default=os.environ.get("NHN_WEBHOOK_SIGNATURE"),
                         help="the signature configured with the NHN webhook (default: $NHN_WEBHOOK_SIGNATURE); "
                         "without it NHN posts are refused")
     args = parser.parse_args(argv)
     engine = Engine.default()
     if args.serve:
+        recorder = Recorder(engine, open_store(args.state or "sqlite:///webhook-state.db"))
         server = make_server(engine, args.journal or Path("decisions.jsonl"), host=args.host, port=args.port,
-                             nhn_signature=args.nhn_signature)
+                             recorder=recorder, nhn_signature=args.nhn_signature)
         print(f"receiving on http://{args.host}:{server.server_address[1]}/webhooks/<provider>", file=sys.stderr)
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
@@ -271,15 +292,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory() as directory:
-        records = demo(engine, args.journal or Path(directory) / "decisions.jsonl")
+        store = open_store(args.state or f"sqlite:///{Path(directory) / 'state.db'}")
+        records = demo(engine, args.journal or Path(directory) / "decisions.jsonl", Recorder(engine, store))
+        store.close()
     print("journal:")
     for record in records:
         if "rejected" in record:
             print(f"  rejected: {record['rejected']['type']}: {record['rejected']['message']}")
         else:
-            decision = record["decision"]
+            decision, state = record["decision"], record.get("state") or {}
+            again = " (duplicate: the stored decision)" if state.get("duplicate") else ""
             print(f"  {record['message_id']} ({record['channel']}): {decision['verdict']} "
-                  f"retry_at={decision['retry_at']} rule={decision['rule']}")
+                  f"retry_at={decision['retry_at']} rule={decision['rule']} attempts={state.get('attempts')}{again}")
     return 0
 
 

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import attrs
 from hypothesis import strategies as st
 
-from dlrpolicy import Catalog, CodeEntry, CodeRef, History, Outcome
+from dlrpolicy import Catalog, CodeEntry, CodeRef, History, Outcome, Resend
+from dlrpolicy.model._outcome import CHANNEL_SOURCES, EVENTS, RESEND_STATES
 from dlrpolicy.model._vocabulary import CHANNELS, DEFAULT_CHANNEL, SLOT_KINDS
 
 # --- time -------------------------------------------------------------------------------------------------------
@@ -97,6 +98,15 @@ def complete_outcomes(draw: st.DrawFn) -> Outcome:
         sent_at=draw(st.one_of(st.none(), offset_datetimes)),
         done_at=draw(st.one_of(st.none(), offset_datetimes)),
         retry_after=draw(st.one_of(st.none(), st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=2)))),
+        retry_not_before=draw(st.one_of(st.none(), offset_datetimes)),
+        channel_source=draw(st.one_of(st.none(), st.sampled_from(CHANNEL_SOURCES))) if outcome.channel else None,
+        event=draw(st.one_of(st.none(), st.sampled_from(EVENTS))),
+        resend=draw(st.one_of(st.none(), st.builds(
+            Resend, state=st.sampled_from(RESEND_STATES), channel=st.sampled_from(CHANNELS),
+            result_code=st.one_of(st.none(), st.text(max_size=6)), request_id=st.one_of(st.none(), st.text(max_size=8)),
+            reported=st.one_of(st.none(), st.just("RSC04"))))),
+        message_type=draw(st.one_of(st.none(), st.sampled_from(["AT", "FRIENDTALK_IMAGE", "BRAND_MESSAGE"]))),
+        account=draw(st.one_of(st.none(), st.text(max_size=12))),
     )
 
 # --- tenacity integration ---------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def assert_rows(rows: list[dict[str, object]], benchmark: str) -> None:
 
 
 @pytest.mark.parametrize(("module", "benchmark"), [("bench_engine", "engine"), ("bench_tenants", "tenants"),
-                                                  ("bench_replay", "replay")])
+                                                  ("bench_replay", "replay"), ("bench_state", "state")])
 def test_bench_module_quick_rows(module: str, benchmark: str) -> None:
     """run(quick=True) returns rows in the shared format."""
     assert_rows(load(module).run(quick=True), benchmark)

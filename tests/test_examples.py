@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from dlrpolicy import Engine
+from dlrpolicy import Engine, Recorder, open_store
 from tests.integrations.test_tenacity import START, build_engine
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -151,12 +151,14 @@ class ListLogger:
 def test_webhook_receiver_script_demo() -> None:
     """`python examples/webhook_receiver.py` serves on loopback, posts its samples, prints the journal, stops."""
     output = run_script("webhook_receiver")
-    assert ["200", "200", "200", "401", "400"] == [line.split(" -> ")[1][:3] for line in output.splitlines()
-                                                   if line.startswith("POST ")]
-    journal = output.split("journal:\n", 1)[1].splitlines()
-    assert ["m-1 (sms)", "m-2 (sms)", "m-3 (email)", "20261124185959abcdefghij0", "rejected", "rejected"] == [
-        line.strip().split(":")[0] for line in journal]
-    assert "bad_signature" in journal[4]
+    assert ["200", "200", "200", "200", "401", "400"] == [line.split(" -> ")[1][:3] for line in output.splitlines()
+                                                          if line.startswith("POST ")]
+    journal = [line.strip() for line in output.split("journal:\n", 1)[1].splitlines()]
+    assert ["m-1 (sms)", "m-2 (sms)", "m-3 (email)", "m-1 (sms)", "m-2 (sms)", "20261124185959abcdefghij0:1 (kakao)",
+            "rejected", "rejected"] == [line.split("): ")[0] + ")" if "): " in line else line.split(":")[0]
+                                        for line in journal]
+    assert [False, False, False, True, True] == ["(duplicate" in line for line in journal[:5]]
+    assert journal[6].startswith("rejected: bad_signature")
 
 
 def test_webhook_receiver_over_loopback(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -222,3 +224,27 @@ def test_webhook_receiver_verifies_nhn_signatures(engine: Engine, tmp_path: Path
     rejected = [json.loads(line)["rejected"]["type"] for line in (tmp_path / "j.jsonl").read_text().splitlines()
                 if "rejected" in line]
     assert ["bad_signature"] * 3 == rejected
+def test_webhook_receiver_records_through_the_ledger(engine: Engine, tmp_path: Path) -> None:
+    """With a recorder, a redelivered body gets the stored decisions back, and the history counts once."""
+    module = load_example("webhook_receiver")
+    journal = tmp_path / "decisions.jsonl"
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    recorder = Recorder(engine, store)
+    server = module.make_server(engine, journal, clock=lambda: START, logger=ListLogger(), recorder=recorder)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/webhooks"
+    try:
+        for _ in range(2):
+            assert 200 == module.post(f"{base}/infobip", json.dumps(module.SMS_REPORTS).encode())[0]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    records = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    assert [(False, 1), (False, 1), (True, 1), (True, 1)] == [
+        (r["state"]["duplicate"], r["state"]["attempts"]) for r in records]
+    history = recorder.history("m-1")
+    assert history is not None
+    assert 1 == len(history.reports)
+    store.close()

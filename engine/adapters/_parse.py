@@ -23,7 +23,7 @@ _INFOBIP_KEYS: Final = ("results", "requestError", "errorCode", "notificationTyp
 _NHN_KEYS: Final = ("header", "messageSearchResultResponse", "hooks", "messages", "resultCode", "resendStatus")
 ENVELOPE_KEYS: Final = frozenset(
     {"report", "provider", "channel", "tenant", "attempt", "first_attempt_at", "http_status", "headers", "sender",
-     "template"}
+     "template", "key"}
 )
 
 
@@ -110,6 +110,8 @@ class Envelope:
     #: (``Shop <news@shop.example>``), while reports omit it (Infobip e-mail) or carry a display id (``InfoSMS``),
     #: and sender and sender-domain suppressions need it as their key.
     sender: str | None = None
+    #: The pipeline's own id for the message; with state, every attempt's reports land on this key's history.
+    key: str | None = None
     #: The template the message used (template suppressions need it; Infobip reports do not carry it).
     template: str | None = None
 
@@ -168,4 +170,5 @@ def read_envelope(record: object) -> Envelope:
         headers=headers,
         first_attempt_at=None if first is None else parse_timestamp(first, "$.first_attempt_at"),
         sender=_opt_str(record, "sender"), template=_opt_str(record, "template"),
+        key=_opt_str(record, "key") or None,
     )

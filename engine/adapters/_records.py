@@ -21,12 +21,14 @@ class RecordInput:
     items: tuple[Item, ...]
     history: History | None
     tenant: str | None
+    #: The pipeline's own key for the message (envelope ``key``), which the ledger files every attempt under.
+    key: str | None = None
 
 
 def read_record(value: object, *, provider: str | None = None, channel: str | None = None,
                 tenant: str | None = None) -> RecordInput:
     """Read ``value``: an envelope ``{"report": ..., "tenant", "attempt", "first_attempt_at", "channel",
-    "provider", "http_status", "headers", "sender", "template"}`` or a bare payload.
+    "provider", "http_status", "headers", "sender", "template", "key"}`` or a bare payload.
 
     Raises `PayloadError` when the envelope itself is wrong; parts of the payload that cannot be read come back
     as `PayloadError` items, so one bad result does not hide the others.  The envelope's sender and template win
@@ -42,7 +44,7 @@ def read_record(value: object, *, provider: str | None = None, channel: str | No
     items = envelope.apply(adapt(envelope.report, provider=envelope.provider or provider,
                                  channel=envelope.channel or channel, http_status=envelope.http_status,
                                  headers=envelope.headers, tenant=record_tenant, root=envelope.root))
-    return RecordInput(tuple(items), history, record_tenant)
+    return RecordInput(tuple(items), history, record_tenant, envelope.key)
 
 
 def error_fields(exc: Exception) -> dict[str, str]:

@@ -27,6 +27,7 @@ from ..model._vocabulary import CHANNELS, PROVIDERS, VERDICTS, validate_tenant
 from ..policy._compile import CompiledPolicy
 from ..report._decision_log import DecisionLog
 from ._common import UsageError, add_policy_arguments, engine_from, parse_now
+from ._state import DEFAULT_BATCH, StateBatch, add_state_argument, recorder_from
 
 _FLUSH_EVERY: Final = 256
 _PROGRESS_SECONDS: Final = 0.25
@@ -140,19 +141,23 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                    now: datetime, provider: str | None = None, channel: str | None = None,
                    tenant: str | None = None, progress: Callable[[RunSummary], None] | None = None,
                    log: Callable[[int, datetime, Outcome, History | None, Decision, CompiledPolicy], object] | None
-                   = None) -> RunSummary:
+                   = None, state: StateBatch | None = None) -> RunSummary:
     """Decide every record, writing one JSON line per outcome (or per error) through ``write``.
 
-    Every record yields at least one line.  The lines are the `Decision.to_json` keys plus ``message_id`` and
-    ``input`` (the record number), or ``{"input", "error": {"type", "message", "path"}}``.  ``log`` (a
-    `DecisionLog.record`) is called with every decision and what it was made from.
+    Every record yields at least one line.  The lines are the `Decision.to_json` keys plus ``outcome``,
+    ``message_id`` and ``input`` (the record number), ``{"input", "error": {"type", "message", "path"}}``, or
+    ``{"input", "skipped": {"reason", "path"}}``.  ``log`` (a `DecisionLog.record`) is called with every decision
+    and what it was made from.  With ``state``, each outcome is recorded through it and its line (with a ``state``
+    object) comes out after its batch committed.
     """
     summary = RunSummary()
     verdicts = summary.verdicts
+    if state is not None:
+        state.bind(verdicts)
     policies = _Policies(engine)
     default_policy = policies.get(tenant)
     buffer: list[str] = []
-    append = buffer.append
+    append = buffer.append if state is None else state.add_line  # with state, lines keep input order there
     records_seen = decisions = errors = skipped = 0
     shown = 0.0
     started = time.perf_counter()
@@ -165,7 +170,7 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                 raise record.error
             found = read_record(record.value, provider=provider, channel=channel, tenant=tenant)
             policy = policies.get(found.tenant) if found.tenant != tenant else default_policy
-            history, items = found.history, found.items
+            history, items, key = found.history, found.items, found.key
             if isinstance(policy, DlrpolicyError):
                 raise PayloadError("$.tenant", str(policy))
             for item in items:
@@ -176,6 +181,10 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                 if isinstance(item, Skipped):
                     append(skipped_line(number, item))
                     skipped += 1
+                    continue
+                if state is not None:  # decided and recorded with its batch
+                    state.add(number, item, policy, history, key)
+                    decisions += 1
                     continue
                 try:
                     decision = evaluate(policy, item, now=now, history=history)
@@ -194,8 +203,10 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
         if decisions + errors + skipped == lines_before:  # defensive: nothing is ever dropped silently
             append(error_line(number, PayloadError("$", "the record produced no outcome")))
             errors += 1
-        if len(buffer) >= _FLUSH_EVERY:
-            append("")
+        if state is not None:
+            buffer.extend(state.ready())
+        if len(buffer) >= _FLUSH_EVERY or (state is not None and buffer):  # with state: each batch as it commits
+            buffer.append("")
             write("\n".join(buffer))
             buffer.clear()
             if progress is not None:
@@ -205,8 +216,11 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                     summary.records, summary.decisions, summary.errors = records_seen, decisions, errors
                     summary.seconds = elapsed
                     progress(summary)
+    if state is not None:
+        buffer.extend(state.finish())
+        decisions, errors = decisions - state.failed, errors + state.failed
     if buffer:
-        append("")
+        buffer.append("")
         write("\n".join(buffer))
     summary.records, summary.decisions, summary.errors = records_seen, decisions, errors
     summary.skipped = skipped
@@ -235,6 +249,16 @@ def records_from(files: list[str], *, max_bytes: int = MAX_RECORD_BYTES) -> Iter
             for record in read_records(stream, name=name, start=number, max_bytes=max_bytes):
                 number = record.number + 1
                 yield record
+
+
+def _flushed(out: IO[str]) -> Callable[[str], object]:
+    """Write and flush: with --state, a batch's lines go out as soon as it committed."""
+
+    def write(text: str) -> None:
+        out.write(text)
+        out.flush()
+
+    return write
 
 
 def _progress_line(summary: RunSummary) -> None:
@@ -267,10 +291,15 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     log_file = _open_log(args.log)
     log = DecisionLog(log_file) if log_file is not None else None
+    state = None
+    if args.state:
+        state = StateBatch(recorder_from(args, engine), now=now, size=args.batch, decision_line=decision_line,
+                           error_line=error_line, log=log.record if log is not None else None)
+    write = out.write if state is None else _flushed(out)
     try:
-        summary = decide_records(records_from(files), out.write, engine=engine, now=now, provider=args.provider,
+        summary = decide_records(records_from(files), write, engine=engine, now=now, provider=args.provider,
                                  channel=args.channel, tenant=args.tenant, progress=_progress_line if tty else None,
-                                 log=log.record if log is not None else None)
+                                 log=log.record if log is not None else None, state=state)
     finally:
         if log is not None and log_file is not None:
             log.close()
@@ -298,4 +327,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--log", metavar="FILE", help="append a decision log to FILE (JSON Lines: outcome, now, "
                    "history, decision and policy version per decision), for `dlrpolicy replay`")
     add_policy_arguments(p)
+    add_state_argument(p, required=False)
+    p.add_argument("--batch", type=int, default=DEFAULT_BATCH, metavar="N",
+                   help=f"with --state: records per transaction (default {DEFAULT_BATCH})")
     p.set_defaults(run=run)

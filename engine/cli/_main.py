@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from .._errors import DlrpolicyError
 from .._version import __version__
-from . import _catalog, _evaluate, _explain, _policy, _replay, _report
+from . import _catalog, _evaluate, _explain, _history, _incidents, _policy, _replay, _report, _schedule, _suppressions
 from ._common import UsageError
 
 
@@ -25,6 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     _explain.add_parser(sub)
     _policy.add_parser(sub)
     _evaluate.add_parser(sub)
+    _suppressions.add_parser(sub)
+    _history.add_parser(sub)
+    _schedule.add_parser(sub)
+    _incidents.add_parser(sub)
     _replay.add_parser(sub)
     _report.add_parser(sub)
     return parser

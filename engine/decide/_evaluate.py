@@ -100,6 +100,7 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
         resolved, note = deciding_code(policy, outcome)
         cand = resolved.candidate
         if cand is not None:
+            # The channel the code's table implies when the report did not say (channel_for gives the same).
             channel = channel or DEFAULT_CHANNEL.get(cand.entry.product, "sms")
             plan = cand.plan_for(channel)
             identity = cand.identity

@@ -16,6 +16,7 @@ from ..model._vocabulary import DEFAULT_CHANNEL
 from ..policy._compile import CompiledPolicy
 from ..policy._entries import CodeEntry
 from ..policy._rules import TIERS
+from ..policy._settings import StateSettings
 from ._evaluate import evaluate
 
 _TIMELINE_LIMIT = 60
@@ -47,6 +48,8 @@ class Explanation:
     matches: tuple[RuleMatch, ...]
     timeline: tuple[Decision, ...]
     timing: str
+    #: Flood control of the policy (issue 15): the retry budget and circuit breaker that apply with state.
+    settings: StateSettings | None = None
 
     def to_json(self) -> dict[str, object]:
         """Plain, JSON-ready dict."""
@@ -55,6 +58,9 @@ class Explanation:
             "entry": None if self.entry is None else self.entry.to_json(),
             "matches": [m.to_json() for m in self.matches],
             "timing": self.timing,
+            "flood_control": None if self.settings is None else {
+                **self.settings.to_json(), "flood_code": self.decision.rule in self.settings.flood,
+                "holds": self.decision.rule in self.settings.holds},
             "timeline": [
                 {"attempt": d.attempt, "verdict": d.verdict, "retry_at": iso_z(d.retry_at), "rule": d.rule}
                 for d in self.timeline
@@ -79,6 +85,9 @@ class Explanation:
         lines.append(f"verdict   {d.verdict}")
         lines.append(f"rule      {d.rule}  ({d.rule_source}; layers: {', '.join(d.layers)})")
         lines.append(f"timing    {self.timing}")
+        if self.settings is not None:
+            counts = " (this code counts as a flood failure)" if d.rule in self.settings.flood else ""
+            lines.append(f"flood     {self.settings.describe()}{counts}")
         lines.append(f"reason    {d.reason}")
         for label, value in (("retry_at", d.retry_at), ("check_at", d.check_at), ("give_up_at", d.give_up_at)):
             if value is not None:
@@ -163,4 +172,4 @@ def explain(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history:
         timeline.append(step)
     if decision.give_up_at is not None and decision.verdict == "retry":
         timing += f" (deadline {format_duration(decision.give_up_at - first)} after the first attempt)"
-    return Explanation(decision, entry, tuple(matches), tuple(timeline), timing)
+    return Explanation(decision, entry, tuple(matches), tuple(timeline), timing, policy.spec.settings)

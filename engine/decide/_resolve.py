@@ -173,3 +173,15 @@ def unknown_prefix(resolved: Resolved, outcome: Outcome) -> str:
     if resolved.product == ANY_PRODUCT and not resolved.matches:
         what = "is in no table of the catalog (and the report does not say its channel)"
     return f"{outcome.provider} {resolved.kind} {where} code {resolved.ref.id} {what}: "
+
+
+def channel_for(policy: CompiledPolicy, outcome: Outcome) -> str:
+    """The channel ``outcome`` is decided on: its own, else the one its deciding code's table implies (what
+    `evaluate` uses for channel-specific rules and recipient-channel keys), else ``sms``."""
+    if outcome.channel is not None:
+        return outcome.channel
+    if outcome.event is None:
+        candidate = deciding_code(policy, outcome)[0].candidate
+        if candidate is not None:
+            return DEFAULT_CHANNEL.get(candidate.entry.product, "sms")
+    return "sms"

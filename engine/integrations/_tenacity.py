@@ -18,7 +18,7 @@ carry the decision, the outcome and the `History` to pass when the message is re
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, ParamSpec, Protocol, TypeVar, cast
 
@@ -29,6 +29,8 @@ import tenacity
 from ..model._decision import Decision
 from ..model._duration import parse_duration
 from ..model._outcome import History, Outcome
+from ..state._failures import Blocked
+from ..state._recorder import Recorder
 from ._log import log_decision
 from ._loop_endings import (
     ENDINGS,
@@ -38,8 +40,8 @@ from ._loop_endings import (
 )
 
 __all__ = [
-    "MAX_LOOP_ATTEMPTS", "AttemptDecision", "DecisionSource", "async_retrying", "attempt_decision", "retry",
-    "retrying",
+    "MAX_LOOP_ATTEMPTS", "AttemptDecision", "Blocked", "DecisionSource", "async_retrying", "attempt_decision",
+    "retry", "retrying",
 ]
 
 P = ParamSpec("P")
@@ -119,11 +121,22 @@ class _EngineStrategies:
     outcome_from_result: Callable[[Any], Outcome | None] | None
     logger: Any
     max_loop_attempts: int
+    #: With a recorder (state): attempts are recorded through the ledger under ``key``, and every attempt is
+    #: checked against the suppression list (``check``: recipient, channel, sender, template, tenant) first.
+    recorder: Recorder | None = None
+    key: str | None = None
+    check: Mapping[str, str] | None = None
 
     def start(self, retry_state: tenacity.RetryCallState) -> None:
-        """``before`` hook: remember when the run's first attempt started (on the injected clock)."""
+        """``before`` hook: remember when the run's first attempt started (on the injected clock); with a
+        recorder, refuse to send what the suppression list blocks."""
         if not isinstance(getattr(retry_state, _STATE_ATTR, None), _RunState):
             setattr(retry_state, _STATE_ATTR, self._new_run())
+        if self.recorder is not None and self.check:
+            fields = dict(self.check)
+            entry = self.recorder.check(fields.pop("tenant", None), now=self.clock(), **fields)
+            if entry is not None:
+                raise Blocked(entry)
 
     def _new_run(self) -> _RunState:
         return _RunState(self.clock(), dict.fromkeys(self.history.channels if self.history is not None else ()))
@@ -164,7 +177,11 @@ class _EngineStrategies:
             history = History(attempts=prior.attempts + number, first_attempt_at=prior.first_attempt_at or
                               run.started_at, channels=run.channels)
         now = self.clock()
-        decision = self.engine.evaluate(outcome, now=now, history=history)
+        if self.recorder is not None:  # the ledger's history (every attempt under the key) decides
+            recorded = self.recorder.record(outcome, now=now, key=self.key, history=history)
+            decision, history = recorded.decision, recorded.history
+        else:
+            decision = self.engine.evaluate(outcome, now=now, history=history)
         log_decision(self.logger, decision, outcome)
         run.judged = AttemptDecision(number, outcome, decision, self._inline_delay(decision, now), history)
         return run.judged
@@ -219,6 +236,9 @@ def _configure(
     logger: Any,
     max_loop_attempts: int,
     tenacity_kwargs: dict[str, Any],
+    recorder: Recorder | None = None,
+    key: str | None = None,
+    check: Mapping[str, str] | None = None,
 ) -> _EngineStrategies:
     for name in _ENGINE_OWNED:
         if name in tenacity_kwargs:
@@ -243,6 +263,9 @@ def _configure(
         outcome_from_result=outcome_from_result,
         logger=logger if logger is not None else structlog.get_logger("dlrpolicy"),
         max_loop_attempts=max_loop_attempts,
+        recorder=recorder,
+        key=key,
+        check=check,
     )
 
 
@@ -257,6 +280,9 @@ def retrying(
     outcome_from_result: Callable[[Any], Outcome | None] | None = None,
     logger: Any = None,
     max_loop_attempts: int = MAX_LOOP_ATTEMPTS,
+    recorder: Recorder | None = None,
+    key: str | None = None,
+    check: Mapping[str, str] | None = None,
     **tenacity_kwargs: Any,
 ) -> tenacity.Retrying:
     """A `tenacity.Retrying` whose retry, wait and stop strategies ask ``engine``.
@@ -269,11 +295,17 @@ def retrying(
     reads an `Outcome` from a returned result (None, or no function: a plain success).  ``logger`` gets one
     ``decision`` event per attempt (default ``structlog.get_logger("dlrpolicy")``).  Other keyword arguments
     (``before``, ``after``, ``before_sleep``, ``name``) go to tenacity.
+
+    With ``recorder`` (a `dlrpolicy.Recorder` over a store), each attempt's outcome is recorded in the ledger
+    under ``key`` (so attempts, deadlines and effects are the ledger's, across loops and processes), and before
+    each attempt ``check`` (``recipient``, ``channel``, ``sender``, ``template``, ``tenant``) is looked up in the
+    suppression list: a blocked send raises `Blocked` and nothing is sent.
     """
     strategies = _configure(
         engine, history=history, max_inline_wait=max_inline_wait, clock=clock,
         outcome_from_exception=outcome_from_exception, outcome_from_result=outcome_from_result, logger=logger,
-        max_loop_attempts=max_loop_attempts, tenacity_kwargs=tenacity_kwargs,
+        max_loop_attempts=max_loop_attempts, tenacity_kwargs=tenacity_kwargs, recorder=recorder, key=key,
+        check=check,
     )
     user_before = tenacity_kwargs.pop("before", None)
 
@@ -301,6 +333,9 @@ def async_retrying(
     outcome_from_result: Callable[[Any], Outcome | None] | None = None,
     logger: Any = None,
     max_loop_attempts: int = MAX_LOOP_ATTEMPTS,
+    recorder: Recorder | None = None,
+    key: str | None = None,
+    check: Mapping[str, str] | None = None,
     **tenacity_kwargs: Any,
 ) -> tenacity.AsyncRetrying:
     """The asyncio twin of `retrying`: a `tenacity.AsyncRetrying` with the same strategies and endings.
@@ -314,7 +349,8 @@ def async_retrying(
     strategies = _configure(
         engine, history=history, max_inline_wait=max_inline_wait, clock=clock,
         outcome_from_exception=outcome_from_exception, outcome_from_result=outcome_from_result, logger=logger,
-        max_loop_attempts=max_loop_attempts, tenacity_kwargs=tenacity_kwargs,
+        max_loop_attempts=max_loop_attempts, tenacity_kwargs=tenacity_kwargs, recorder=recorder, key=key,
+        check=check,
     )
     user_before = tenacity_kwargs.pop("before", None)
 

@@ -3,8 +3,9 @@ with the catalog identity it resolved to (CodeIdentity).  Frozen; serialised wit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -113,3 +114,26 @@ class Decision:
             "reason": self.reason,
             "policy_version": self.policy_version,
         }
+
+
+def _instant(value: object) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def decision_from_json(data: Mapping[str, Any]) -> Decision:
+    """The `Decision` that `Decision.to_json` wrote (stores and decision logs keep decisions as JSON)."""
+    code = data["code"]
+    suppress = data.get("suppress")
+    escalate = data.get("escalate")
+    return Decision(
+        verdict=data["verdict"], attempt=data["attempt"], rule=data["rule"], rule_source=data["rule_source"],
+        layers=tuple(data["layers"]), reason=data["reason"],
+        code=CodeIdentity(code["provider"], code["kind"], code["product"], code["id"], code.get("name"),
+                          code.get("group_id"), bool(code.get("unknown"))),
+        retry_at=_instant(data.get("retry_at")), give_up_at=_instant(data.get("give_up_at")),
+        check_at=_instant(data.get("check_at")), channel=data.get("channel"),
+        suppress=None if suppress is None else SuppressEffect(suppress["scope"], suppress["key"],
+                                                              _instant(suppress.get("until"))),
+        escalate=None if escalate is None else EscalateEffect(escalate["route"], escalate["severity"]),
+        policy_version=str(data.get("policy_version") or ""),
+    )

@@ -153,6 +153,35 @@ class History:
     first_attempt_at: datetime | None = attrs.field(default=None, validator=_aware)
     channels: tuple[str, ...] = attrs.field(default=(), converter=_as_channels)
 
+    def to_json(self) -> dict[str, object]:
+        """``{attempts, first_attempt_at, channels}`` with the time as ISO 8601 UTC."""
+        return {"attempts": self.attempts, "first_attempt_at": iso_z(self.first_attempt_at),
+                "channels": list(self.channels)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> History:
+        """The `History` that `to_json` wrote; `InvalidOutcomeError` names a field that is wrong."""
+        if not isinstance(data, Mapping):
+            raise InvalidOutcomeError("History", f"expected an object {{attempts, first_attempt_at, channels}}, got "
+                                      f"{type(data).__name__}")
+        unknown = sorted(str(k) for k in data if k not in ("attempts", "first_attempt_at", "channels"))
+        if unknown:
+            raise InvalidOutcomeError(f"History.{unknown[0]}", "unknown history field; allowed: attempts, "
+                                      "first_attempt_at, channels")
+        first = data.get("first_attempt_at")
+        when = None
+        if first is not None:
+            try:
+                when = datetime.fromisoformat(str(first).replace("Z", "+00:00"))
+            except ValueError:
+                raise InvalidOutcomeError("History.first_attempt_at",
+                                          f"{first!r} is not an ISO 8601 time with an offset") from None
+        channels = data.get("channels", ())
+        if not isinstance(channels, list | tuple) or not all(isinstance(c, str) for c in channels):
+            raise InvalidOutcomeError("History.channels", "expected a list of channel names")
+        attempts = data.get("attempts", 1)
+        return cls(attempts=attempts, first_attempt_at=when, channels=channels)  # type: ignore[arg-type]
+
 
 def _describe(exc: BaseException, type_: object) -> str:
     """How a field failed, in the words of the check that failed (cattrs' generic "invalid value" says less)."""

@@ -14,8 +14,10 @@ from .._errors import PolicyError
 from ..model._time_rules import WEEKDAYS, Window, parse_range
 from ._read import BODY_KEYS, EXHAUSTED, ROUTE, FieldReader, Layer, Problems, read_match
 from ._rules import Body, Defaults, PolicySpec, Rule
+from ._settings import RULE_KEYS, TABLES
+from ._settings_read import read_settings
 
-_RULE_KEYS: Final = BODY_KEYS | {"id", "match"}
+_RULE_KEYS: Final = BODY_KEYS | {"id", "match"} | RULE_KEYS
 _DEFAULT_KEYS: Final = frozenset(
     {
         "timezone", "backoff", "max_attempts", "give_up_after", "on_exhausted", "max_delay", "verdict", "reason",
@@ -33,7 +35,7 @@ _EVENT_DEFAULTS: Final = {
                                                "more to do."},
 }
 _TYPE_PATTERN = re.compile(r"[A-Z0-9_*?]+")
-_TOP_KEYS: Final = frozenset({"defaults", "windows", "rule", "patch", "disable", "policy"})
+_TOP_KEYS: Final = frozenset({"defaults", "windows", "rule", "patch", "disable", "policy"}) | TABLES
 _RULE_ID = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,79}")
 
 __all__ = ["Layer", "build_spec"]
@@ -259,7 +261,9 @@ def build_spec(layers: Sequence[Layer]) -> PolicySpec:
     type_windows = _type_windows(raw_defaults.get("type_windows", {}), windows, reader)
 
     rules = []
-    for rule_id, (raw, layer, shaped) in _merge_rules(layers, problems).items():
+    merged_rules = _merge_rules(layers, problems)
+    settings = read_settings(layers, merged_rules, problems)
+    for rule_id, (raw, layer, shaped) in merged_rules.items():
         rule_reader = FieldReader(problems, layer, rule_id, windows, zone, backoff)
         for field in set(raw) - _RULE_KEYS:
             rule_reader.fail(field, "unknown field", f"use only: {', '.join(sorted(_RULE_KEYS))}")
@@ -285,5 +289,6 @@ def build_spec(layers: Sequence[Layer]) -> PolicySpec:
         seen=seen, cancelled=cancelled, type_windows=type_windows,
     )
     disabled = tuple(str(d) for layer in layers[1:] for d in layer.data.get("disable", []) or [])
-    return PolicySpec(defaults, windows, tuple(rules), tuple(layer.name for layer in layers), disabled)
+    return PolicySpec(defaults, windows, tuple(rules), tuple(layer.name for layer in layers), disabled,
+                      settings=settings)
 

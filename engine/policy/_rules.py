@@ -12,6 +12,7 @@ import attrs
 
 from ..model._decision import EscalateEffect
 from ..model._time_rules import Backoff, CalendarTime, Window
+from ._settings import DEFAULT_SETTINGS, StateSettings
 
 #: Specificity tiers, most specific first; a rule's tier is its most specific key.
 TIERS: Final[tuple[str, ...]] = ("id", "name", "group_id", "product", "kind", "provider", "any")
@@ -170,3 +171,5 @@ class PolicySpec:
     rules: tuple[Rule, ...]
     layers: tuple[str, ...]
     disabled: tuple[str, ...] = ()
+    #: What the state layer does with decisions: flood control, holds, unliftable suppressions (issue 14/15).
+    settings: StateSettings = DEFAULT_SETTINGS

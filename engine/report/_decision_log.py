@@ -12,7 +12,7 @@ from typing import IO, Any, Final
 
 import attrs
 
-from .._errors import DlrpolicyError, PayloadError
+from .._errors import DlrpolicyError, InvalidOutcomeError, PayloadError
 from ..model._datetimes import iso_z, require_aware
 from ..model._decision import Decision
 from ..model._outcome import History, Outcome
@@ -33,29 +33,14 @@ def used_history(outcome: Outcome, now: datetime, history: History | None) -> Hi
     return history
 
 
-# History's JSON form lives here until History has to_json/from_json of its own.
-def history_to_json(history: History) -> dict[str, Any]:
-    """``{attempts, first_attempt_at, channels}`` with the time as ISO 8601 UTC."""
-    return {"attempts": history.attempts, "first_attempt_at": iso_z(history.first_attempt_at),
-            "channels": list(history.channels)}
-
-
 def history_from_json(data: object, path: str = "$.history") -> History:
-    """The history `history_to_json` wrote; `PayloadError` naming the field when it is not."""
-    if not isinstance(data, Mapping):
-        raise PayloadError(path, "expected an object {attempts, first_attempt_at, channels}")
-    unknown = sorted(set(data) - {"attempts", "first_attempt_at", "channels"})
-    if unknown:
-        raise PayloadError(f"{path}.{unknown[0]}", "unknown history field; allowed: attempts, first_attempt_at, "
-                                                   "channels")
-    first = data.get("first_attempt_at")
-    channels = data.get("channels", [])
-    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
-        raise PayloadError(f"{path}.channels", "expected a list of channel names")
+    """The history `History.to_json` wrote; `PayloadError` naming the field when it is not."""
     try:
-        return History(attempts=data.get("attempts", 1),
-                       first_attempt_at=None if first is None else _instant(first, f"{path}.first_attempt_at"),
-                       channels=channels)
+        return History.from_json(data)  # type: ignore[arg-type]
+    except InvalidOutcomeError as exc:
+        # "History.tries" names the field inside the history: point the path at it.
+        field = exc.field.partition(".")[2]
+        raise PayloadError(f"{path}.{field}" if field else path, exc.problem) from None
     except DlrpolicyError as exc:
         raise PayloadError(path, str(exc)) from None
 
@@ -82,7 +67,7 @@ def log_line(*, number: int, now: datetime, outcome: Outcome, history: History |
         "tenant": outcome.tenant,
         "policy": {"version": policy.version, "layers": list(policy.spec.layers)},
         "outcome": outcome.to_json(),
-        "history": history_to_json(used_history(outcome, now, history)),
+        "history": used_history(outcome, now, history).to_json(),
         "decision": decision.to_json(),
     }, ensure_ascii=False)
 

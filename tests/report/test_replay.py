@@ -54,7 +54,7 @@ def test_used_history_fills_the_first_attempt() -> None:
     ({"now": "yesterday"}, "$.now"),
     ({"outcome": {"provider": "infobip"}}, "$.outcome"),
     ({"decision": []}, "$.decision"),
-    ({"history": {"attempts": 0}}, "$.history"),
+    ({"history": {"attempts": 0}}, "$.history.attempts"),
     ({"history": {"tries": 2}}, "$.history.tries"),
 ])
 def test_bad_log_lines_name_the_field(change: dict[str, object], path: str) -> None:

@@ -1,0 +1,51 @@
+"""``dlrpolicy due`` and ``dlrpolicy ack``: the retry schedule, claimed with leases by workers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._common import UsageError, parse_now
+from ._state import recorder_from, write_lines
+from ._suppressions import add_common
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``due`` and ``ack``."""
+    p = sub.add_parser("due", help="due retries as JSON Lines (claim them with a lease with --claim)",
+                       description="Print schedule entries due at --now.  With --claim each is leased to this "
+                       "caller (the line carries its token) until the lease ends, then it is due again unless "
+                       "acked.  Entries past their deadline are not printed: they end as the rule's exhausted "
+                       "decision, recorded.")
+    p.add_argument("--limit", type=int, default=100, metavar="N")
+    p.add_argument("--lease", default="60s", metavar="DURATION")
+    p.add_argument("--claim", action="store_true")
+    add_common(p, tenant=False)
+    p.set_defaults(run=_due)
+    p = sub.add_parser("ack", help="complete claimed entries for good",
+                       description="Ack lease tokens from `due --claim`.  Exit 1 when a token is no longer held "
+                       "(its lease expired and someone else claimed it, or a newer report replaced the entry).")
+    p.add_argument("tokens", nargs="+", metavar="TOKEN")
+    add_common(p, tenant=False)
+    p.set_defaults(run=_ack)
+
+
+def _due(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    recorder = recorder_from(args)
+    now = parse_now(args.now)
+    if args.claim:
+        entries = recorder.claim(now=now, limit=args.limit, lease=args.lease)
+    else:
+        entries = recorder.due(now=now, limit=args.limit)
+    write_lines(sys.stdout, (entry.to_json() for entry in entries))
+    return 0
+
+
+def _ack(args: argparse.Namespace) -> int:
+    recorder = recorder_from(args)
+    missing = [token for token in args.tokens if not recorder.ack(token)]
+    for token in missing:
+        print(f"dlrpolicy ack: {token} is no longer held (expired and claimed again, or replaced)", file=sys.stderr)
+    return 1 if missing else 0

@@ -1,0 +1,308 @@
+"""One report against the message's stored state, in memory: dedupe, history, evaluation, flood control, and
+the list of writes (ops) that carry the decision out.  Both stores apply the same ops in one transaction (SQLite)
+or one script (Redis), checking that the message is still at the version it was read at.
+
+Ops, in order: ``msg`` (the message's new state; first, with the version check), ``link`` (provider id ->
+message key), ``sup`` (suppression upsert: never shortens ``until``, counts the hit), ``sched``/``unsched`` (the
+message's schedule entry), ``inc`` (incident hit, optionally holding the message), ``unhold``, ``fc`` (flood
+counters), ``brk`` (breaker transition, applied only at the generation it was decided at)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import attrs
+
+from ..model._datetimes import iso_z
+from ..model._decision import Decision, decision_from_json
+from ..model._outcome import History, Outcome
+from ..model._vocabulary import DEFAULT_CHANNEL
+from ..policy._settings import StateSettings
+from ._codec import (
+    decision_text,
+    dumps,
+    encode_state,
+    from_ts,
+    ms,
+    outcome_text,
+    ts,
+)
+from ._flood import EMPTY, RouteCounters, control
+from ._keys import entry_id, incident_id, suppression_key
+from ._records import Recorded, ScheduleEntry, tenant_of
+
+Op = dict[str, Any]
+Evaluate = Callable[[Outcome, History], Decision]
+
+#: Reports kept per message for `history` (their ids are kept longer, for dedupe).
+MAX_REPORTS: Final = 50
+MAX_SEEN: Final = 1000
+
+
+@attrs.frozen
+class Snapshot:
+    """What a store read for one report: the message key it resolved, the message's state at ``version``
+    (None: a message never seen) and the route's flood counters."""
+
+    key: str
+    version: int
+    state: Mapping[str, Any] | None
+    counters: RouteCounters = EMPTY
+
+
+@attrs.frozen
+class Change:
+    """The outcome of applying a report: the result, and the ops to commit (none for a duplicate)."""
+
+    recorded: Recorded
+    ops: list[Op]
+
+
+def route_of(outcome: Outcome, channel: str | None = None) -> str:
+    """The flood-control route of a report: provider and channel (``channel``: the decided one, when the report
+    did not say)."""
+    return f"{outcome.provider}:{channel or outcome.channel}"
+
+
+def provider_key(provider: str, message_id: str) -> str:
+    """How the ledger names a provider's message id (``infobip:m-1``)."""
+    return f"{provider}:{message_id}"
+
+
+def flood_ttl(settings: StateSettings) -> int:
+    """Seconds a route's counters are kept after its last report (Redis expires the key then)."""
+    found = _TTLS.get(id(settings))
+    if found is None or found[0] is not settings:
+        longest = max(settings.budget.window, settings.breaker.window, settings.breaker.max_break)
+        if len(_TTLS) > 1024:
+            _TTLS.clear()
+        found = _TTLS[id(settings)] = (settings, int(2 * longest.total_seconds()) + 60)
+    return found[1]
+
+
+_TTLS: dict[int, tuple[StateSettings, int]] = {}
+
+
+def _history(state: Mapping[str, Any], hint: History | None) -> History:
+    ids = state.get("ids", {})
+    first = state.get("first")
+    attempts = max(1, len(ids))
+    first_at = None if first is None else from_ts(first)
+    if hint is not None:
+        attempts = max(attempts, hint.attempts)
+        if hint.first_attempt_at is not None and (first_at is None or hint.first_attempt_at < first_at):
+            first_at = hint.first_attempt_at
+    return History(attempts=attempts, first_attempt_at=first_at, channels=tuple(state.get("channels", ())))
+
+
+def add_send(state: dict[str, Any], pid: str, *, channel: str | None, at: float, source: str) -> None:
+    """Count an attempt: a distinct provider message id (a report's or a recorded send's).  ``channel`` None: the
+    report did not say; `note_channel` fills it in once the decision has resolved it."""
+    ids = state.setdefault("ids", {})
+    if pid not in ids:
+        ids[pid] = {"channel": channel, "at": at, "rank": -1, "source": source}
+        first = state.get("first")
+        state["first"] = at if first is None else min(first, at)
+        if channel is not None:
+            note_channel(state, pid, channel)
+
+
+def note_channel(state: dict[str, Any], pid: str, channel: str) -> None:
+    """Record that attempt ``pid`` went out on ``channel`` (and that the message has tried it)."""
+    state["ids"][pid]["channel"] = channel
+    channels = state.setdefault("channels", [])
+    if channel not in channels:
+        channels.append(channel)
+
+
+def decided_channel(outcome: Outcome, decision: Decision) -> str:
+    """The channel a report was about: its own, else the one its decided code's table implies (what evaluate
+    and `channel_for` use)."""
+    if outcome.channel is not None:
+        return outcome.channel
+    return DEFAULT_CHANNEL.get(decision.code.product or "", "sms")
+
+
+def last_report(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The newest report that was not superseded (its decision is the one in force), or None."""
+    for line in reversed(state.get("_raw", ())):
+        stored: dict[str, Any] = json.loads(line)
+        if not stored.get("superseded"):
+            return stored
+    return None
+
+
+def last_decision(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The decision in force: that of the newest report that was not superseded."""
+    found = last_report(state)
+    if found is None:
+        raise KeyError("the message has no decision yet")
+    return dict(found["decision"])
+
+
+def _find(state: Mapping[str, Any], identity: str) -> dict[str, Any] | None:
+    marker = f'"id":"{identity}"'
+    for line in reversed(state.get("_raw", ())):
+        if marker in line:
+            found: dict[str, Any] = json.loads(line)
+            return found
+    return None
+
+
+_NOW: list[Any] = [None, ""]
+
+
+def _iso_now(now: datetime) -> str:
+    # A batch shares one `now`: format it once.
+    if _NOW[0] is not now:
+        _NOW[0], _NOW[1] = now, iso_z(now)
+    return str(_NOW[1])
+
+
+def _rank(decision: Decision) -> int:
+    # A report that leaves the message waiting is not final; any other verdict is.
+    return 0 if decision.verdict == "wait" else 1
+
+
+def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity: str, now: datetime,
+                 evaluate: Evaluate, settings: StateSettings, hint: History | None = None) -> Change:
+    """Dedupe, evaluate with the stored history, apply flood control and list the writes."""
+    key = snapshot.key
+    state: dict[str, Any]
+    seen: list[str]
+    if snapshot.state is None:
+        state, seen = {"ids": {}}, []
+    else:
+        seen = snapshot.state.get("seen", [])
+        if identity in seen:
+            stored = _find(snapshot.state, identity)
+            decision = decision_from_json(stored["decision"] if stored else last_decision(snapshot.state))
+            return Change(Recorded(decision=decision, tenant=tenant_of(tenant), key=key, report=identity,
+                                   history=_history(snapshot.state, hint), duplicate=True), [])
+        # A copy: the snapshot may be the batch's own view of the message, still needed if this report fails.
+        state = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+                 for k, v in snapshot.state.items()}
+        state["ids"] = {pid: dict(entry) for pid, entry in state.get("ids", {}).items()}
+    now_ts = ts(now)
+    pid = provider_key(outcome.provider, outcome.message_id) if outcome.message_id is not None else None
+    sent = ts(outcome.sent_at) if outcome.sent_at is not None else now_ts
+    send_id = pid
+    if pid is not None:
+        add_send(state, pid, channel=outcome.channel, at=sent, source="report")
+    elif not state["ids"]:  # a report naming no message id (an API error) still stands for one attempt
+        send_id = f"report:{identity}"
+        add_send(state, send_id, channel=outcome.channel, at=sent, source="report")
+    history = _history(state, hint)
+    decision = evaluate(outcome, history)
+    channel = decided_channel(outcome, decision)
+    if send_id is not None and outcome.channel is None and state["ids"][send_id]["channel"] is None:
+        note_channel(state, send_id, channel)
+    rank = _rank(decision)
+    previous = state["ids"][pid]["rank"] if pid is not None else -1
+    superseded = rank < previous
+    ops: list[Op] = [{"op": "msg", "key": key, "expect": snapshot.version}]
+    if pid is not None and outcome.message_id != key:  # a message id that is its own key needs no link
+        ops.append({"op": "link", "pid": pid, "key": key})
+    notes: tuple[str, ...] = ()
+    suppression = incident = None
+    schedule: ScheduleEntry | None = None
+    held = False
+    route = route_of(outcome, channel)
+    if not superseded:
+        if pid is not None:
+            state["ids"][pid]["rank"] = rank
+        flood = control(decision, settings=settings, route=route, channel=channel,
+                        counters=snapshot.counters, now=now_ts, key=key)
+        decision, notes = flood.decision, flood.notes
+        ttl = flood_ttl(settings)
+        ops.append({"op": "fc", "route": route, "bucket": flood.bucket, "add": list(flood.add),
+                    "keep": flood.keep_from, "ttl": ttl})
+        if flood.breaker is not None:
+            ops.append({"op": "brk", "route": route, "until": flood.breaker[0], "brk": flood.breaker[1],
+                        "since": flood.breaker[2], "gen": flood.gen, "ttl": ttl})
+        held = decision.escalate is not None and decision.rule in settings.holds
+        account_wide = decision.suppress is not None and decision.suppress.scope == "account"
+        if decision.suppress is not None and not (held and account_wide):
+            sup = _suppression(outcome, decision, tenant=tenant, key=key, now_ts=now_ts, settings=settings,
+                               channel=channel)
+            if sup is not None:
+                ops.append({"op": "sup", "id": sup["id"], "entry": sup})
+                suppression = sup["id"]
+        if decision.escalate is not None:
+            cause = f"{decision.rule}@{outcome.provider}" if account_wide else decision.rule
+            group = f"{decision.escalate.route}|{cause}"
+            incident = incident_id(tenant, decision.escalate.route, cause, f"{identity}:{now_ts}")
+            ops.append({"op": "inc", "group": group, "id": incident, "now": ms(now_ts), "key": key,
+                        "recipient": outcome.recipient or "", "hold": held,
+                        "entry": {"route": decision.escalate.route, "cause": cause, "rule": decision.rule,
+                                  "severity": decision.escalate.severity, "account_wide": account_wide and held}})
+        elif state.get("held"):
+            ops.append({"op": "unhold", "key": key})
+        state["held"] = held or (decision.escalate is not None and bool(state.get("held")))
+        schedule = None if held else _schedule(decision, tenant=tenant, key=key, channel=channel)
+        if schedule is not None:
+            ops.append({"op": "sched", "key": key, "entry": _stored_entry(schedule, tenant)})
+        elif state.get("sched"):
+            ops.append({"op": "unsched", "key": key})
+        state["sched"] = schedule is not None
+    flood_text = "" if not notes else f',"flood":{dumps(list(notes))}'
+    line = (f'{{"id":"{identity}","at":"{_iso_now(now)}","superseded":{"true" if superseded else "false"}'
+            f'{flood_text},"outcome":{outcome_text(outcome)},"decision":{decision_text(decision)}}}')
+    state["_raw"] = [*state.get("_raw", [])[-(MAX_REPORTS - 1):], line]
+    state["seen"] = [*seen[-(MAX_SEEN - 1):], identity]
+    state["v"] = snapshot.version + 1
+    ops[0]["state"] = encode_state(state)
+    ops[0]["parsed"] = state  # the store may keep it for later reports of the same batch (never sent)
+    recorded = Recorded(decision=decision, tenant=tenant_of(tenant), key=key, report=identity, history=history,
+                        superseded=superseded, suppression=suppression, schedule=schedule, incident=incident,
+                        held=held, flood=notes)
+    return Change(recorded, ops)
+
+
+def _suppression(outcome: Outcome, decision: Decision, *, tenant: str, key: str, now_ts: float,
+                 settings: StateSettings, channel: str) -> dict[str, Any] | None:
+    effect = decision.suppress
+    assert effect is not None
+    scope = effect.scope
+    raws = {"message": key, "recipient": outcome.recipient, "recipient_channel": outcome.recipient,
+            "recipient_sender": outcome.recipient, "sender": outcome.sender, "sender_domain": outcome.sender,
+            "template": outcome.template, "account": tenant}
+    normal = suppression_key(scope, raw=raws.get(scope), channel=channel, region=settings.region,
+                             sender=outcome.sender)
+    if normal is None:
+        return None
+    code = decision.code
+    return {
+        "id": entry_id(tenant, scope, normal), "tenant": tenant, "scope": scope, "key": normal,
+        "channel": channel if scope == "recipient_channel" else None,
+        "reason": {"rule": decision.rule, "code": f"{code.provider} {code.kind} {code.id} {code.name or ''}".strip(),
+                   "text": decision.reason},
+        "origin": "policy", "liftable": decision.rule not in settings.unliftable, "created": ms(now_ts),
+        "updated": ms(now_ts), "until": None if effect.until is None else ms(ts(effect.until)), "source": key,
+        "hits": 1,
+    }
+
+
+def _schedule(decision: Decision, *, tenant: str, key: str, channel: str) -> ScheduleEntry | None:
+    if decision.verdict == "retry" and decision.retry_at is not None:
+        due, kind = decision.retry_at, "retry"
+    elif decision.verdict == "wait" and decision.check_at is not None:
+        due, kind = decision.check_at, "check"
+    else:
+        return None
+    return ScheduleEntry(tenant=tenant_of(tenant), key=key, kind=kind, due_at=due, deadline=decision.give_up_at,
+                         channel=decision.channel or channel, attempt=decision.attempt, rule=decision.rule)
+
+
+def _stored_entry(entry: ScheduleEntry, tenant: str) -> dict[str, Any]:
+    return {"tenant": tenant, "key": entry.key, "kind": entry.kind, "due": ts(entry.due_at),
+            "deadline": None if entry.deadline is None else ts(entry.deadline), "channel": entry.channel,
+            "attempt": entry.attempt, "rule": entry.rule}
+
+
+def stored_entry(entry: ScheduleEntry, tenant: str) -> dict[str, Any]:
+    """A schedule entry in the stores' form."""
+    return _stored_entry(entry, tenant)

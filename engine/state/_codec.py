@@ -1,0 +1,165 @@
+"""How state is written down: instants as epoch seconds (what sorted sets and SQL compare), decisions and
+outcomes as JSON (what `history` prints and what a claimed entry past its deadline is re-evaluated from)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import attrs
+
+from ..model._datetimes import iso_z
+from ..model._decision import Decision
+from ..model._outcome import Outcome
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ts(value: datetime) -> float:
+    """Epoch seconds of an aware datetime."""
+    return (value - _EPOCH) / timedelta(seconds=1)
+
+
+def ms(value: float) -> float:
+    """Epoch seconds rounded to the millisecond: what JSON re-encoded inside Redis scripts keeps exactly (its
+    encoder writes 14 significant digits), so both stores hold the same instants."""
+    return round(value, 3)
+
+
+def from_ts(value: float) -> datetime:
+    """The aware UTC datetime of epoch seconds (microsecond precision)."""
+    return _EPOCH + timedelta(microseconds=round(value * 1_000_000))
+
+
+def iso_ts(value: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC (``Z``), or None."""
+    return None if value is None else iso_z(from_ts(value))
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder, not one per call
+
+
+def dumps(value: object) -> str:
+    """Compact JSON with non-ASCII kept (what the stores hold)."""
+    return _ENCODE(value)
+
+
+# The rule, source, layers, code and reason of a decision repeat across millions of reports; their JSON is
+# built once per distinct combination (bounded), as the evaluate command's own lines do.
+_TAILS: dict[tuple[object, ...], str] = {}
+_TAILS_MAX = 4096
+
+
+_text: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def json_str(value: str | None) -> str:
+    """A string (or None) as JSON."""
+    return "null" if value is None else _text(value)
+
+
+_str = json_str
+
+
+def _when(value: datetime | None) -> str:
+    return "null" if value is None else f'"{iso_z(value)}"'
+
+
+def _cached(cache: dict[Any, str], key: Any, build: Callable[[], str]) -> str:
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= _TAILS_MAX:
+            cache.clear()
+        found = cache[key] = build()
+    return found
+
+
+def decision_text(decision: Decision) -> str:
+    """``json.dumps(decision.to_json())`` (compact, keys in another order), built directly: the repeating parts
+    (rule, source, layers, code, reason, policy version, effects) once per distinct value.  Tests compare it with
+    `Decision.to_json` for every field, so a field added there and forgotten here fails them."""
+    code = decision.code
+    # Keys of plain values: tuples of strings hash in C, attrs objects in Python.
+    tail = _cached(_TAILS, (decision.rule, decision.rule_source, decision.layers, code.provider, code.kind,
+                            code.product, code.id, code.name, code.group_id, code.unknown, decision.reason,
+                            decision.policy_version),
+                   lambda: dumps({"rule": decision.rule, "rule_source": decision.rule_source,
+                                  "layers": list(decision.layers), "code": decision.code.to_json(),
+                                  "reason": decision.reason, "policy_version": decision.policy_version})[1:])
+    suppress, escalate = decision.suppress, decision.escalate
+    effects = _cached(_EFFECTS, (None if suppress is None else (suppress.scope, suppress.key, suppress.until),
+                                 None if escalate is None else (escalate.route, escalate.severity)), lambda: dumps(
+        {"suppress": None if decision.suppress is None else decision.suppress.to_json(),
+         "escalate": None if decision.escalate is None else decision.escalate.to_json()})[1:-1])
+    return (f'{{"verdict":"{decision.verdict}","retry_at":{_when(decision.retry_at)},'
+            f'"give_up_at":{_when(decision.give_up_at)},"check_at":{_when(decision.check_at)},'
+            f'"attempt":{decision.attempt},"channel":{_str(decision.channel)},{effects},{tail}')
+
+
+_EFFECTS: dict[Any, str] = {}
+_NESTED: dict[Any, str] = {}
+# Outcome's fields in declaration order, the order Outcome.to_json writes them: the text below follows the attrs
+# fields, so a field added to Outcome is stored too (tests check it equals json of Outcome.to_json()).
+_OUTCOME_FIELDS: Final = tuple(field.name for field in attrs.fields(Outcome))
+
+
+def _value_text(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return json_str(value)
+    if isinstance(value, datetime):
+        return _when(value)
+    if isinstance(value, timedelta):
+        return _ENCODE(value.total_seconds())
+    # CodeRef and Resend: frozen and hashable, and few distinct ones, so each is encoded once.
+    return _cached(_NESTED, value, lambda: dumps(attrs.asdict(value)))  # type: ignore[arg-type]
+
+
+def outcome_text(outcome: Outcome) -> str:
+    """``dumps(outcome.to_json())``, built directly: every `Outcome` field, codes encoded once per distinct code."""
+    return "{" + ",".join(f'"{name}":{_value_text(getattr(outcome, name))}' for name in _OUTCOME_FIELDS) + "}"
+
+
+def encode_state(state: Mapping[str, Any]) -> str:
+    """A message's state as stored: one JSON line of small fields, then one JSON line per report (kept as text,
+    so recording a report never re-encodes the older ones, and reading one decodes only the first line)."""
+    return "\n".join([_head_text(state), *state.get("_raw", ())])
+
+
+_HEAD_FAST = frozenset({"ids", "first", "channels", "held", "sched", "seen", "v", "_raw"})
+
+
+def _head_text(state: Mapping[str, Any]) -> str:
+    # The common head (no events) built directly; anything else through the encoder.
+    if not _HEAD_FAST.issuperset(state):
+        return dumps({k: v for k, v in state.items() if k != "_raw"})
+    ids = ",".join(f'{_text(pid)}:{{"channel":"{e["channel"]}","at":{e["at"]!r},"rank":{e["rank"]},'
+                   f'"source":"{e["source"]}"}}' for pid, e in state.get("ids", {}).items())
+    first = state.get("first")
+    channels = ",".join(f'"{c}"' for c in state.get("channels", ()))
+    seen = ",".join(f'"{i}"' for i in state.get("seen", ()))
+    return (f'{{"ids":{{{ids}}},"first":{"null" if first is None else repr(first)},"channels":[{channels}],'
+            f'"held":{"true" if state.get("held") else "false"},"sched":{"true" if state.get("sched") else "false"},'
+            f'"seen":[{seen}],"v":{state.get("v", 0)}}}')
+
+
+def decode_state(text: str | bytes) -> dict[str, Any]:
+    """The state `encode_state` wrote; report lines stay text under ``_raw`` (parse them with `reports`)."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    head, *lines = text.split("\n")
+    state: dict[str, Any] = json.loads(head)
+    state["_raw"] = lines
+    return state
+
+
+def reports(state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every stored report of a message, oldest first."""
+    return [json.loads(line) for line in state.get("_raw", ())]
+
+
+def _instant(value: object) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value).replace("Z", "+00:00"))

@@ -1,0 +1,289 @@
+"""The Redis scripts.  Every multi-key change is one of these (registered once, reloaded on NOSCRIPT by redis-py's
+`Script`); every key of one call carries the tenant's hash tag, so a call touches one Redis Cluster slot.
+
+Keys of a tenant ``T`` (prefix ``dlr``): ``dlr:{t:T}:msgs`` (message key -> state JSON), ``:ver`` (-> version),
+``:links`` (provider id -> key), ``:sup`` (entry id -> JSON), ``:sched`` / ``:due`` / ``:lease`` / ``:tokens`` /
+``:ltok`` (the schedule: entries, due and lease sorted sets, token <-> key), ``:inc`` / ``:incopen`` /
+``:incrcpt`` (incidents, open incident per group, recipients seen), ``:held`` / ``:heldz`` (key -> incident;
+``incident|key`` by hold time), ``:holds`` (open account-wide incidents), ``:audit`` (operator actions),
+``:fc:<route>`` (flood counters and breaker)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: The order of the tenant keys every write-side script receives.
+TENANT_KEYS: Final = ("msgs", "ver", "links", "sup", "sched", "due", "lease", "tokens", "ltok", "inc", "incopen",
+                      "incrcpt", "held", "heldz", "holds", "audit")
+
+_MERGE: Final = """
+local function merge(raw, new)
+  if not raw then return new end
+  local old = cjson.decode(raw)
+  if old['until'] == cjson.null or new['until'] == cjson.null then old['until'] = cjson.null
+  elseif new['until'] > old['until'] then old['until'] = new['until'] end
+  old.hits = (old.hits or 1) + (new.hits or 1)
+  old.updated = new.updated
+  old.reason = new.reason
+  old.source = new.source
+  old.liftable = (old.liftable ~= false) and (new.liftable ~= false)
+  return old
+end
+"""
+
+_HELPERS: Final = _MERGE + """
+local MSGS, VER, LINKS, SUP, SCHED, DUE, LEASE, TOKENS, LTOK, INC, INCOPEN, INCRCPT, HELD, HELDZ, HOLDS, AUDIT =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12],
+  KEYS[13], KEYS[14], KEYS[15], KEYS[16]
+local function unhold(key)
+  local id = redis.call('HGET', HELD, key)
+  if not id then return end
+  redis.call('HDEL', HELD, key)
+  redis.call('ZREM', HELDZ, id .. '|' .. key)
+  local raw = redis.call('HGET', INC, id)
+  if raw then
+    local inc = cjson.decode(raw)
+    inc.held = math.max(0, (inc.held or 0) - 1)
+    redis.call('HSET', INC, id, cjson.encode(inc))
+  end
+end
+local function unsched(key)
+  redis.call('HDEL', SCHED, key)
+  redis.call('ZREM', DUE, key)
+  redis.call('ZREM', LEASE, key)
+  local t = redis.call('HGET', LTOK, key)
+  if t then
+    redis.call('HDEL', TOKENS, t)
+    redis.call('HDEL', LTOK, key)
+  end
+end
+"""
+
+_APPLY: Final = _HELPERS + """
+local order = {info = 1, warning = 2, error = 3, critical = 4}
+local function apply(ops, FC, tenant)
+local first = ops[1]
+if first.op == 'msg' then
+  local v = tonumber(redis.call('HGET', VER, first.key) or '0')
+  if v ~= first.expect then return {0} end
+end
+local hits = {}
+for _, op in ipairs(ops) do
+  local k = op.op
+  if k == 'msg' then
+    redis.call('HSET', MSGS, op.key, op.state)
+    redis.call('HSET', VER, op.key, op.expect + 1)
+  elseif k == 'link' then
+    redis.call('HSET', LINKS, op.pid, op.key)
+  elseif k == 'sup' then
+    redis.call('HSET', SUP, op.id, cjson.encode(merge(redis.call('HGET', SUP, op.id), op.entry)))
+  elseif k == 'sched' then
+    unsched(op.key)
+    redis.call('HSET', SCHED, op.key, op.raw)
+    redis.call('ZADD', DUE, op.due, op.key)
+  elseif k == 'unsched' then
+    unsched(op.key)
+  elseif k == 'unhold' then
+    unhold(op.key)
+  elseif k == 'inc' then
+    local id = redis.call('HGET', INCOPEN, op.group)
+    local opened = 0
+    local inc
+    if not id then
+      id, opened = op.id, 1
+      local e = op.entry
+      inc = {id = id, tenant = tenant, route = e.route, cause = e.cause, rule = e.rule, severity = e.severity,
+             account_wide = e.account_wide, state = 'open', count = 0, recipients = 0, first = op.now,
+             last = op.now, samples = {}, held = 0}
+      redis.call('HSET', INCOPEN, op.group, id)
+      if e.account_wide then redis.call('SADD', HOLDS, id) end
+    else
+      inc = cjson.decode(redis.call('HGET', INC, id))
+      if (order[op.entry.severity] or 0) > (order[inc.severity] or 0) then inc.severity = op.entry.severity end
+    end
+    inc.count = inc.count + 1
+    inc.last = op.now
+    if op.recipient ~= '' and redis.call('SADD', INCRCPT, id .. '|' .. op.recipient) == 1 then
+      inc.recipients = inc.recipients + 1
+    end
+    local samples, present = {}, false
+    for _, s in ipairs(inc.samples) do
+      samples[#samples + 1] = s
+      if s == op.key then present = true end
+    end
+    if #samples < 5 and not present then samples[#samples + 1] = op.key end
+    inc.samples = samples
+    if op.hold then
+      local prev = redis.call('HGET', HELD, op.key)
+      if prev ~= id then
+        if prev then unhold(op.key) end
+        redis.call('HSET', HELD, op.key, id)
+        redis.call('ZADD', HELDZ, op.now, id .. '|' .. op.key)
+        inc.held = inc.held + 1
+      end
+    end
+    redis.call('HSET', INC, id, cjson.encode(inc))
+    hits[#hits + 1] = {id, inc.count, opened}
+  elseif k == 'fc' then
+    local b = string.format('%d', op.bucket)
+    redis.call('HINCRBY', FC, 'r' .. b, op.add[1])
+    if op.add[2] > 0 then redis.call('HINCRBY', FC, 'x' .. b, op.add[2]) end
+    if op.add[3] > 0 then redis.call('HINCRBY', FC, 'f' .. b, op.add[3]) end
+    local old = string.format('%d', op.keep - 1)
+    redis.call('HDEL', FC, 'r' .. old, 'x' .. old, 'f' .. old)
+    redis.call('EXPIRE', FC, op.ttl)
+  elseif k == 'brk' then
+    local gen = tonumber(redis.call('HGET', FC, 'gen') or '0')
+    if gen == op.gen then
+      redis.call('HSET', FC, 'until', string.format('%.17g', op['until']), 'brk', string.format('%.17g', op.brk),
+                 'since', string.format('%.17g', op.since), 'gen', gen + 1)
+      redis.call('EXPIRE', FC, op.ttl)
+    end
+  else
+    return redis.error_reply('unknown op ' .. tostring(k))
+  end
+end
+return {1, hits}
+end
+"""
+
+#: Apply one report's ops (see `_apply`).  KEYS: the tenant keys, then the route's flood key.  ARGV: ops JSON
+#: (the ``msg`` op without its state), tenant, the message's state text.  Returns {0} on a version conflict,
+#: {1, {{incident, count, opened}, ...}} otherwise.
+WRITE: Final = _APPLY + """
+local ops = cjson.decode(ARGV[1])
+ops[1].state = ARGV[3]
+return apply(ops, KEYS[17], ARGV[2])
+"""
+
+#: Apply many reports' ops, each checked against its own version (a conflict skips only that report).  KEYS:
+#: the tenant keys, then the batch's flood keys.  ARGV: tenant, then per report a JSON {ops, fc} (``fc``: the
+#: 1-based index of its flood key after the tenant keys) and the message's state text (kept out of the JSON so
+#: it is neither escaped nor decoded).  Returns one result per report, as WRITE does.
+WRITE_MANY: Final = _APPLY + """
+local out = {}
+for i = 2, #ARGV, 2 do
+  local report = cjson.decode(ARGV[i])
+  report.ops[1].state = ARGV[i + 1]
+  out[#out + 1] = apply(report.ops, KEYS[16 + report.fc], ARGV[1])
+end
+return out
+"""
+
+#: Read a batch: per report (ARGV: one JSON [key, provider id, key otherwise] each) its resolved key, state and
+#: version, then every flood key's counters.  KEYS: links, msgs, ver, then the flood keys.
+READ_MANY: Final = """
+local out, fcs = {}, {}
+for i = 1, #ARGV do
+  local item = cjson.decode(ARGV[i])
+  local key = item[1]
+  if key == '' then
+    key = item[3]
+    if item[2] ~= '' then
+      local linked = redis.call('HGET', KEYS[1], item[2])
+      if linked then key = linked end
+    end
+  end
+  out[#out + 1] = {key, redis.call('HGET', KEYS[2], key) or '', redis.call('HGET', KEYS[3], key) or '0'}
+end
+for i = 4, #KEYS do fcs[#fcs + 1] = redis.call('HGETALL', KEYS[i]) end
+return {out, fcs}
+"""
+
+#: The suppression entries among ARGV (ids) and the open account-wide incidents, in one call.  KEYS: sup, holds.
+CHECK: Final = """
+return {redis.call('HMGET', KEYS[1], unpack(ARGV)), redis.call('SMEMBERS', KEYS[2])}
+"""
+
+#: Claim due entries.  KEYS: sched, due, lease, tokens, ltok.  ARGV: now, limit, lease until, then one fresh
+#: token per entry that may be claimed.  Expired leases are due again first.
+CLAIM: Final = """
+local now = tonumber(ARGV[1])
+for _, k in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
+  redis.call('ZREM', KEYS[3], k)
+  local t = redis.call('HGET', KEYS[5], k)
+  if t then
+    redis.call('HDEL', KEYS[4], t)
+    redis.call('HDEL', KEYS[5], k)
+  end
+  redis.call('ZADD', KEYS[2], now, k)
+end
+local out = {}
+for i, k in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))) do
+  local t = ARGV[3 + i]
+  redis.call('ZREM', KEYS[2], k)
+  redis.call('ZADD', KEYS[3], ARGV[3], k)
+  redis.call('HSET', KEYS[4], t, k)
+  redis.call('HSET', KEYS[5], k, t)
+  out[#out + 1] = {t, redis.call('HGET', KEYS[1], k) or ''}
+end
+return out
+"""
+
+#: Ack (ARGV[2] == '') or extend (ARGV[2]: the new lease end) a lease.  KEYS: sched, due, lease, tokens, ltok.
+LEASE: Final = """
+local k = redis.call('HGET', KEYS[4], ARGV[1])
+if not k then return 0 end
+if ARGV[2] ~= '' then
+  if not redis.call('ZSCORE', KEYS[3], k) then return 0 end
+  redis.call('ZADD', KEYS[3], ARGV[2], k)
+  return 1
+end
+redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[5], k)
+redis.call('ZREM', KEYS[3], k)
+redis.call('ZREM', KEYS[2], k)
+redis.call('HDEL', KEYS[1], k)
+return 1
+"""
+
+#: Import entries (ARGV: entry JSON each), merging like policy suppressions.  KEYS: sup.
+IMPORT: Final = _MERGE + """
+for i = 1, #ARGV do
+  local new = cjson.decode(ARGV[i])
+  redis.call('HSET', KEYS[1], new.id, cjson.encode(merge(redis.call('HGET', KEYS[1], new.id), new)))
+end
+return #ARGV
+"""
+
+#: Delete the entries among ARGV[2..] that expired at or before ARGV[1].  KEYS: sup.
+PRUNE: Final = """
+local now, n = tonumber(ARGV[1]), 0
+for i = 2, #ARGV do
+  local raw = redis.call('HGET', KEYS[1], ARGV[i])
+  if raw then
+    local e = cjson.decode(raw)
+    if e['until'] ~= cjson.null and e['until'] ~= nil and e['until'] <= now then
+      redis.call('HDEL', KEYS[1], ARGV[i])
+      n = n + 1
+    end
+  end
+end
+return n
+"""
+
+#: Lift: delete entry ARGV[1] if it still is ARGV[2], and append the audit line ARGV[3].  KEYS: sup, audit.
+LIFT: Final = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('RPUSH', KEYS[2], ARGV[3])
+return 1
+"""
+
+#: Resolve incident ARGV[1] at ARGV[2] by ARGV[3] with note ARGV[4]; audit line ARGV[5].  KEYS: inc, incopen,
+#: holds, audit.  Returns the incident's JSON (false when unknown).
+CLOSE: Final = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local inc = cjson.decode(raw)
+if inc.state ~= 'resolved' then
+  inc.state, inc.resolved, inc.by, inc.note = 'resolved', tonumber(ARGV[2]), ARGV[3], ARGV[4]
+  local group = inc.route .. '|' .. inc.cause
+  if redis.call('HGET', KEYS[2], group) == ARGV[1] then redis.call('HDEL', KEYS[2], group) end
+  redis.call('SREM', KEYS[3], ARGV[1])
+  raw = cjson.encode(inc)
+  redis.call('HSET', KEYS[1], ARGV[1], raw)
+  redis.call('RPUSH', KEYS[4], ARGV[5])
+end
+return raw
+"""

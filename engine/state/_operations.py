@@ -1,0 +1,264 @@
+"""What people and the schedule do to state besides recording reports: lift, import, export and prune
+suppressions; resolve incidents (release the held messages into the schedule at a capped rate, or drop them);
+end holds past their maximum age and schedule entries past their deadline.  Mixed into `Recorder`."""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from .._errors import DlrpolicyError
+from ..model._datetimes import iso_z
+from ..model._decision import decision_from_json
+from ..model._outcome import Outcome
+from ..model._vocabulary import SCOPES, validate_tenant
+from ..policy._settings import StateSettings
+from ._apply import last_report
+from ._codec import dumps, ms, ts
+from ._failures import ImportLineError, LiftRefusedError, NotFoundError
+from ._keys import NO_TENANT, entry_id, suppression_key
+from ._records import Incident, Recorded, ScheduleEntry, Suppression
+from ._store import Report, Store
+
+_ORIGINS = ("policy", "operator", "import")
+
+
+@attrs.frozen(kw_only=True)
+class Resolution:
+    """What resolving an incident did: the incident, how many held messages were released or dropped, and the
+    span over which the released ones come due."""
+
+    incident: Incident
+    release: str
+    count: int
+    first_due: datetime | None
+    last_due: datetime | None
+
+    def to_json(self) -> dict[str, object]:
+        """``{incident, release, count, first_due, last_due}``."""
+        return {"incident": self.incident.to_json(), "release": self.release, "count": self.count,
+                "first_due": iso_z(self.first_due), "last_due": iso_z(self.last_due)}
+
+
+class Operations(abc.ABC):
+    """Operator and housekeeping calls on a store; `Recorder` supplies recording and policies."""
+
+    store: Store
+
+    @abc.abstractmethod
+    def settings_for(self, tenant: str | None) -> StateSettings:
+        """The state settings of ``tenant``'s policy."""
+
+    @abc.abstractmethod
+    def update_message(self, tenant: str, key: str, change: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        """Edit a message's state and commit extra ops with it."""
+
+    @abc.abstractmethod
+    def notify(self, kind: str, incident_id: str, count: int | None = None) -> None:
+        """Tell subscribers about an incident."""
+
+    @abc.abstractmethod
+    def record_many(self, reports: Sequence[Any], *, now: datetime) -> list[Recorded | DlrpolicyError]:
+        """Record reports."""
+
+    # --- suppressions ------------------------------------------------------------------------------------------
+
+    def hold_entry(self, tenant: str, incident_id: str) -> Suppression:
+        """An open account-wide incident as the entry `check` returns for it."""
+        incident = self.store.incident(incident_id)
+        first = incident.first_seen if incident is not None else datetime.fromtimestamp(0).astimezone()
+        rule = incident.rule if incident is not None else "-"
+        text = ("an account-wide incident holds every send of this tenant until it is resolved "
+                f"(dlrpolicy incidents resolve {incident_id})")
+        return Suppression(id=incident_id, tenant=None if tenant == NO_TENANT else tenant, scope="account",
+                           key=tenant, channel=None, reason={"rule": rule, "text": text},
+                           origin="incident", liftable=False, created_at=first, updated_at=first, until=None,
+                           source_key=None, hits=incident.count if incident is not None else 0, incident=incident_id)
+
+    def lift(self, entry_id: str, *, actor: str, note: str, now: datetime, force: bool = False) -> Suppression:
+        """Remove a suppression as an operator; opt-outs and complaints need ``force``."""
+        for _ in range(10):
+            entry = self.store.suppression(entry_id)
+            if entry is None:
+                raise NotFoundError("suppression", entry_id, "find it with `dlrpolicy suppressions list` or "
+                                    "`suppressions check`")
+            if not entry.liftable and not force:
+                raise LiftRefusedError(entry.id, str(entry.reason.get("rule")))
+            audit = {"at": ms(ts(now)), "tenant": entry.tenant or NO_TENANT, "kind": "lift", "id": entry.id,
+                     "by": actor, "note": note, "force": force, "entry": entry.to_json()}
+            if self.store.remove_suppression(entry, audit):
+                return entry
+        raise DlrpolicyError(f"suppression {entry_id} kept changing while it was lifted: run the lift again")
+
+    def find_entries(self, tenant: str | None, *, recipient: str | None = None, channel: str | None = None,
+                     sender: str | None = None, template: str | None = None) -> list[Suppression]:
+        """Entries naming exactly these values (for ``lift --recipient``), active or not."""
+        name = tenant or NO_TENANT
+        region = self.settings_for(tenant).region
+        wanted: list[str] = []
+        for scope, raw in (("recipient_channel", recipient), ("recipient_sender", recipient), ("recipient", recipient),
+                           ("sender", sender), ("sender_domain", sender), ("template", template)):
+            if raw is None or (scope == "recipient_channel" and channel is None):
+                continue
+            normal = suppression_key(scope, raw=raw, channel=channel, region=region, sender=sender)
+            if normal is not None:
+                wanted.append(entry_id(name, scope, normal))
+        entries, _ = self.store.lookup(name, wanted) if wanted else ([], [])
+        return entries
+
+    def export(self, *, tenant: str | None = None) -> Iterator[str]:
+        """Every entry as one JSON line."""
+        for entry in self.store.suppressions(tenant=None if tenant is None else tenant):
+            yield json.dumps(entry.to_json(), ensure_ascii=False)
+
+    def import_lines(self, lines: Iterable[str], *, now: datetime, origin: str = "import") -> int:
+        """Validate every line first, then apply all of them in one transaction; a bad line is reported with its
+        number and nothing is applied."""
+        entries = [self._parse_line(number, line, now, origin) for number, line in enumerate(lines, start=1)
+                   if line.strip()]
+        return self.store.import_suppressions(entries) if entries else 0
+
+    def _parse_line(self, number: int, line: str, now: datetime, origin: str) -> dict[str, Any]:
+        try:
+            data = json.loads(line)
+        except ValueError as exc:
+            raise ImportLineError(number, f"not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ImportLineError(number, "expected a JSON object like an export line")
+        tenant = data.get("tenant")
+        try:
+            if tenant is not None:
+                validate_tenant(tenant)
+        except DlrpolicyError as exc:
+            raise ImportLineError(number, str(exc)) from None
+        scope = data.get("scope")
+        if scope not in SCOPES:
+            raise ImportLineError(number, f"scope {scope!r} is not one of {', '.join(SCOPES)}")
+        raw = data.get("key")
+        if not isinstance(raw, str) or not raw.strip():
+            raise ImportLineError(number, "key must be a non-empty string (the recipient, sender, domain, ...)")
+        channel = data.get("channel")
+        if scope == "recipient_channel" and channel is None and ":" in raw:
+            channel, _, raw = raw.partition(":")
+        # An exported recipient_sender key reads "<sender>:<recipient>"; an import may also name the sender apart.
+        sender = data.get("sender")
+        if scope == "recipient_sender" and sender is None and ":" in raw:
+            sender, _, raw = raw.partition(":")
+        name = tenant or NO_TENANT
+        normal = suppression_key(scope, raw=raw, channel=channel, region=self.settings_for(tenant).region,
+                                 sender=None if sender is None else str(sender))
+        if normal is None:
+            need = "a channel" if scope == "recipient_channel" else "a sender"
+            raise ImportLineError(number, f"{scope} entries need {need} (write the key as '<{need[2:]}>:<recipient>')")
+        until = data.get("until")
+        try:
+            until_ts = None if until is None else ms(ts(datetime.fromisoformat(str(until).replace("Z", "+00:00"))))
+        except (ValueError, TypeError):
+            raise ImportLineError(number, f"until {until!r} is not an ISO 8601 time with an offset") from None
+        reason = data.get("reason") or {}
+        if not isinstance(reason, dict):
+            reason = {"text": str(reason)}
+        stamp = ms(ts(now))
+        return {"id": entry_id(name, scope, normal), "tenant": name, "scope": scope, "key": normal,
+                "channel": channel if scope == "recipient_channel" else None, "reason": reason,
+                "origin": data.get("origin") if data.get("origin") in _ORIGINS else origin,
+                "liftable": bool(data.get("liftable", True)), "created": stamp, "updated": stamp, "until": until_ts,
+                "source": data.get("source_key"), "hits": 1}
+
+    def prune(self, *, now: datetime) -> int:
+        """Drop expired entries; how many."""
+        return self.store.prune(ms(ts(now)))
+
+    # --- incidents and holds -----------------------------------------------------------------------------------
+
+    def resolve(self, incident_id: str, *, now: datetime, actor: str, note: str = "", release: str = "retry",
+                rate: float | None = None) -> Resolution:
+        """Resolve an incident: release its held messages into the schedule, ``rate`` per second from ``now``
+        (the policy's ``[incidents] release_rate`` by default), or drop them with the note as the reason.
+        Running it again on a resolved incident finishes a release that was interrupted."""
+        if release not in ("retry", "drop"):
+            raise ValueError("release must be 'retry' or 'drop'")
+        found = self.store.incident(incident_id)
+        if found is None:
+            raise NotFoundError("incident", incident_id, "list them with `dlrpolicy incidents list`")
+        tenant = found.tenant or NO_TENANT
+        per_second = rate if rate is not None else self.settings_for(found.tenant).incidents.release_rate
+        if per_second <= 0:
+            raise ValueError("rate must be a positive number of messages per second")
+        closed = self.store.close_incident(incident_id, now=ms(ts(now)), actor=actor, note=note)
+        if found.state == "open":
+            self.notify("resolved", incident_id)
+        count, first, last = 0, None, None
+        while keys := self.store.held(incident_id, limit=500):
+            for key in keys:
+                due = now + timedelta(seconds=count / per_second) if release == "retry" else None
+                self._release(tenant, key, closed, due, actor=actor, note=note, now=now)
+                first, last, count = first or due, due, count + 1
+        return Resolution(incident=closed, release=release, count=count, first_due=first, last_due=last)
+
+    def _release(self, tenant: str, key: str, incident: Incident, due: datetime | None, *, actor: str, note: str,
+                 now: datetime) -> None:
+        def change(state: dict[str, Any]) -> list[dict[str, Any]]:
+            ops: list[dict[str, Any]] = [{"op": "unhold", "key": key}]
+            event = {"kind": "released" if due is not None else "dropped", "incident": incident.id, "by": actor,
+                     "note": note, "at": iso_z(now), "due": iso_z(due)}
+            state["events"] = [*state.get("events", [])[-49:], event]
+            state["held"] = False
+            newest = last_report(state)
+            last = None if newest is None else newest["decision"]
+            if due is not None and last is not None:
+                outcome = newest.get("outcome") or {} if newest is not None else {}
+                entry = ScheduleEntry(tenant=None, key=key, kind="retry", due_at=due, deadline=None,
+                                      channel=outcome.get("channel"), attempt=int(last["attempt"]), rule=last["rule"])
+                ops.append({"op": "sched", "key": key, "entry": {
+                    "tenant": tenant, "key": key, "kind": "retry", "due": ts(entry.due_at), "deadline": None,
+                    "channel": entry.channel, "attempt": entry.attempt, "rule": entry.rule}})
+                state["sched"] = True
+            return ops
+
+        self.update_message(tenant, key, change)
+
+    def expire_holds(self, *, now: datetime) -> int:
+        """End holds older than each tenant's ``[incidents] max_hold`` as exhausted (suppressed); how many."""
+        ended = 0
+        for tenant in self.store.tenants():
+            max_hold = self.settings_for(None if tenant == NO_TENANT else tenant).incidents.max_hold
+            for key, incident in self.store.expired_holds(tenant, ts(now - max_hold), limit=1000):
+                self._end_hold(tenant, key, incident, max_hold, now)
+                ended += 1
+        return ended
+
+    def _end_hold(self, tenant: str, key: str, incident: str, max_hold: timedelta, now: datetime) -> None:
+        def change(state: dict[str, Any]) -> list[dict[str, Any]]:
+            newest = last_report(state)
+            if newest is not None:
+                decision = decision_from_json(newest["decision"])
+                ended = attrs.evolve(decision, verdict="suppress", retry_at=None, reason=(
+                    f"{decision.reason} Gave up: held longer than {max_hold} under incident {incident}."))
+                line = {"id": f"hold-expired:{incident}", "at": iso_z(now), "superseded": False,
+                        "outcome": newest.get("outcome"), "decision": ended.to_json()}
+                state["_raw"] = [*state.get("_raw", [])[-49:], dumps(line)]
+            state["events"] = [*state.get("events", [])[-49:], {"kind": "hold-expired", "incident": incident,
+                                                                 "at": iso_z(now)}]
+            state["held"] = False
+            return [{"op": "unhold", "key": key}]
+
+        self.update_message(tenant, key, change)
+
+    def exhaust(self, entry: ScheduleEntry, *, now: datetime) -> Recorded | DlrpolicyError | None:
+        """End a claimed entry past its deadline as the rule's exhausted decision, recorded like a report."""
+        tenant = entry.tenant or NO_TENANT
+        state, _ = self.store.read_message(tenant, entry.key)
+        newest = None if state is None else last_report(state)
+        if newest is None or newest.get("outcome") is None:
+            return None
+        outcome = Outcome.from_json(newest["outcome"])
+        # A distinct identity per schedule entry: a second claimant of the same entry records a duplicate.
+        outcome = attrs.evolve(outcome, done_at=entry.deadline)
+        (result,) = self.record_many([Report(outcome=outcome, key=entry.key)], now=now)
+        return result

@@ -1,0 +1,400 @@
+"""The SQLite store: the embedded default, for one machine.  WAL, a busy timeout, ``BEGIN IMMEDIATE``; a batch of
+reports is one transaction (each report's history, decision and effects in it), so a crash mid-batch leaves the
+file as it was before the batch."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._errors import DlrpolicyError
+from ._apply import Op, Snapshot
+from ._codec import decode_state, dumps
+from ._failures import NotFoundError, StateError
+from ._flood import RouteCounters
+from ._merge import merge_suppression
+from ._records import Incident, ScheduleEntry, Suppression
+from ._sqlite_reads import SQLiteReads
+from ._sqlite_schema import migrate
+from ._store import Committed, Compute, IncidentHit, Item, Store
+
+DEFAULT_BUSY_TIMEOUT = 5.0
+
+
+class _Route:
+    """A route's flood counters while a transaction runs: read once, updated in memory, written at commit."""
+
+    def __init__(self, buckets: dict[int, list[int]], until: float, brk: float, since: float, gen: int) -> None:
+        self.buckets = buckets
+        self.until, self.brk, self.since, self.gen = until, brk, since, gen
+        self.dirty: set[int] = set()
+        self.breaker_dirty = False
+        self.keep = 0
+        self._snapshot: RouteCounters | None = None
+
+    def counters(self) -> RouteCounters:
+        # Rebuilt only after a change: most reports of a batch read the same counters as the one before.
+        if self._snapshot is None:
+            self._snapshot = RouteCounters({b: (v[0], v[1], v[2]) for b, v in self.buckets.items()}, self.until,
+                                           self.brk, self.gen, self.since)
+        return self._snapshot
+
+    def changed(self) -> None:
+        self._snapshot = None
+
+
+class _Batch:
+    """Writes of a batch held until its end: each message's newest state and each key's schedule entry."""
+
+    def __init__(self) -> None:
+        self.messages: dict[tuple[str, str], tuple[int, str, Any]] = {}
+        self.schedule: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+
+class SQLiteStore(SQLiteReads, Store):
+    """State in one SQLite file (``sqlite:///path/state.db``); safe for many processes on one machine."""
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, synchronous: str = "NORMAL",
+                 url: str | None = None) -> None:
+        self.path = Path(path)
+        self.url = url or f"sqlite:///{self.path}"
+        self.busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        self._routes: dict[tuple[str, str], _Route] = {}
+        self._batch: _Batch | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(self.path), timeout=busy_timeout, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+            migrate(self._conn, self.url)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        except OSError as exc:
+            raise StateError(self.url, f"cannot open the file: {exc.strerror}: check the path and permissions") \
+                from None
+
+    # --- transactions ------------------------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._routes.clear()
+
+    def _commit(self) -> None:
+        conn = self._conn
+        for (tenant, route), state in self._routes.items():
+            for bucket in state.dirty:
+                r, x, f = state.buckets[bucket]
+                conn.execute("INSERT OR REPLACE INTO flood (tenant, route, bucket, reports, retries, failures) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (tenant, route, bucket, r, x, f))
+            if state.dirty:
+                conn.execute("DELETE FROM flood WHERE tenant = ? AND route = ? AND bucket < ?",
+                             (tenant, route, state.keep))
+            if state.breaker_dirty:
+                conn.execute("INSERT OR REPLACE INTO breakers (tenant, route, until, brk, since, gen) VALUES "
+                             "(?, ?, ?, ?, ?, ?)", (tenant, route, state.until, state.brk, state.since, state.gen))
+        self._routes.clear()
+        conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self._routes.clear()
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def _route(self, tenant: str, route: str) -> _Route:
+        found = self._routes.get((tenant, route))
+        if found is None:
+            rows = self._conn.execute("SELECT bucket, reports, retries, failures FROM flood WHERE tenant = ? AND "
+                                      "route = ?", (tenant, route)).fetchall()
+            brk = self._conn.execute("SELECT until, brk, since, gen FROM breakers WHERE tenant = ? AND route = ?",
+                                     (tenant, route)).fetchone()
+            until, size, since, gen = brk if brk is not None else (0.0, 0.0, 0.0, 0)
+            found = _Route({b: [r, x, f] for b, r, x, f in rows}, until, size, since, gen)
+            self._routes[(tenant, route)] = found
+        return found
+
+    # --- recording ---------------------------------------------------------------------------------------------
+
+    def _message(self, tenant: str, key: str) -> tuple[int, Any]:
+        row = self._conn.execute("SELECT version, state FROM messages WHERE tenant = ? AND key = ?",
+                                 (tenant, key)).fetchone()
+        return (0, None) if row is None else (row[0], row[1])
+
+    def record(self, items: Sequence[Item], compute: Compute) -> list[Committed]:
+        """One transaction for the whole batch: the links and messages it needs are read up front (nobody else
+        can write while it holds the lock), each report is decided against the batch's own latest state, and
+        the messages and schedule entries are written with one statement each at the end."""
+        with self._lock:
+            try:
+                self._begin()
+                links, messages = self._prefetch(items)
+                batch = _Batch()
+                self._batch = batch
+                results = []
+                for item in items:
+                    t = item.tenant
+                    key = item.key
+                    if key is None:
+                        key = (links.get((t, item.pid)) if item.pid is not None else None) or item.default_key
+                    found = batch.messages.get((t, key))
+                    if found is not None:
+                        version, state = found[0], found[2]
+                    else:
+                        version, raw = messages.get((t, key)) or self._message(t, key)
+                        state = None if raw is None else decode_state(raw)
+                    change = compute(item, Snapshot(key, version, state, self._route(t, item.route).counters()))
+                    if isinstance(change, DlrpolicyError):
+                        results.append(Committed(change))
+                        continue
+                    hits = self._apply(t, change.ops)
+                    assert hits is not None  # read and written under the same write lock
+                    for op in change.ops:
+                        if op["op"] == "link":
+                            links[(t, op["pid"])] = op["key"]
+                    results.append(Committed(change, tuple(hits)))
+                self._flush(batch)
+                self._commit()
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._error(exc) from None
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._batch = None
+        return results
+
+    def _flush(self, batch: _Batch) -> None:
+        conn = self._conn
+        conn.executemany("INSERT OR REPLACE INTO messages (tenant, key, version, state) VALUES (?, ?, ?, ?)",
+                         [(t, k, v, text) for (t, k), (v, text, _) in batch.messages.items()])
+        puts = [(t, k, e["due"], dumps(e)) for (t, k), e in batch.schedule.items() if e is not None]
+        conn.executemany("INSERT OR REPLACE INTO schedule (tenant, key, ready, token, lease, entry) VALUES "
+                         "(?, ?, ?, NULL, NULL, ?)", puts)
+        conn.executemany("DELETE FROM schedule WHERE tenant = ? AND key = ?",
+                         [(t, k) for (t, k), e in batch.schedule.items() if e is None])
+
+    def commit(self, tenant: str, ops: Sequence[Op]) -> list[IncidentHit] | None:
+        with self._lock:
+            try:
+                self._begin()
+                hits = self._apply(tenant, ops)
+                if hits is None:
+                    self._rollback()
+                    return None
+                self._commit()
+                return hits
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._error(exc) from None
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _apply(self, tenant: str, ops: Sequence[Op]) -> list[IncidentHit] | None:
+        conn = self._conn
+        hits: list[IncidentHit] = []
+        for op in ops:
+            kind = op["op"]
+            if kind == "msg" and self._batch is not None:
+                self._batch.messages[(tenant, op["key"])] = (op["expect"] + 1, op["state"], op.get("parsed"))
+            elif kind in ("sched", "unsched") and self._batch is not None:
+                self._batch.schedule[(tenant, op["key"])] = op["entry"] if kind == "sched" else None
+            elif kind == "msg":
+                if op["expect"] == 0:
+                    done = conn.execute("INSERT OR IGNORE INTO messages (tenant, key, version, state) VALUES "
+                                        "(?, ?, 1, ?)", (tenant, op["key"], op["state"])).rowcount
+                else:
+                    done = conn.execute("UPDATE messages SET version = version + 1, state = ? WHERE tenant = ? AND "
+                                        "key = ? AND version = ?",
+                                        (op["state"], tenant, op["key"], op["expect"])).rowcount
+                if not done:
+                    return None
+            elif kind == "link":
+                conn.execute("INSERT OR REPLACE INTO links (tenant, pid, key) VALUES (?, ?, ?)",
+                             (tenant, op["pid"], op["key"]))
+            elif kind == "sup":
+                self._put_suppression(op["entry"])
+            elif kind == "sched":
+                entry = op["entry"]
+                conn.execute("INSERT OR REPLACE INTO schedule (tenant, key, ready, token, lease, entry) VALUES "
+                             "(?, ?, ?, NULL, NULL, ?)", (tenant, op["key"], entry["due"], dumps(entry)))
+            elif kind == "unsched":
+                conn.execute("DELETE FROM schedule WHERE tenant = ? AND key = ?", (tenant, op["key"]))
+            elif kind == "inc":
+                hits.append(self._incident_hit(tenant, op))
+            elif kind == "unhold":
+                self._unhold(tenant, op["key"])
+            elif kind == "fc":
+                state = self._route(tenant, op["route"])
+                counts = state.buckets.setdefault(op["bucket"], [0, 0, 0])
+                for i, n in enumerate(op["add"]):
+                    counts[i] += n
+                state.dirty.add(op["bucket"])
+                state.keep = max(state.keep, op["keep"])
+                state.changed()
+            elif kind == "brk":
+                state = self._route(tenant, op["route"])
+                if state.gen == op["gen"]:
+                    state.until, state.brk, state.since = op["until"], op["brk"], op["since"]
+                    state.gen += 1
+                    state.changed()
+                    state.breaker_dirty = True
+            else:
+                raise ValueError(f"unknown op {kind!r}")
+        return hits
+
+    def _put_suppression(self, entry: Mapping[str, Any]) -> None:
+        row = self._conn.execute("SELECT entry FROM suppressions WHERE id = ?", (entry["id"],)).fetchone()
+        merged = merge_suppression(None if row is None else json.loads(row[0]), entry)
+        self._conn.execute("INSERT OR REPLACE INTO suppressions (id, tenant, scope, key, until, entry) VALUES "
+                           "(?, ?, ?, ?, ?, ?)", (merged["id"], merged["tenant"], merged["scope"], merged["key"],
+                                                  merged["until"], dumps(merged)))
+
+    def _incident_hit(self, tenant: str, op: Op) -> IncidentHit:
+        conn = self._conn
+        row = conn.execute("SELECT id, entry FROM incidents WHERE tenant = ? AND grp = ? AND state = 'open'",
+                           (tenant, op["group"])).fetchone()
+        opened = row is None
+        if row is None:
+            spec = op["entry"]
+            data: dict[str, Any] = {"id": op["id"], "tenant": tenant, **spec, "state": "open", "count": 0,
+                                    "recipients": 0, "first": op["now"], "last": op["now"], "samples": [], "held": 0}
+        else:
+            data = json.loads(row[1])
+            if op["entry"]["severity"] in _HIGHER.get(data["severity"], ()):
+                data["severity"] = op["entry"]["severity"]
+        incident = data["id"]
+        data["count"] += 1
+        data["last"] = op["now"]
+        if op["recipient"] and conn.execute("INSERT OR IGNORE INTO incident_recipients (incident, recipient) "
+                                            "VALUES (?, ?)", (incident, op["recipient"])).rowcount:
+            data["recipients"] += 1
+        if len(data["samples"]) < 5 and op["key"] not in data["samples"]:
+            data["samples"].append(op["key"])
+        if op["hold"]:
+            held = conn.execute("SELECT incident FROM held WHERE tenant = ? AND key = ?",
+                                (tenant, op["key"])).fetchone()
+            if held is None or held[0] != incident:
+                if held is not None:
+                    self._unhold(tenant, op["key"])
+                conn.execute("INSERT INTO held (tenant, key, incident, since) VALUES (?, ?, ?, ?)",
+                             (tenant, op["key"], incident, op["now"]))
+                data["held"] += 1
+        conn.execute("INSERT OR REPLACE INTO incidents (id, tenant, grp, state, account_wide, last, entry) VALUES "
+                     "(?, ?, ?, ?, ?, ?, ?)", (incident, tenant, op["group"], data["state"],
+                                               int(bool(data.get("account_wide"))), data["last"], dumps(data)))
+        return IncidentHit(incident, data["count"], opened)
+
+    def _unhold(self, tenant: str, key: str) -> None:
+        conn = self._conn
+        row = conn.execute("DELETE FROM held WHERE tenant = ? AND key = ? RETURNING incident", (tenant, key)).fetchone()
+        if row is None:
+            return
+        found = conn.execute("SELECT entry FROM incidents WHERE id = ?", (row[0],)).fetchone()
+        if found is not None:
+            data = json.loads(found[0])
+            data["held"] = max(0, data["held"] - 1)
+            conn.execute("UPDATE incidents SET entry = ? WHERE id = ?", (dumps(data), row[0]))
+
+    # --- reads -------------------------------------------------------------------------------------------------
+
+    def read_message(self, tenant: str, key: str) -> tuple[Mapping[str, Any] | None, int]:
+        rows = self._query("SELECT version, state FROM messages WHERE tenant = ? AND key = ?", (tenant, key))
+        return (None, 0) if not rows else (decode_state(rows[0][1]), rows[0][0])
+
+    def resolve_key(self, tenant: str, pid: str) -> str | None:
+        rows = self._query("SELECT key FROM links WHERE tenant = ? AND pid = ?", (tenant, pid))
+        return rows[0][0] if rows else None
+
+    def remove_suppression(self, entry: Suppression, audit: Mapping[str, Any]) -> bool:
+        def change() -> bool:
+            row = self._conn.execute("SELECT entry FROM suppressions WHERE id = ?", (entry.id,)).fetchone()
+            if row is None or Suppression.from_stored(json.loads(row[0])) != entry:
+                return False
+            self._conn.execute("DELETE FROM suppressions WHERE id = ?", (entry.id,))
+            self._audit(audit)
+            return True
+
+        return bool(self._write(change))
+
+    def _audit(self, audit: Mapping[str, Any]) -> None:
+        self._conn.execute("INSERT INTO audit (at, tenant, kind, entry) VALUES (?, ?, ?, ?)",
+                           (audit["at"], audit["tenant"], audit["kind"], dumps(audit)))
+
+    def _write(self, change: Any) -> Any:
+        with self._lock:
+            try:
+                self._begin()
+                result = change()
+                self._commit()
+                return result
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._error(exc) from None
+            except BaseException:
+                self._rollback()
+                raise
+
+    def import_suppressions(self, entries: Sequence[Mapping[str, Any]]) -> int:
+        def change() -> int:
+            for entry in entries:
+                self._put_suppression(entry)
+            return len(entries)
+
+        return int(self._write(change))
+
+    def prune(self, now: float) -> int:
+        return int(self._write(lambda: self._conn.execute(
+            "DELETE FROM suppressions WHERE until IS NOT NULL AND until <= ?", (now,)).rowcount))
+
+    def claim(self, *, now: float, limit: int, lease_until: float) -> list[ScheduleEntry]:
+        rows = self._write(lambda: self._conn.execute(
+            "UPDATE schedule SET ready = ?1, lease = ?1, token = tenant || '.' || lower(hex(randomblob(12))) "
+            "WHERE rowid IN (SELECT rowid FROM schedule WHERE ready <= ?2 ORDER BY ready LIMIT ?3) "
+            "RETURNING entry, token, lease", (lease_until, now, limit)).fetchall())
+        found = [ScheduleEntry.from_stored({**json.loads(e), "token": t, "lease": lease}) for e, t, lease in rows]
+        return sorted(found, key=lambda entry: (entry.due_at, entry.key))
+
+    def peek(self, *, now: float, limit: int) -> list[ScheduleEntry]:
+        rows = self._query("SELECT entry FROM schedule WHERE ready <= ? ORDER BY ready LIMIT ?", (now, limit))
+        return [ScheduleEntry.from_stored(json.loads(r[0])) for r in rows]
+
+    def ack(self, token: str) -> bool:
+        return bool(self._write(lambda: self._conn.execute("DELETE FROM schedule WHERE token = ?",
+                                                           (token,)).rowcount))
+
+    def extend(self, token: str, lease_until: float) -> bool:
+        return bool(self._write(lambda: self._conn.execute(
+            "UPDATE schedule SET ready = ?1, lease = ?1 WHERE token = ?2", (lease_until, token)).rowcount))
+
+    def close_incident(self, incident_id: str, *, now: float, actor: str, note: str) -> Incident:
+        def change() -> Incident | None:
+            row = self._conn.execute("SELECT tenant, entry FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+            if row is None:
+                return None
+            data = json.loads(row[1])
+            if data["state"] != "resolved":
+                data.update(state="resolved", resolved=now, by=actor, note=note)
+                self._conn.execute("UPDATE incidents SET state = 'resolved', entry = ? WHERE id = ?",
+                                   (dumps(data), incident_id))
+                self._audit({"at": now, "tenant": row[0], "kind": "resolve", "incident": incident_id, "by": actor,
+                             "note": note})
+            return Incident.from_stored(data)
+
+        found = self._write(change)
+        if found is None:
+            raise NotFoundError("incident", incident_id, "list them with `dlrpolicy incidents list`")
+        return found  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+_HIGHER = {"info": ("warning", "error", "critical"), "warning": ("error", "critical"), "error": ("critical",)}

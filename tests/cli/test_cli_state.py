@@ -1,0 +1,121 @@
+"""The state commands: ``evaluate --state``, ``suppressions``, ``history``, ``due``/``ack``, ``incidents`` (on
+SQLite and Redis, through the contract suite's stores)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dlrpolicy.cli._main import main
+from tests.state.conftest import redis_url, state_url  # noqa: F401  (the contract suite's store fixtures)
+from tests.state.reports import report
+
+NOW = "2026-11-24T10:00:00Z"
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err
+
+
+def _envelopes(path: Path, rows: list[tuple[str, str, str]]) -> str:
+    path.write_text("".join(json.dumps({"report": {"results": [report(m, code)]}, "tenant": "acme", "key": key})
+                            + "\n" for m, code, key in rows), encoding="utf-8")
+    return str(path)
+
+
+def test_evaluate_with_state_adds_state_and_dedupes_reruns(state_url: str, tmp_path: Path,  # noqa: F811
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Each line gains a state object; a rerun of the same input is all duplicates with the same decisions."""
+    path = _envelopes(tmp_path / "in.jsonl", [("p-1", "absent", "order-1"), ("p-2", "absent", "order-1"),
+                                              ("p-3", "credits", "order-2")])
+    code, first, err = _run(capsys, "evaluate", path, "--state", state_url, "--now", NOW, "--batch", "2")
+    assert 0 == code, err
+    states = [json.loads(line)["state"] for line in first]
+    assert [("order-1", 1), ("order-1", 2), ("order-2", 1)] == [(s["key"], s["attempts"]) for s in states]
+    assert {"key", "attempts", "first_attempt_at", "duplicate"} <= set(states[0])
+    code, again, _ = _run(capsys, "evaluate", path, "--state", state_url, "--now", NOW)
+    assert [True] * 3 == [json.loads(line)["state"]["duplicate"] for line in again]
+    assert [json.loads(line)["verdict"] for line in first] == [json.loads(line)["verdict"] for line in again]
+
+
+def test_evaluate_reads_the_state_url_from_the_environment(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """$DLRPOLICY_STATE stands in for --state."""
+    monkeypatch.setenv("DLRPOLICY_STATE", f"sqlite:///{tmp_path / 'env.db'}")
+    path = _envelopes(tmp_path / "in.jsonl", [("p-1", "absent", "k")])
+    code, lines, _ = _run(capsys, "evaluate", path, "--now", NOW)
+    assert (0, "k") == (code, json.loads(lines[0])["state"]["key"])
+
+
+def test_suppressions_commands(state_url: str, tmp_path: Path,  # noqa: F811
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    """check exits 1 with the entry, 0 when allowed; lift refuses an opt-out without --force; export, import
+    and prune work on the same store."""
+    path = _envelopes(tmp_path / "in.jsonl", [("p-1", "opted-out", "k-1")])
+    assert 0 == _run(capsys, "evaluate", path, "--state", state_url, "--now", NOW)[0]
+    base = ["--state", state_url, "--now", NOW, "--tenant", "acme"]
+    code, lines, _ = _run(capsys, "suppressions", "check", "--recipient", "+821012340001", *base)
+    entry = json.loads(lines[0])
+    assert (1, "recipient", False) == (code, entry["scope"], entry["liftable"])
+    assert 0 == _run(capsys, "suppressions", "check", "--recipient", "+821099999999", *base)[0]
+    code, _, err = _run(capsys, "suppressions", "lift", entry["id"], "--actor", "kim", "--note", "x", *base)
+    assert (1, True) == (code, "--force" in err)
+    code, exported, _ = _run(capsys, "suppressions", "export", *base)
+    assert 1 == len(exported)
+    code, lines, _ = _run(capsys, "suppressions", "lift", "--recipient", "821012340001", "--force", "--actor", "kim",
+                          "--note", "consent", *base)
+    assert (0, "kim") == (code, json.loads(lines[0])["by"])
+    assert 0 == _run(capsys, "suppressions", "check", "--recipient", "+821012340001", *base)[0]
+    dump = tmp_path / "export.jsonl"
+    dump.write_text("\n".join([*exported, json.dumps({"tenant": "acme", "scope": "template", "key": "promo",
+                                                       "until": "2026-11-24T09:00:00Z"})]) + "\n", encoding="utf-8")
+    assert 0 == _run(capsys, "suppressions", "import", str(dump), "--state", state_url, "--now", NOW)[0]
+    assert 2 == len(_run(capsys, "suppressions", "list", "--all", *base)[1])
+    assert 1 == len(_run(capsys, "suppressions", "list", *base)[1])
+    assert 0 == _run(capsys, "suppressions", "prune", "--state", state_url, "--now", NOW)[0]
+    assert 1 == len(_run(capsys, "suppressions", "list", "--all", *base)[1])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"scope": "recipient", "key": "+821012340009"}\n{"scope": 7}\n', encoding="utf-8")
+    code, _, err = _run(capsys, "suppressions", "import", str(bad), "--state", state_url, "--now", NOW)
+    assert (1, True) == (code, "import line 2" in err)
+
+
+def test_history_due_ack_and_incidents(state_url: str, tmp_path: Path,  # noqa: F811
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """history prints the message; due --claim prints tokens, ack completes; incidents list/show/resolve."""
+    path = _envelopes(tmp_path / "in.jsonl", [("p-1", "absent", "k-1"), ("p-2", "credits", "k-2"),
+                                              ("p-3", "credits", "k-3")])
+    assert 0 == _run(capsys, "evaluate", path, "--state", state_url, "--now", NOW)[0]
+    state = ["--state", state_url]
+    code, lines, _ = _run(capsys, "history", "k-1", "--tenant", "acme", *state)
+    assert (0, "k-1", 1) == (code, json.loads("\n".join(lines))["key"], json.loads("\n".join(lines))["attempts"])
+    assert 1 == _run(capsys, "history", "nope", *state)[0]
+    code, lines, _ = _run(capsys, "due", "--now", "2026-11-24T12:00:00Z", "--claim", "--lease", "60s", *state)
+    (entry,) = [json.loads(line) for line in lines]
+    assert {"key", "tenant", "due_at", "deadline", "channel", "attempt", "token"} <= set(entry)
+    assert ("k-1", "acme") == (entry["key"], entry["tenant"])
+    assert 0 == _run(capsys, "ack", entry["token"], *state)[0]
+    assert 1 == _run(capsys, "ack", entry["token"], *state)[0]
+    code, lines, _ = _run(capsys, "incidents", "list", "--format", "jsonl", *state)
+    (incident,) = [json.loads(line) for line in lines]
+    assert {"id", "tenant", "route", "cause", "count", "first_seen", "last_seen", "state"} <= set(incident)
+    assert ("billing", 2, "open") == (incident["route"], incident["count"], incident["state"])
+    assert 0 == _run(capsys, "incidents", "show", incident["id"], *state)[0]
+    code, lines, _ = _run(capsys, "incidents", "resolve", incident["id"], "--rate", "1/s", "--now", NOW,
+                          "--format", "jsonl", *state)
+    assert (0, 2, "2026-11-24T10:00:01Z") == (code, json.loads(lines[0])["count"], json.loads(lines[0])["last_due"])
+    code, lines, _ = _run(capsys, "due", "--now", "2026-11-24T10:00:01Z", *state)
+    assert ["k-2", "k-3"] == sorted(json.loads(line)["key"] for line in lines)
+
+
+def test_state_commands_need_a_store(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --state (or $DLRPOLICY_STATE) the command says how to name one; a bad URL is one line."""
+    monkeypatch.delenv("DLRPOLICY_STATE", raising=False)
+    code, _, err = _run(capsys, "suppressions", "check", "--recipient", "x")
+    assert (2, True) == (code, "--state URL is required" in err)
+    code, _, err = _run(capsys, "due", "--state", "ftp://x")
+    assert (1, 1) == (code, len(err.strip().splitlines()))

@@ -1,0 +1,71 @@
+"""Flood control (contract suite): a 429 storm opens the breaker, the budget holds retries at its share, probes
+close the breaker again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from dlrpolicy import Engine
+from dlrpolicy.policy._layers import compile_layers
+from dlrpolicy.state._recorder import Recorder
+from dlrpolicy.state._store import Report, Store
+from tests.conftest import small_layer
+from tests.state.reports import NOW, outcome
+
+# The small test policy retries chat 7017 after 10s; marked as a flood code, the breaker counts it.
+FLOOD = """
+[[patch]]
+id = "rate-limit"
+flood = true
+"""
+
+
+@pytest.fixture
+def flood_recorder(store: Store) -> Recorder:
+    """The small policy with 7017 marked ``flood = true``."""
+    return Recorder(Engine(compile_layers([small_layer(), small_layer(FLOOD, source="flood.toml", name="flood")])),
+                    store)
+
+
+def _storm(recorder: Recorder, codes: list[str], *, start: int, at: int) -> list[object]:
+    reports = [Report(outcome=outcome(f"w-{start + n:04d}", code, channel="whatsapp"))
+               for n, code in enumerate(codes)]
+    return [recorder.record_many([r], now=NOW + timedelta(seconds=at))[0] for r in reports]
+
+
+def test_storm_opens_the_breaker_and_probes_close_it(flood_recorder: Recorder) -> None:
+    """100 x 7017 in a minute: the breaker opens and defers retries to its end; a delivered probe closes it."""
+    recorder = flood_recorder
+    results = _storm(recorder, ["too-many"] * 120, start=0, at=0)
+    notes = [" ".join(r.flood) for r in results]  # type: ignore[attr-defined]
+    opened = [n for n, note in enumerate(notes) if "opened" in note]
+    assert [99] == opened  # the 100th report reaches the minimum volume
+    assert "circuit breaker infobip:whatsapp opened: 100 of 100 reports" in results[99].decision.reason  # type: ignore[attr-defined]
+    assert all(r.decision.retry_at >= NOW + timedelta(seconds=30) for r in results[99:])  # type: ignore[attr-defined]
+    probe = _storm(recorder, ["delivered"], start=500, at=40)[0]
+    assert any("closed" in note for note in probe.flood)  # type: ignore[attr-defined]
+    after = _storm(recorder, ["absent"], start=600, at=41)[0]
+    assert not any("breaker" in note for note in after.flood)  # type: ignore[attr-defined]
+
+
+def test_failed_probe_doubles_the_break(flood_recorder: Recorder) -> None:
+    """A probe that fails again reopens the breaker for twice as long."""
+    recorder = flood_recorder
+    _storm(recorder, ["too-many"] * 110, start=0, at=0)
+    probe = _storm(recorder, ["too-many"], start=500, at=40)[0]
+    assert any("open again for 1m" in note for note in probe.flood)  # type: ignore[attr-defined]
+
+
+def test_budget_holds_retries_at_its_share(store: Store, small_engine: Engine) -> None:
+    """Short retries (10s); past 20% of the route's reports (floor 10) they are deferred, with a reason."""
+    recorder = Recorder(small_engine, store)
+    codes = (["delivered"] * 2 + ["too-many"]) * 60  # 180 reports, a third of them would retry
+    results = _storm(recorder, codes, start=0, at=0)
+    retries = [r for r in results if r.decision.verdict == "retry"]  # type: ignore[attr-defined]
+    budgeted = [r for r in retries if any("retry budget" in n for n in r.flood)]  # type: ignore[attr-defined]
+    assert 60 == len(retries)
+    assert budgeted
+    assert len(retries) - len(budgeted) <= max(10, 0.2 * 180) + 1
+    assert "retry budget of infobip:whatsapp spent" in budgeted[0].decision.reason  # type: ignore[attr-defined]

@@ -1,0 +1,82 @@
+"""Incidents and holds (contract suite): grouping, notifications, holds, resolve, maximum hold age."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dlrpolicy.state._recorder import Recorder
+from dlrpolicy.state._records import IncidentEvent
+from dlrpolicy.state._store import Report
+from tests.state.reports import NOW, outcome
+
+
+def _credit_storm(recorder: Recorder, count: int) -> None:
+    reports = [Report(outcome=outcome(f"m-{n:04d}", "credits", tenant="acme", to=f"8210{n:08d}"))
+               for n in range(count)]
+    for start in range(0, count, 250):
+        recorder.record_many(reports[start:start + 250], now=NOW + timedelta(seconds=start // 250))
+
+
+def test_a_thousand_credit_rejections_are_one_incident_holding_every_message(recorder: Recorder) -> None:
+    """1,000 x REJECTED_NOT_ENOUGH_CREDITS: one incident of 1,000, all held, check reports the hold; resolve
+    releases 1,000 entries into the schedule, spread at the rate."""
+    events: list[IncidentEvent] = []
+    recorder.subscribe(events.append)
+    _credit_storm(recorder, 1000)
+    (incident,) = recorder.store.incidents(tenant="acme")
+    assert ("billing", "open", 1000, 1000, 1000, True) == (
+        incident.route, incident.state, incident.count, incident.held, incident.recipients, incident.account_wide)
+    assert [("opened", 1), ("grew", 10), ("grew", 100), ("grew", 1000)] == [
+        (e.kind, e.count) for e in events]
+    hold = recorder.check("acme", now=NOW, recipient="+821099999999")
+    assert hold is not None
+    assert incident.id == hold.incident
+    assert [] == recorder.due(now=NOW + timedelta(days=30))
+    resolution = recorder.resolve(incident.id, now=NOW, actor="kim", note="topped up", rate=50)
+    assert (1000, NOW, NOW + timedelta(seconds=999 / 50)) == (
+        resolution.count, resolution.first_due, resolution.last_due)
+    assert "resolved" == events[-1].kind
+    assert recorder.check("acme", now=NOW, recipient="+821099999999") is None
+    assert 51 == len(recorder.due(now=NOW + timedelta(seconds=1), limit=2000))
+    assert 1000 == len(recorder.due(now=NOW + timedelta(seconds=20), limit=2000))
+    assert 0 == recorder.store.incidents(tenant="acme")[0].held
+
+
+def test_after_resolve_a_new_escalation_opens_a_new_incident(recorder: Recorder) -> None:
+    """Resolved incidents stay resolved; the same cause later is a new incident."""
+    _credit_storm(recorder, 2)
+    (first,) = recorder.store.incidents(tenant="acme")
+    recorder.resolve(first.id, now=NOW, actor="kim", release="drop", note="campaign cancelled")
+    recorder.record(outcome("m-9", "credits", tenant="acme"), now=NOW + timedelta(hours=1))
+    incidents = recorder.store.incidents(tenant="acme")
+    assert ["open", "resolved"] == [i.state for i in incidents]
+    assert [] == recorder.due(now=NOW + timedelta(days=1))
+    history = recorder.history("m-0000", tenant="acme")
+    assert history is not None
+    assert ("dropped", "campaign cancelled") == (history.events[-1]["kind"], history.events[-1]["note"])
+
+
+def test_escalation_without_hold_counts_but_holds_nothing(recorder: Recorder) -> None:
+    """An unknown permanent code escalates to support: an incident, no hold, no account hold."""
+    recorder.record(outcome("m-1", "opted-out", tenant="acme"), now=NOW)  # a suppression, not an escalation
+    assert [] == recorder.store.incidents(tenant="acme")
+
+
+def test_holds_past_their_maximum_age_end_as_exhausted(recorder: Recorder) -> None:
+    """A message held longer than [incidents] max_hold (7 days) ends suppressed, and leaves the incident."""
+    _credit_storm(recorder, 3)
+    recorder.claim(now=NOW + timedelta(days=8), limit=10)
+    (incident,) = recorder.store.incidents(tenant="acme")
+    assert 0 == incident.held
+    history = recorder.history("m-0001", tenant="acme")
+    assert history is not None
+    assert "hold-expired" == history.events[-1]["kind"]
+
+
+def test_resolve_again_finishes_an_interrupted_release(recorder: Recorder) -> None:
+    """Resolving a resolved incident releases whatever is still held, and nothing twice."""
+    _credit_storm(recorder, 5)
+    (incident,) = recorder.store.incidents(tenant="acme")
+    first = recorder.resolve(incident.id, now=NOW, actor="kim")
+    again = recorder.resolve(incident.id, now=NOW, actor="kim")
+    assert (5, 0) == (first.count, again.count)

@@ -1,0 +1,112 @@
+"""The ledger (contract suite: every test runs on SQLite and on Redis): histories, duplicates, resends, status
+rank, atomic effects."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from dlrpolicy import History, InvalidOutcomeError, parse_infobip_api_error
+from dlrpolicy.state._recorder import Recorder
+from dlrpolicy.state._store import Report
+from tests.state.reports import NOW, outcome
+
+
+def test_first_report_starts_the_history(recorder: Recorder) -> None:
+    """A message's first report is attempt 1, its first attempt the report's sentAt."""
+    result = recorder.record(outcome("m-1", "absent"), now=NOW)
+    assert ("retry", 1, NOW - timedelta(minutes=2), False) == (
+        result.decision.verdict, result.attempts, result.history.first_attempt_at, result.duplicate)
+    assert 2 == result.decision.attempt
+
+
+def test_duplicate_report_returns_the_stored_decision_and_changes_nothing(recorder: Recorder) -> None:
+    """The same report delivered twice: the stored decision, marked duplicate; the message is unchanged."""
+    first = recorder.record(outcome("m-1", "absent"), now=NOW)
+    before = recorder.history("m-1")
+    again = recorder.record(outcome("m-1", "absent"), now=NOW + timedelta(hours=1))
+    assert (True, first.decision) == (again.duplicate, again.decision)
+    assert before == recorder.history("m-1")
+
+
+def test_resends_with_a_key_share_one_history(recorder: Recorder) -> None:
+    """Each resend has a new provider id; the pipeline's key links them: attempts count, deadline holds."""
+    first = recorder.record(outcome("p-1", "absent", sent=NOW - timedelta(hours=2)), now=NOW, key="order-7")
+    second = recorder.record(outcome("p-2", "absent", sent=NOW), now=NOW + timedelta(minutes=1), key="order-7")
+    assert (1, 2) == (first.attempts, second.attempts)
+    assert NOW - timedelta(hours=2) == second.history.first_attempt_at
+    assert first.decision.give_up_at == second.decision.give_up_at
+    history = recorder.history("order-7")
+    assert history is not None
+    assert ["infobip:p-1", "infobip:p-2"] == [s["provider_id"] for s in history.sends]
+
+
+def test_sent_links_a_provider_id_so_its_reports_find_the_key(recorder: Recorder) -> None:
+    """`sent` records the attempt; a report naming only the provider id lands on the key's history."""
+    recorder.sent(key="order-9", provider="infobip", message_id="p-1", channel="sms", at=NOW - timedelta(hours=1))
+    recorder.sent(key="order-9", provider="infobip", message_id="p-2", channel="sms", at=NOW)
+    recorder.sent(key="order-9", provider="infobip", message_id="p-2", channel="sms", at=NOW)  # counted once
+    result = recorder.record(outcome("p-2", "absent"), now=NOW)
+    assert ("order-9", 2, NOW - timedelta(hours=1)) == (result.key, result.attempts, result.history.first_attempt_at)
+
+
+def test_late_pending_after_final_changes_nothing(recorder: Recorder) -> None:
+    """PENDING arriving after DELIVERED is recorded as superseded; the last decision and schedule stay."""
+    done = recorder.record(outcome("m-1", "delivered"), now=NOW)
+    late = recorder.record(outcome("m-1", "pending", done=NOW - timedelta(minutes=1)), now=NOW)
+    assert ("done", True, False) == (done.decision.verdict, late.superseded, late.duplicate)
+    assert (None, []) == (late.schedule, recorder.due(now=NOW + timedelta(days=1)))
+    history = recorder.history("m-1")
+    assert history is not None
+    assert [False, True] == [r["superseded"] for r in history.reports]
+
+
+def test_history_hint_is_a_lower_bound(recorder: Recorder) -> None:
+    """An envelope's attempt and first attempt count when the ledger knows less."""
+    hint = History(attempts=3, first_attempt_at=NOW - timedelta(days=1))
+    result = recorder.record(outcome("m-1", "absent"), now=NOW, history=hint)
+    assert (3, NOW - timedelta(days=1)) == (result.attempts, result.history.first_attempt_at)
+
+
+def test_a_batch_is_recorded_in_order_with_duplicates_inside_it(recorder: Recorder) -> None:
+    """A batch holding the same report twice and two attempts of one key: one decision each, in order."""
+    results = recorder.record_many([
+        Report(outcome=outcome("m-1", "absent")), Report(outcome=outcome("m-1", "absent")),
+        Report(outcome=outcome("p-1", "absent"), key="k"), Report(outcome=outcome("p-2", "absent"), key="k"),
+    ], now=NOW)
+    assert [(False, 1), (True, 1), (False, 1), (False, 2)] == [
+        (r.duplicate, r.attempts) for r in results if not isinstance(r, Exception)]
+
+
+def test_report_without_message_id_is_recorded_under_its_identity(recorder: Recorder) -> None:
+    """An API error names no message: it is keyed by its report identity, and a redelivery is a duplicate."""
+    error = parse_infobip_api_error({"requestError": {"serviceException": {"messageId": "UNAUTHORIZED",
+                                                                           "text": "Invalid login details"}}},
+                                    http_status=401)
+    first = recorder.record(error, now=NOW)
+    again = recorder.record(error, now=NOW)
+    assert first.key.startswith("report:")
+    assert (False, True, 1) == (first.duplicate, again.duplicate, first.attempts)
+
+
+def test_one_report_and_its_effects_commit_together(recorder: Recorder) -> None:
+    """A suppressing report leaves history, decision and suppression entry together."""
+    result = recorder.record(outcome("m-1", "opted-out", to="15550100"), now=NOW)
+    history = recorder.history("m-1")
+    assert history is not None
+    assert "suppress" == history.reports[-1]["decision"]["verdict"]
+    assert result.suppression is not None
+    assert result.suppression == recorder.store.suppression(result.suppression).id  # type: ignore[union-attr]
+
+
+def test_history_round_trips_through_json() -> None:
+    """History.to_json / from_json keep attempts, the first attempt (UTC) and channels; bad input is named."""
+    history = History(attempts=3, first_attempt_at=NOW - timedelta(hours=5), channels=("kakao", "sms"))
+    assert {"attempts": 3, "first_attempt_at": "2026-11-24T05:00:00Z", "channels": ["kakao", "sms"]} == \
+        history.to_json()
+    assert history == History.from_json(history.to_json())
+    with pytest.raises(InvalidOutcomeError, match="first_attempt_at"):
+        History.from_json({"attempts": 1, "first_attempt_at": "yesterday"})
+    with pytest.raises(InvalidOutcomeError, match="attempts"):
+        History.from_json({"attempts": 0})

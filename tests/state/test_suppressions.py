@@ -1,0 +1,159 @@
+"""The suppression list (contract suite): entries from decisions, normalised keys, check, lift, import/export,
+prune."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from dlrpolicy import Engine, Outcome, read_envelope
+from dlrpolicy.adapters._parse import adapt
+from dlrpolicy.policy._layers import compile_layers, default_layer
+from dlrpolicy.policy._read import Layer
+from dlrpolicy.state._failures import ImportLineError, LiftRefusedError
+from dlrpolicy.state._keys import address, domain, phone
+from dlrpolicy.state._recorder import Recorder
+from dlrpolicy.state._store import Store
+from tests.state.reports import NOW, outcome
+
+KR = """
+[suppressions]
+region = "KR"
+"""
+
+
+@pytest.fixture
+def kr_recorder(store: Store) -> Recorder:
+    """The default policy with phone numbers read in Korea (a tenant's [suppressions] region)."""
+    layer = Layer.from_text(KR, source="kr.toml", name="tenant:kr")
+    return Recorder(Engine(compile_layers([default_layer(), layer])), store)
+
+
+def test_keys_are_normalised_like_providers_write_them() -> None:
+    """National, international-without-plus and E.164 numbers agree; e-mail is case-folded; domains IDNA."""
+    assert "+821012345678" == phone("01012345678", "KR") == phone("821012345678", None) == phone("+821012345678",
+                                                                                                  None)
+    assert "+821012345678" == phone("010-1234-5678", "KR")
+    assert phone("not a number", "KR") is None
+    assert "kim@xn--bcher-kva.example" == address("Kim@Bücher.Example", None)
+    assert "xn--bcher-kva.example" == domain("BÜCHER.example.")
+
+
+def test_opt_out_becomes_an_unliftable_entry_and_check_finds_it(kr_recorder: Recorder) -> None:
+    """An opt-out (error 603) suppresses the recipient until lifted; check matches any spelling of the number."""
+    kr_recorder.record(outcome("m-1", "opted-out", to="821012345678"), now=NOW)
+    found = kr_recorder.check(now=NOW, recipient="010-1234-5678", channel="sms")
+    assert found is not None
+    assert ("recipient", "+821012345678", None, False, "sms.recipient-opted-out") == (
+        found.scope, found.key, found.until, found.liftable, found.reason["rule"])
+    assert kr_recorder.check(now=NOW, recipient="01099999999") is None
+
+
+def test_lifting_an_opt_out_needs_force(kr_recorder: Recorder) -> None:
+    """An opt-out refuses lifting without force; with force and a note it is gone."""
+    result = kr_recorder.record(outcome("m-1", "opted-out", to="821012345678"), now=NOW)
+    assert result.suppression is not None
+    with pytest.raises(LiftRefusedError, match="--force"):
+        kr_recorder.lift(result.suppression, actor="kim", note="asked nicely", now=NOW)
+    lifted = kr_recorder.lift(result.suppression, actor="kim", note="signed consent form", now=NOW, force=True)
+    assert "+821012345678" == lifted.key
+    assert kr_recorder.check(now=NOW, recipient="+821012345678") is None
+
+
+def test_resuppressing_refreshes_until_and_counts_hits(recorder: Recorder, store: Store) -> None:
+    """The same suppression again: until never shortens (a longer one wins), hits count up."""
+    lines = [json.dumps({"tenant": "acme", "scope": "recipient", "key": "+821012340001",
+                         "until": (NOW + timedelta(days=d)).isoformat(), "reason": {"text": "imported"}})
+             for d in (30, 7)]
+    recorder.import_lines(lines[:1], now=NOW)
+    recorder.import_lines(lines[1:], now=NOW)
+    (entry,) = list(store.suppressions(tenant="acme"))
+    assert (NOW + timedelta(days=30), 2, "import") == (entry.until, entry.hits, entry.origin)
+
+
+def test_check_prefers_the_most_specific_entry_and_ignores_expired_ones(recorder: Recorder) -> None:
+    """recipient_channel beats recipient beats sender; an expired entry never matches."""
+    rows = [{"scope": "sender", "key": "News@Shop.Example"},
+            {"scope": "recipient", "key": "kim@example.com", "until": (NOW + timedelta(hours=1)).isoformat()},
+            {"scope": "recipient_channel", "key": "kim@example.com", "channel": "email",
+             "until": (NOW - timedelta(seconds=1)).isoformat()}]
+    recorder.import_lines([json.dumps({"tenant": "acme", **row}) for row in rows], now=NOW)
+    found = recorder.check("acme", now=NOW, recipient="KIM@example.com", channel="email", sender="news@shop.example")
+    assert found is not None
+    assert "recipient" == found.scope
+    later = recorder.check("acme", now=NOW + timedelta(hours=2), recipient="kim@example.com", channel="email",
+                           sender="news@shop.example")
+    assert later is not None
+    assert ("sender", "news@shop.example") == (later.scope, later.key)
+
+
+def test_import_checks_every_line_before_applying_any(recorder: Recorder, store: Store) -> None:
+    """A bad line names its number and nothing of the import is applied."""
+    lines = [json.dumps({"scope": "recipient", "key": "+821012340001"}), json.dumps({"scope": "nobody", "key": "x"})]
+    with pytest.raises(ImportLineError, match="line 2"):
+        recorder.import_lines(lines, now=NOW)
+    assert [] == list(store.suppressions())
+
+
+def test_export_then_import_round_trips(recorder: Recorder, store: Store, tmp_path: object) -> None:
+    """Exported lines import back into an empty store as the same entries."""
+    recorder.record(outcome("m-1", "opted-out", to="15550100"), now=NOW)
+    exported = list(recorder.export())
+    for entry in list(store.suppressions()):
+        recorder.lift(entry.id, actor="t", note="t", now=NOW, force=True)
+    assert 1 == recorder.import_lines(exported, now=NOW)
+    (entry,) = list(store.suppressions())
+    assert json.loads(exported[0])["key"] == entry.key
+
+
+def test_prune_drops_only_expired_entries(recorder: Recorder, store: Store) -> None:
+    """prune removes what expired at or before now, keeps the rest."""
+    rows = [{"scope": "recipient", "key": f"+8210123400{n:02d}", "until": (NOW + timedelta(hours=n - 2)).isoformat()}
+            for n in range(4)] + [{"scope": "template", "key": "promo-1"}]
+    recorder.import_lines([json.dumps(row) for row in rows], now=NOW)
+    assert 3 == recorder.prune(now=NOW)
+    assert ["+821012340003", "promo-1"] == sorted(e.key for e in store.suppressions())
+
+
+def test_account_hold_is_reported_by_check(recorder: Recorder) -> None:
+    """While an account-wide incident is open, every send of that tenant is held."""
+    recorder.record(outcome("m-1", "credits", tenant="acme"), now=NOW)
+    found = recorder.check("acme", now=NOW, recipient="+821099990000")
+    assert found is not None
+    assert ("account", "incident") == (found.scope, found.origin)
+    assert recorder.check("other", now=NOW, recipient="+821099990000") is None
+
+
+def test_recipient_sender_entry_blocks_only_that_sender(recorder: Recorder) -> None:
+    """NHN -3301 (080 opt-out from one sender's advertising) blocks that sender to the recipient, no other."""
+    envelope = read_envelope({"report": {
+        "header": {"resultCode": 0, "resultMessage": "SUCCESS", "isSuccessful": True},
+        "message": {"requestId": "20261124190000abcdefghij0", "senderGroupingKey": None, "sendResults": [
+            {"recipientSeq": 1, "recipientNo": "01012345678", "resultCode": -3301, "resultMessage": "x"}]}},
+        "sender": "@acme-shop"})
+    (report,) = envelope.apply(adapt(envelope.report, root=envelope.root))
+    assert isinstance(report, Outcome)
+    result = recorder.record(report, now=NOW)
+    assert result.suppression is not None
+    found = recorder.check(now=NOW, recipient="01012345678", sender="@acme-shop")
+    assert found is not None
+    assert ("recipient_sender", "@acme-shop:01012345678") == (found.scope, found.key)
+    assert (None, None) == (recorder.check(now=NOW, recipient="01012345678", sender="@other-shop"),
+                            recorder.check(now=NOW, recipient="01012345678"))
+    assert [found.id] == [entry.id for entry in recorder.find_entries(None, recipient="01012345678",
+                                                                      sender="@acme-shop")]
+
+
+def test_recipient_sender_entry_survives_export_and_import(recorder: Recorder, store: Store) -> None:
+    """An exported recipient_sender line ("<sender>:<recipient>") imports to the same entry id."""
+    line = json.dumps({"scope": "recipient_sender", "key": "@acme-shop:01012345678", "reason": "080 opt-out"})
+    assert 1 == recorder.import_lines([line], now=NOW)
+    (exported,) = [json.loads(text) for text in recorder.export()]
+    recorder.prune(now=NOW)
+    found = recorder.check(now=NOW, recipient="01012345678", sender="@acme-shop")
+    assert found is not None
+    assert (exported["id"], "@acme-shop:01012345678") == (found.id, found.key)
+    with pytest.raises(ImportLineError, match="need a sender"):
+        recorder.import_lines([json.dumps({"scope": "recipient_sender", "key": "01012345678"})], now=NOW)
