@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Final
 
-from .._errors import PayloadError
+from .._errors import InvalidOutcomeError, PayloadError
 from ..model._outcome import CodeRef, Outcome
 from ._timestamps import optional_timestamp, parse_retry_after
-from ._values import kind_of
+from ._values import kind_of, payload_error
 
 Item = Outcome | PayloadError
 
@@ -239,8 +239,8 @@ def infobip_items(payload: object, *, channel: str | None = None, http_status: i
         if "results" not in payload:
             return [parse_infobip_report(payload, channel=channel, path=root, tenant=tenant,
                                          retry_after=retry_after)]
-    except PayloadError as exc:
-        return [exc]
+    except (PayloadError, InvalidOutcomeError) as exc:
+        return [payload_error(exc, root)]
     results = payload["results"]
     if type(results) is not list:
         return [PayloadError(f"{root}.results", f"expected an array of reports, got {kind_of(results)}")]
@@ -251,8 +251,8 @@ def infobip_items(payload: object, *, channel: str | None = None, http_status: i
         try:
             items.append(parse_infobip_report(result, channel=channel, path=f"{root}.results[{index}]",
                                               tenant=tenant, retry_after=retry_after))
-        except PayloadError as exc:
-            items.append(exc)
+        except (PayloadError, InvalidOutcomeError) as exc:
+            items.append(payload_error(exc, f"{root}.results[{index}]"))
     return items
 
 

@@ -1,31 +1,89 @@
 """What a provider said about one message (Outcome, with its codes as CodeRef) and what already happened to the
-message (History).  Frozen; all datetimes timezone-aware."""
+message (History).  Frozen; all datetimes timezone-aware and within the supported range.
+
+Every mistake a caller can make here raises `InvalidOutcomeError` naming the field and the fix: the streaming
+evaluator turns it into one error line for that outcome, and a library caller gets a message instead of an attrs
+``TypeError``.  Channel and provider names are normalised (``"SMS"`` is ``sms``) or refused."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Final
 
 import attrs
 
-from .._errors import InvalidOutcomeError
-from ._datetimes import require_aware
-from ._vocabulary import CHANNELS, PROVIDERS
+from .._errors import InvalidOutcomeError, quote
+from ._datetimes import require_instant
+from ._vocabulary import CHANNELS, PROVIDERS, VOCABULARY
+
+_CHANNELS: Final = frozenset(CHANNELS)
+_PROVIDERS: Final = frozenset(PROVIDERS)
+_PRODUCTS: Final = {
+    provider: tuple(dict.fromkeys(p for products in kinds.values() for p in products))
+    for provider, kinds in VOCABULARY.items()
+}
+#: Code ids and group ids are 64-bit integers: larger ones are no provider's codes (and would not even print).
+_ID_LIMIT: Final = 2**63
+#: The most attempts a history may record (the same bound the evaluate command's envelopes use).
+MAX_ATTEMPTS: Final = 1_000_000
 
 
-def _aware(instance: object, attribute: attrs.Attribute[datetime | None], value: datetime | None) -> None:
-    require_aware(f"{type(instance).__name__}.{attribute.name}", value)
+def _name(value: object, field: str, known: frozenset[str], listed: tuple[str, ...]) -> str:
+    # Fast path first: the adapters pass the canonical names millions of times.
+    if type(value) is str:
+        if value in known:
+            return value
+        folded = value.strip().lower().replace("-", "_")
+        if folded in known:
+            return folded
+    raise InvalidOutcomeError(field, f"{quote(value)} is not known: use one of {', '.join(listed)}")
+
+
+def _channel(value: object) -> str:
+    return _name(value, "Outcome.channel", _CHANNELS, CHANNELS)
+
+
+def _provider(value: object) -> str:
+    return _name(value, "Outcome.provider", _PROVIDERS, PROVIDERS)
+
+
+def _code_id(field: str, value: object, *, optional: bool) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or not -_ID_LIMIT < value < _ID_LIMIT:
+        shown = "a number too large to be a code" if isinstance(value, int) and not isinstance(value, bool) \
+            else f"{type(value).__name__} {quote(value)}"
+        raise InvalidOutcomeError(field, f"expected an integer code (JSON integer), got {shown}: "
+                                         "pass the id as the provider reports it, e.g. CodeRef(id=5, group_id=3)")
+
+
+def _optional_text(field: str, value: object) -> None:
+    if value is not None and type(value) is not str:
+        raise InvalidOutcomeError(field, f"expected a string or None, got {type(value).__name__} {quote(value)}")
 
 
 @attrs.frozen(kw_only=True)
 class CodeRef:
     """A status or error code as the provider reported it: the id, and whatever else the report carried."""
 
-    id: int = attrs.field(validator=attrs.validators.instance_of(int))
+    id: int
     group_id: int | None = None
     name: str | None = None
     permanent: bool | None = None
     group_name: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _code_id("CodeRef.id", self.id, optional=False)
+        _code_id("CodeRef.group_id", self.group_id, optional=True)
+        _optional_text("CodeRef.name", self.name)
+        _optional_text("CodeRef.group_name", self.group_name)
+        if self.permanent is not None and type(self.permanent) is not bool:
+            raise InvalidOutcomeError("CodeRef.permanent", f"expected True, False or None, got "
+                                                           f"{quote(self.permanent)}")
+
+
+_TEXT_FIELDS: Final = ("message_id", "recipient", "sender", "tenant", "template")
 
 
 @attrs.frozen(kw_only=True)
@@ -35,10 +93,11 @@ class Outcome:
     ``provider`` and ``channel`` locate the code tables; ``status`` and ``error`` are the reported codes (for
     NHN KakaoTalk, ``status`` is the send-result code and ``error`` the API ``resultCode``).  ``product``
     overrides the table the channel implies.  ``retry_after`` is a provider-requested delay (Retry-After).
+    ``provider`` and ``channel`` are normalised (``"SMS"`` -> ``"sms"``); unknown ones are refused.
     """
 
-    provider: str = attrs.field(validator=attrs.validators.in_(PROVIDERS))
-    channel: str = attrs.field(validator=attrs.validators.in_(CHANNELS))
+    provider: str = attrs.field(converter=_provider)
+    channel: str = attrs.field(converter=_channel)
     status: CodeRef | None = None
     error: CodeRef | None = None
     product: str | None = None
@@ -47,33 +106,62 @@ class Outcome:
     sender: str | None = None
     tenant: str | None = None
     template: str | None = None
-    sent_at: datetime | None = attrs.field(default=None, validator=_aware)
-    done_at: datetime | None = attrs.field(default=None, validator=_aware)
+    sent_at: datetime | None = None
+    done_at: datetime | None = None
     retry_after: timedelta | None = None
 
     def __attrs_post_init__(self) -> None:
-        if self.status is None and self.error is None:
+        status, error = self.status, self.error
+        if status is None and error is None:
             raise InvalidOutcomeError("status", "an outcome needs a status code, an error code, or both")
-        if self.retry_after is not None and self.retry_after < timedelta(0):
-            raise InvalidOutcomeError("retry_after", "a provider retry delay cannot be negative")
+        for field, ref in (("Outcome.status", status), ("Outcome.error", error)):
+            if ref is not None and not isinstance(ref, CodeRef):
+                raise InvalidOutcomeError(field, f"expected a CodeRef, got {type(ref).__name__} {quote(ref)}: "
+                                                 "write CodeRef(id=..., group_id=..., name=...)")
+        for name in _TEXT_FIELDS:
+            _optional_text(f"Outcome.{name}", getattr(self, name))
+        product = self.product
+        if product is not None and (type(product) is not str or product not in _PRODUCTS[self.provider]):
+            raise InvalidOutcomeError("Outcome.product", f"{quote(product)} is not a {self.provider} product: use "
+                                                         f"one of {', '.join(_PRODUCTS[self.provider])} or None")
+        if self.sent_at is not None:
+            require_instant("Outcome.sent_at", self.sent_at)
+        if self.done_at is not None:
+            require_instant("Outcome.done_at", self.done_at)
+        retry_after = self.retry_after
+        if retry_after is not None:
+            if not isinstance(retry_after, timedelta):
+                raise InvalidOutcomeError("Outcome.retry_after", f"expected a timedelta, got "
+                                                                 f"{type(retry_after).__name__} {quote(retry_after)}")
+            if retry_after < timedelta(0):
+                raise InvalidOutcomeError("Outcome.retry_after", "a provider retry delay cannot be negative")
 
 
 def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if type(value) is not int or value < 1:
-        raise InvalidOutcomeError(f"History.{attribute.name}", f"must be an integer >= 1, got {value!r}")
+    if type(value) is not int or not 1 <= value <= MAX_ATTEMPTS:
+        raise InvalidOutcomeError(f"History.{attribute.name}",
+                                  f"must be a whole number from 1 to {MAX_ATTEMPTS:,}, got {quote(value)}")
 
 
 def _as_channels(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidOutcomeError("History.channels", f"expected a list of channel names, got {quote(value)}: "
+                                                      "write channels=['sms']")
+    return tuple(_name(c, "History.channels", _CHANNELS, CHANNELS) for c in value)
+
+
+def _first_attempt(instance: object, attribute: attrs.Attribute[datetime | None], value: datetime | None) -> None:
+    require_instant("History.first_attempt_at", value)
 
 
 @attrs.frozen(kw_only=True)
 class History:
-    """What already happened to the message: attempts made (>= 1), when the first one was, channels tried.
+    """What already happened to the message: attempts made (1 to 1,000,000), when the first one was, channels
+    tried (normalised like `Outcome.channel`).
 
     ``first_attempt_at`` defaults to the outcome's ``sent_at`` (else ``now``) when evaluated.
     """
 
     attempts: int = attrs.field(default=1, validator=_positive)
-    first_attempt_at: datetime | None = attrs.field(default=None, validator=_aware)
+    first_attempt_at: datetime | None = attrs.field(default=None, validator=_first_attempt)
     channels: tuple[str, ...] = attrs.field(default=(), converter=_as_channels)
