@@ -133,3 +133,52 @@ def mutated_payloads(draw: st.DrawFn) -> object:
     payload = draw(st.sampled_from(_example_payloads()))
     path = draw(st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=6))
     return _mutate(payload, path, draw(json_values), draw(st.booleans()))
+
+# --- daylight-saving transitions (policy time zones) --------------------------------------------------------------
+
+
+def _transitions(zone_name: str, first_year: int = 1970, last_year: int = 2040) -> list[datetime]:
+    """The UTC instants (to the minute) at which ``zone_name``'s UTC offset changes between the given years."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(zone_name)
+    found: list[datetime] = []
+    day = datetime(first_year, 1, 1, 12, tzinfo=UTC)
+    previous = day.astimezone(zone).utcoffset()
+    while day.year <= last_year:
+        following = day + timedelta(days=1)
+        offset = following.astimezone(zone).utcoffset()
+        if offset != previous:
+            low, high = day, following  # the change lies in (low, high]: bisect to the minute
+            while high - low > timedelta(minutes=1):
+                middle = low + (high - low) / 2
+                if middle.astimezone(zone).utcoffset() == previous:
+                    low = middle
+                else:
+                    high = middle
+            found.append(high.replace(second=0, microsecond=0))
+            previous = offset
+        day = following
+    return found
+
+
+def transition_moments(zone_names: list[str]) -> st.SearchStrategy[datetime]:
+    """Instants within 36 hours of a UTC-offset change of one of ``zone_names``, as aware datetimes in that zone
+    (so ``fold`` is set in repeated hours) or in UTC; zones without changes contribute instants from 2024-2030."""
+    from zoneinfo import ZoneInfo
+
+    pairs = [(name, moment) for name in zone_names for moment in _transitions(name)]
+    plain = [name for name in zone_names if not any(n == name for n, _ in pairs)]
+    near = st.builds(lambda pair, seconds, local: (pair[1] + timedelta(seconds=seconds)).astimezone(
+        ZoneInfo(pair[0]) if local else UTC), st.sampled_from(pairs) if pairs else st.nothing(),
+        st.integers(min_value=-36 * 3600, max_value=36 * 3600), st.booleans())
+    anywhere = st.builds(lambda name, moment: moment.astimezone(ZoneInfo(name)),
+                         st.sampled_from(plain), aware_datetimes) if plain else st.nothing()
+    return st.one_of(near, anywhere)
+
+
+#: Daily ranges (start, end) in minutes, clustered around the small hours where daylight-saving changes happen.
+day_ranges = st.tuples(
+    st.one_of(st.integers(min_value=0, max_value=240), st.integers(min_value=0, max_value=1439)),
+    st.one_of(st.integers(min_value=0, max_value=300), st.integers(min_value=1, max_value=1440)),
+).filter(lambda r: r[0] != r[1])

@@ -6,8 +6,9 @@ import argparse
 import os
 from datetime import UTC, datetime
 
-from .._errors import DlrpolicyError, NaiveDatetimeError
+from .._errors import DlrpolicyError, InvalidOutcomeError, NaiveDatetimeError
 from ..decide._engine import Engine
+from ..model._datetimes import require_instant
 from ..policy._tenants import ENV_POLICY_DIR
 
 
@@ -26,6 +27,10 @@ def parse_now(text: str | None) -> datetime:
         raise UsageError(f"--now {text!r} is not an ISO 8601 datetime, e.g. 2026-11-24T10:00:00Z") from None
     if value.tzinfo is None:
         raise UsageError(str(NaiveDatetimeError("--now", text)))
+    try:
+        require_instant("--now", value)
+    except InvalidOutcomeError as exc:
+        raise UsageError(str(exc)) from None
     return value
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from .._errors import NaiveDatetimeError
+from ..model._datetimes import EARLIEST, LATEST, require_instant
 from ..model._decision import CodeIdentity, Decision, EscalateEffect, SuppressEffect
 from ..model._outcome import CodeRef, History, Outcome
 from ..model._vocabulary import SLOT_KINDS, product_for
@@ -97,8 +97,11 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
     A non-OK error decides when the outcome carries one; otherwise the status decides.  Codes the catalog does
     not know get the policy's ``[defaults.unknown]`` decision with ``code.unknown = true``.
     """
-    if now.tzinfo is not UTC and now.utcoffset() is None:  # utcoffset() is also None when tzinfo is None
-        raise NaiveDatetimeError("now", now)
+    # Arithmetic runs in UTC: adding 48h to a zone-local datetime adds wall-clock hours (49 elapsed across a
+    # fall-back change).  The range check keeps every sum below inside what datetime can represent.
+    if type(now) is not datetime or now.tzinfo is not UTC or not EARLIEST <= now < LATEST:
+        require_instant("now", now)
+        now = now.astimezone(UTC)
     status_kind, error_kind = SLOT_KINDS[outcome.provider]
     ref = outcome.error
     kind = error_kind
@@ -130,6 +133,8 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
         attempts = history.attempts
         first = history.first_attempt_at or outcome.sent_at or now
         tried = history.channels
+    if first.tzinfo is not UTC:
+        first = first.astimezone(UTC)
     verdict = plan.verdict
     retry_at = check_at = give_up_at = None
     note = ""
@@ -139,7 +144,7 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
             give_up_at = first + plan.give_up_after
         if plan.same_day_zone is not None:
             end_of_day = datetime.combine(first.astimezone(plan.same_day_zone).date() + timedelta(days=1), time(0),
-                                          tzinfo=plan.same_day_zone)
+                                          tzinfo=plan.same_day_zone).astimezone(UTC)
             if give_up_at is None or end_of_day < give_up_at:
                 give_up_at = end_of_day
         if plan.max_attempts is not None and attempts >= plan.max_attempts and verdict == "retry":
