@@ -8,13 +8,13 @@ evaluator turns it into one error line for that outcome, and a library caller ge
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Final
 
 import attrs
 
 from .._errors import InvalidOutcomeError, quote
-from ._datetimes import require_instant
+from ._datetimes import EARLIEST, LATEST, require_instant
 from ._vocabulary import CHANNELS, PROVIDERS, VOCABULARY
 
 _CHANNELS: Final = frozenset(CHANNELS)
@@ -25,6 +25,8 @@ _PRODUCTS: Final = {
 }
 #: Code ids and group ids are 64-bit integers: larger ones are no provider's codes (and would not even print).
 _ID_LIMIT: Final = 2**63
+_FIRST_YEAR: Final = EARLIEST.year
+_LAST_YEAR: Final = LATEST.year - 1
 #: The most attempts a history may record (the same bound the evaluate command's envelopes use).
 MAX_ATTEMPTS: Final = 1_000_000
 
@@ -41,11 +43,22 @@ def _name(value: object, field: str, known: frozenset[str], listed: tuple[str, .
 
 
 def _channel(value: object) -> str:
+    if type(value) is str and value in _CHANNELS:
+        return value
     return _name(value, "Outcome.channel", _CHANNELS, CHANNELS)
 
 
 def _provider(value: object) -> str:
+    if type(value) is str and value in _PROVIDERS:
+        return value
     return _name(value, "Outcome.provider", _PROVIDERS, PROVIDERS)
+
+
+def _plain_instant(value: object) -> bool:
+    """The fast check for what the adapters build: a fixed UTC offset (never None) and a year well inside the
+    range (an offset moves an instant by less than a day).  Anything else takes `require_instant`, which checks
+    exactly and explains what is wrong."""
+    return type(value) is datetime and type(value.tzinfo) is timezone and _FIRST_YEAR < value.year < _LAST_YEAR
 
 
 def _code_id(field: str, value: object, *, optional: bool) -> None:
@@ -74,8 +87,12 @@ class CodeRef:
     group_name: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        _code_id("CodeRef.id", self.id, optional=False)
-        _code_id("CodeRef.group_id", self.group_id, optional=True)
+        # Plain comparisons first: a report can carry thousands of codes, and the adapters build one per code.
+        code, group = self.id, self.group_id
+        if type(code) is not int or not -_ID_LIMIT < code < _ID_LIMIT:
+            _code_id("CodeRef.id", code, optional=False)
+        if group is not None and (type(group) is not int or not -_ID_LIMIT < group < _ID_LIMIT):
+            _code_id("CodeRef.group_id", group, optional=True)
         _optional_text("CodeRef.name", self.name)
         _optional_text("CodeRef.group_name", self.group_name)
         if self.permanent is not None and type(self.permanent) is not bool:
@@ -111,23 +128,30 @@ class Outcome:
     retry_after: timedelta | None = None
 
     def __attrs_post_init__(self) -> None:
+        # Written as plain comparisons with the slow, explaining checks behind them: one Outcome is built per
+        # reported message, millions of times a day.
         status, error = self.status, self.error
         if status is None and error is None:
             raise InvalidOutcomeError("status", "an outcome needs a status code, an error code, or both")
-        for field, ref in (("Outcome.status", status), ("Outcome.error", error)):
-            if ref is not None and not isinstance(ref, CodeRef):
-                raise InvalidOutcomeError(field, f"expected a CodeRef, got {type(ref).__name__} {quote(ref)}: "
-                                                 "write CodeRef(id=..., group_id=..., name=...)")
-        for name in _TEXT_FIELDS:
-            _optional_text(f"Outcome.{name}", getattr(self, name))
+        if (status is not None and type(status) is not CodeRef) or (error is not None and type(error) is not CodeRef):
+            for field, ref in (("Outcome.status", status), ("Outcome.error", error)):
+                if ref is not None and not isinstance(ref, CodeRef):
+                    raise InvalidOutcomeError(field, f"expected a CodeRef, got {type(ref).__name__} {quote(ref)}: "
+                                                     "write CodeRef(id=..., group_id=..., name=...)")
+        m, r, s, t, p = self.message_id, self.recipient, self.sender, self.tenant, self.template
+        if not ((m is None or type(m) is str) and (r is None or type(r) is str) and (s is None or type(s) is str)
+                and (t is None or type(t) is str) and (p is None or type(p) is str)):
+            for name in _TEXT_FIELDS:
+                _optional_text(f"Outcome.{name}", getattr(self, name))
         product = self.product
         if product is not None and (type(product) is not str or product not in _PRODUCTS[self.provider]):
             raise InvalidOutcomeError("Outcome.product", f"{quote(product)} is not a {self.provider} product: use "
                                                          f"one of {', '.join(_PRODUCTS[self.provider])} or None")
-        if self.sent_at is not None:
-            require_instant("Outcome.sent_at", self.sent_at)
-        if self.done_at is not None:
-            require_instant("Outcome.done_at", self.done_at)
+        sent, done = self.sent_at, self.done_at
+        if sent is not None and not _plain_instant(sent):
+            require_instant("Outcome.sent_at", sent)
+        if done is not None and not _plain_instant(done):
+            require_instant("Outcome.done_at", done)
         retry_after = self.retry_after
         if retry_after is not None:
             if not isinstance(retry_after, timedelta):
@@ -144,6 +168,8 @@ def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> 
 
 
 def _as_channels(value: Iterable[str]) -> tuple[str, ...]:
+    if value == ():
+        return ()
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise InvalidOutcomeError("History.channels", f"expected a list of channel names, got {quote(value)}: "
                                                       "write channels=['sms']")
@@ -151,7 +177,8 @@ def _as_channels(value: Iterable[str]) -> tuple[str, ...]:
 
 
 def _first_attempt(instance: object, attribute: attrs.Attribute[datetime | None], value: datetime | None) -> None:
-    require_instant("History.first_attempt_at", value)
+    if value is not None and not _plain_instant(value):
+        require_instant("History.first_attempt_at", value)
 
 
 @attrs.frozen(kw_only=True)
