@@ -9,14 +9,13 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from pathlib import Path
-from typing import IO, Final
+from typing import Final
 
 import attrs
 
 from .._errors import DlrpolicyError, PayloadError
 from ..adapters._parse import adapt, read_envelope
-from ..adapters._stream import MAX_RECORD_BYTES, RawRecord, read_records
+from ..adapters._stream import MAX_RECORD_BYTES, RawRecord
 from ..decide._engine import Engine
 from ..decide._evaluate import evaluate
 from ..model._datetimes import iso_z
@@ -25,6 +24,7 @@ from ..model._outcome import History
 from ..model._vocabulary import CHANNELS, PROVIDERS, VERDICTS, validate_tenant
 from ..policy._compile import CompiledPolicy
 from ._common import UsageError, add_policy_arguments, engine_from, parse_now
+from ._inputs import add_input_arguments, check_inputs, input_records
 
 _FLUSH_EVERY: Final = 256
 _PROGRESS_SECONDS: Final = 0.25
@@ -170,7 +170,7 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                     continue
                 try:
                     decision = evaluate(policy, item, now=now, history=history)
-                except DlrpolicyError as exc:
+                except Exception as exc:  # this outcome's error only: its siblings are still decided
                     append(error_line(number, exc))
                     errors += 1
                     continue
@@ -203,26 +203,13 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
 
 
 def _inputs(files: list[str]) -> list[str]:
-    missing = [f for f in files if f != "-" and not Path(f).is_file()]
-    if missing:
-        raise UsageError(f"cannot read {', '.join(missing)}: no such file (use - for stdin)")
-    return files or ["-"]
+    return check_inputs(files)
 
 
 def records_from(files: list[str], *, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[RawRecord]:
-    """The records of each file in turn (``-`` is stdin), numbered across all of them."""
-    number = 1
-    for name in files:
-        if name == "-":
-            stream: IO[bytes] = sys.stdin.buffer
-            for record in read_records(stream, name="<stdin>", start=number, max_bytes=max_bytes):
-                number = record.number + 1
-                yield record
-            continue
-        with open(name, "rb") as stream:
-            for record in read_records(stream, name=name, start=number, max_bytes=max_bytes):
-                number = record.number + 1
-                yield record
+    """The records of each file in turn (``-`` is stdin), numbered across all of them; an input that fails to
+    read gives one error record (see `cli._inputs`)."""
+    return input_records(files, max_bytes=max_bytes)
 
 
 def _progress_line(summary: RunSummary) -> None:
@@ -243,7 +230,8 @@ def run(args: argparse.Namespace) -> int:
     engine = engine_from(args)  # with --tenant, its store also serves the tenants named in envelopes
     tty = sys.stderr.isatty()
     out = sys.stdout
-    summary = decide_records(records_from(files), out.write, engine=engine, now=now, provider=args.provider,
+    records = records_from(files, max_bytes=args.max_record_bytes)
+    summary = decide_records(records, out.write, engine=engine, now=now, provider=args.provider,
                              channel=args.channel, tenant=args.tenant, progress=_progress_line if tty else None)
     out.flush()
     sys.stderr.write(("\r" if tty else "") + summary.render() + "\n")
@@ -260,6 +248,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "per outcome as JSON Lines.  Exit 0: all decided; 1: some records could not be decided; 2: usage error.",
     )
     p.add_argument("files", nargs="*", metavar="FILE", help="input files (default or -: stdin)")
+    add_input_arguments(p)
     p.add_argument("--now", help="evaluation time, ISO 8601 with offset (default: the current time)")
     p.add_argument("--provider", choices=PROVIDERS, help="treat every payload as this provider's "
                    "(default: detect from the shape)")
