@@ -182,3 +182,83 @@ day_ranges = st.tuples(
     st.one_of(st.integers(min_value=0, max_value=240), st.integers(min_value=0, max_value=1439)),
     st.one_of(st.integers(min_value=0, max_value=300), st.integers(min_value=1, max_value=1440)),
 ).filter(lambda r: r[0] != r[1])
+
+# --- hostile records (dlrpolicy evaluate) ---------------------------------------------------------------------------
+
+#: Timestamps at and past the ends of the supported range (1970-01-01 .. 9000-01-01 UTC), and of datetime itself.
+edge_timestamps = st.sampled_from([
+    "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59Z", "9999-12-31T23:00:00-14:00",
+    "1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z", "8999-12-31T23:59:59Z", "9000-01-01T00:00:00Z",
+    "2026-11-24T09:00:00.000+0000",
+])
+#: Message ids with lone surrogates (from JSON escapes), NULs and the like, next to plain ones.
+hostile_ids = st.one_of(
+    st.text(alphabet=st.characters(categories=["Cs"]), min_size=1, max_size=3),
+    st.text(max_size=12), st.just("\x00"), st.integers(-(2**70), 2**70),
+)
+_codes = st.one_of(st.sampled_from([(1, 7), (3, 5), (5, 6), (2, 9)]),
+                   st.tuples(st.integers(-(2**70), 2**70), st.integers(-(2**70), 2**70)))
+
+
+@st.composite
+def hostile_results(draw: st.DrawFn) -> dict[str, object]:
+    """One Infobip report whose id, timestamps and codes may be hostile (it is decided or errors on its own)."""
+    group, code = draw(_codes)
+    result: dict[str, object] = {"messageId": draw(hostile_ids), "status": {"groupId": group, "id": code}}
+    if draw(st.booleans()):
+        result["error"] = {"groupId": 1, "id": draw(st.sampled_from([27, 581, 2**64, 0]))}
+    if draw(st.booleans()):
+        result["sentAt"] = draw(edge_timestamps)
+    if draw(st.booleans()):
+        result["doneAt"] = draw(edge_timestamps)
+    return result
+
+
+@st.composite
+def hostile_nhn_rows(draw: st.DrawFn) -> dict[str, object]:
+    """One NHN result row with a possibly hostile request date and result code."""
+    return {"requestId": "r", "recipientSeq": draw(st.integers(1, 9)),
+            "resultCode": draw(st.sampled_from(["1000", "3018", "-1019", 2**70, "x"])),
+            "requestDate": draw(st.sampled_from(["0001-01-01 00:00:00", "9999-12-31 23:59:59", "2026-11-24 10:00:00"]))}
+
+
+def _line(value: object) -> bytes:
+    import json
+
+    return json.dumps(value).encode() + b"\n"
+
+
+@st.composite
+def hostile_lines(draw: st.DrawFn) -> tuple[bytes, int]:
+    """One JSON Lines line and the number of output lines it must give: one per outcome for a report (each
+    decided or an error of its own), one error for everything that is not a readable record.  Every line is one
+    record (complete values, truncated values, non-JSON), whatever its neighbours are."""
+    kind = draw(st.sampled_from(["infobip", "nhn", "envelope", "deep", "long", "utf8", "garbage", "truncated",
+                                 "scalar", "array"]))
+    if kind == "infobip":
+        results = draw(st.lists(hostile_results(), min_size=1, max_size=4))
+        return _line({"results": results}), len(results)
+    if kind == "nhn":
+        rows = draw(st.lists(hostile_nhn_rows(), min_size=1, max_size=4))
+        return _line({"messages": rows}), len(rows)
+    if kind == "envelope":
+        results = draw(st.lists(hostile_results(), min_size=1, max_size=3))
+        first = draw(edge_timestamps)
+        bad_first = not first.startswith(("1970", "8999", "2026"))
+        return _line({"report": {"results": results}, "first_attempt_at": first,
+                      "attempt": draw(st.integers(1, 10**6))}), 1 if bad_first else len(results)
+    if kind == "deep":
+        depth = draw(st.integers(65, 3000))
+        return b"[" * depth + b"]" * depth + b"\n", 1
+    if kind == "long":
+        return _line({"results": [{"status": {"id": 5}, "pad": "x" * draw(st.integers(2100, 5000))}]}), 1
+    if kind == "utf8":
+        return b'{"results": [{"messageId": "\xff\xfe", "status": {"id": 5}}]}\n', 1
+    if kind == "garbage":
+        return b"#" + draw(st.binary(max_size=40)).replace(b"\n", b" ").replace(b"\r", b" ") + b"\n", 1
+    if kind == "truncated":
+        text = _line({"results": draw(st.lists(hostile_results(), min_size=1, max_size=2))}).rstrip()
+        return text[:draw(st.integers(1, len(text) - 1))] + b"\n", 1
+    if kind == "scalar":
+        return _line(draw(st.one_of(st.integers(), st.text(max_size=5), st.none(), st.booleans()))), 1
+    return _line(draw(st.lists(st.integers(), max_size=3))), 1
