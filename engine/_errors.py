@@ -38,6 +38,8 @@ class DurationError(DlrpolicyError, ValueError):
 
     def __init__(self, value: object, problem: str | None = None) -> None:
         self.value = value
+        #: What is wrong besides the form (a duration past the 400-day limit), or None for a malformed string.
+        self.problem = problem
         super().__init__(
             f"invalid duration {quote(value)}: {problem}" if problem else
             f"invalid duration {quote(value)}: write a whole number followed by s, m, h or d, "

@@ -120,7 +120,12 @@ class Body:
 
 @attrs.frozen
 class Rule:
-    """A policy rule: an id, a match, a body, and where it came from."""
+    """A policy rule: an id, a match, a body, and where it came from.
+
+    ``override`` is 0 for an ordinary rule and, for a rule written with ``override = true``, the position of its
+    layer in the stack (1 for a tenant file on the default): such a rule outranks every rule of the layers below
+    it that matches the same codes, whatever their specificity.
+    """
 
     id: str
     match: Match
@@ -128,6 +133,12 @@ class Rule:
     source: str
     layers: tuple[str, ...]
     line: int | None = None
+    override: int = 0
+
+    @property
+    def rank(self) -> tuple[int, int, int]:
+        """Higher wins: (override layer, tier rank, refinements); equal ranks matching one code conflict."""
+        return (self.override, *self.match.specificity)
 
 
 @attrs.frozen
@@ -154,6 +165,8 @@ class Defaults:
     attempts_ceiling: int | None = None
     #: Retries must land on the first attempt's calendar day in ``timezone`` (no next-day resends).
     same_day: bool = False
+    #: The layer that set each key (``"window"`` -> ``"tenant:bank"``), so decisions those keys shaped say so.
+    key_layers: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen
