@@ -130,6 +130,7 @@ def make_plan(rule: str, source: str, layers: tuple[str, ...], body: Body, defau
     escalate = body.escalate
     if escalate is not None and escalate.route in routes:
         escalate = EscalateEffect(routes[escalate.route], escalate.severity)
+    layers = _shaped_by(layers, body, defaults, window, max_attempts, escalate)
     return Plan(
         rule=rule, source=source, layers=layers, verdict=body.verdict, reason=body.reason, after=body.after,
         every=body.every, backoff=backoff, at=body.at, window=window, give_up_after=give_up_after,
@@ -139,6 +140,27 @@ def make_plan(rule: str, source: str, layers: tuple[str, ...], body: Body, defau
         same_day_zone=defaults.timezone if defaults.same_day and body.verdict == "retry" else None,
         channels=match.channels if match is not None else None,
     )
+
+
+def _shaped_by(layers: tuple[str, ...], body: Body, defaults: Defaults, window: Window | None,
+               max_attempts: int | None, escalate: EscalateEffect | None) -> tuple[str, ...]:
+    """``layers`` plus the layers whose policy-wide ``[defaults]`` (window, attempts_ceiling, same_day, routes)
+    changed what this rule decides: a decision shaped by a tenant's ``[defaults]`` says so."""
+    named = defaults.key_layers
+    extra = []
+    if body.verdict == "retry":
+        if body.window is None and window is not None:
+            extra.append(named.get("window"))
+        if defaults.attempts_ceiling is not None and max_attempts != body.max_attempts:
+            extra.append(named.get("attempts_ceiling"))
+        if defaults.same_day:
+            extra.append(named.get("same_day"))
+    escalates = body.verdict == "escalate" or body.on_exhausted == "escalate" or (
+        body.on_exhausted is None and defaults.on_exhausted == "escalate")
+    if escalate is not body.escalate or (escalates and body.escalate is None and "support" in defaults.routes):
+        extra.append(named.get("routes"))
+    found = [name for name in extra if name is not None and name not in layers]
+    return (*layers, *dict.fromkeys(found)) if found else layers
 
 
 def _identity(entry: CodeEntry) -> CodeIdentity:
@@ -254,16 +276,9 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
         if base is not None:
             matching += [rule for rule in base.candidate(entry).matched if rule.id in unchanged]
         matched = [(rule, plans_by_id[rule.id]) for rule in matching]
-        matched.sort(key=lambda rp: rp[0].match.specificity, reverse=True)
-        for i, (rule_a, _) in enumerate(matched):
-            used.add(rule_a.id)
-            for rule_b, _ in matched[i + 1:]:
-                if rule_b.match.specificity != rule_a.match.specificity:
-                    break
-                ca, cb = rule_a.match.channels, rule_b.match.channels
-                if ca is None or cb is None or ca & cb:
-                    first, second = sorted((rule_a.id, rule_b.id))
-                    conflicts.add((first, second))
+        matched.sort(key=lambda rp: rp[0].rank, reverse=True)
+        used.update(rule.id for rule, _ in matched)
+        _conflicts(matched, conflicts)
         chain: list[Plan] = []
         for _rule, plan in matched:
             chain.append(plan)
@@ -286,6 +301,35 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
         index = {key: value for key, value in index.items() if not _same(value, base.resolve(*key))}
     return CompiledPolicy(spec, catalog, own if base is not None else all_candidates, index, fallback, unknown,
                           unknown_permanent, base)
+
+
+def _conflicts(matched: list[tuple[Rule, Plan]], found: set[tuple[str, str]]) -> None:
+    """Add to ``found`` the pairs of rules of equal rank that both decide a code on some channel.
+
+    Linear in the number of rules (2,000 equal rules cost 2.6 GB and 40 s when every pair was compared): within a
+    group of equal rank, every rule is paired with the first rule it overlaps, which names each conflicting rule
+    at least once.
+    """
+    start = 0
+    while start < len(matched):
+        rank = matched[start][0].rank
+        end = start + 1
+        while end < len(matched) and matched[end][0].rank == rank:
+            end += 1
+        if end - start > 1:
+            group = [rule for rule, _ in matched[start:end]]
+            anywhere = next((rule for rule in group if rule.match.channels is None), None)
+            by_channel: dict[str, Rule] = {}
+            for rule in group:
+                partner = anywhere if anywhere is not None and anywhere is not rule else None
+                for channel in sorted(rule.match.channels or ()):
+                    first = by_channel.setdefault(channel, rule)
+                    if partner is None and first is not rule:
+                        partner = first
+                if partner is not None:
+                    a, b = sorted((rule.id, partner.id))
+                    found.add((a, b))
+        start = end
 
 
 _Bucket = dict[tuple[str | None, str | None, str | None], list[Rule]]
