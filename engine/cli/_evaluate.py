@@ -107,13 +107,14 @@ class _Policies:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._by_tenant: dict[str | None, CompiledPolicy | DlrpolicyError] = {None: engine.policy}
-        self._layered = engine._store is not None  # tenant files exist only with a policy directory
 
     def get(self, tenant: str | None) -> CompiledPolicy | DlrpolicyError:
         found = self._by_tenant.get(tenant)
         if found is None:
+            # An unknown tenant (no file, or no policy directory at all) is an error for its records unless the
+            # engine was made with default_for_unknown: a typo must not silently get the default policy.
             try:
-                found = self._engine.for_tenant(tenant).policy if self._layered else self._engine.policy  # type: ignore[arg-type]
+                found = self._engine.for_tenant(tenant).policy  # type: ignore[arg-type]
             except DlrpolicyError as exc:
                 found = exc
             self._by_tenant[tenant] = found
