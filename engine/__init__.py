@@ -12,6 +12,7 @@ from ._errors import (
     PayloadError,
     PolicyError,
     PolicyProblem,
+    SettingError,
     TenantError,
 )
 from ._version import __version__
@@ -29,6 +30,7 @@ from .model._outcome import CodeRef, History, Outcome
 from .model._vocabulary import validate_tenant
 from .policy._catalog import Catalog, CodeEntry, Hints
 from .policy._compile import CompiledPolicy
+from .policy._limits import PolicyLimits
 from .policy._tenants import PolicyStore
 
 __all__ = [
@@ -55,9 +57,11 @@ __all__ = [
     "Outcome",
     "PayloadError",
     "PolicyError",
+    "PolicyLimits",
     "PolicyProblem",
     "PolicyStore",
     "RuleMatch",
+    "SettingError",
     "SuppressEffect",
     "TenantError",
     "__version__",

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlrpolicy import CodeEntry, Engine, History
+from dlrpolicy import CodeEntry, Engine, History, InvalidOutcomeError
 from dlrpolicy.model._time_rules import CalendarTime, Window
 from dlrpolicy.model._vocabulary import DEFAULT_CHANNEL
 from tests.strategies import day_ranges, outcome_for, transition_moments
@@ -112,3 +113,23 @@ def test_48h_deadline_across_the_fall_back_is_48h() -> None:
     decision = ENGINE.evaluate(outcome_for(entry, message_id="m"), now=first, history=History(first_attempt_at=first))
     assert decision.give_up_at is not None
     assert timedelta(hours=48) == decision.give_up_at.astimezone(UTC) - first.astimezone(UTC)
+
+
+@pytest.mark.parametrize("now", [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, tzinfo=UTC),
+                                 datetime(1, 1, 2, tzinfo=ZoneInfo("Asia/Seoul"))])
+def test_now_at_the_ends_of_time_is_an_invalid_outcome_error(now: datetime) -> None:
+    """evaluate with now near year 1 or 9999 (Window.contains and the same_day end of day overflowed there) is
+    an InvalidOutcomeError naming the supported range."""
+    entry = ENGINE.catalog.lookup("nhn_kakao", "delivery", "bizmessage", 3022)
+    for engine in ENGINES.values():
+        with pytest.raises(InvalidOutcomeError, match="1970-01-01T00:00:00Z"):
+            engine.evaluate(outcome_for(entry, message_id="m"), now=now)
+
+
+def test_same_day_near_the_end_of_the_range_decides() -> None:
+    """The marketing tenant's same_day end of day for a first attempt on the last supported day still decides."""
+    entry = ENGINE.catalog.lookup("infobip", "error", "general", 581)
+    first = datetime(8999, 12, 31, 20, 0, tzinfo=UTC)
+    decision = ENGINES["marketing"].evaluate(outcome_for(entry, message_id="m"), now=first,
+                                            history=History(first_attempt_at=first))
+    assert decision.give_up_at is not None

@@ -233,3 +233,12 @@ def test_unshaped_decisions_keep_only_their_layers() -> None:
     """A decision the tenant's [defaults] did not change names only the default layer."""
     delivered = Outcome(provider="infobip", channel="sms", status=CodeRef(id=5, group_id=3), message_id="m")
     assert ("default",) == Engine.default(policy_dir=EXAMPLES).for_tenant("bank").evaluate(delivered, now=NOW).layers
+
+
+def test_explain_names_the_override(tmp_path: Path) -> None:
+    """explain says the tenant rule decides because of override = true, and the default rules lost to it."""
+    engine = Engine.default(policy_dir=_dir(tmp_path, alerts=kakao_rule("override = true\n"))).for_tenant("alerts")
+    outcome = Outcome(provider="nhn_kakao", channel="kakao", status=CodeRef(id=3018), message_id="m")
+    notes = [m.note for m in engine.explain(outcome, now=NOW).matches]
+    assert "decides: override = true outranks the layers below" == notes[0]
+    assert {"outranked by a tenant rule with override = true"} == set(notes[1:])
