@@ -68,7 +68,10 @@ class Layer:
         """Parse TOML text (a leading UTF-8 byte order mark is ignored); anything wrong becomes a `PolicyError`
         naming the file and line."""
         text = text.removeprefix("\ufeff")
-        deep = _DEEP_KEY.search(_blank_strings(text))
+        blanked = _blank_strings(text)
+        # A dotted key cannot span lines: only a line with enough dots needs the (slower) key search.
+        many_dots = any(line.count(".") >= MAX_NESTING for line in blanked.splitlines())
+        deep = _DEEP_KEY.search(blanked) if many_dots else None
         if deep is not None:
             line = text.count("\n", 0, deep.start()) + 1
             raise _problem(source, f"a key of more than {MAX_NESTING} dotted parts", _NESTING_FIX, line)
