@@ -184,3 +184,12 @@ def test_lint_all_on_a_file_instead_of_a_directory(tmp_path: Path, capsys: pytes
     (tmp_path / "file").write_text("x", encoding="utf-8")
     assert 1 == main(["policy", "lint", "--all", "--policy-dir", str(tmp_path / "file")])
     assert "cannot list the policy directory" in capsys.readouterr().err
+
+
+def test_lint_with_a_too_long_policy_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """policy lint --tenant under a --policy-dir longer than the file system allows: one error, exit 1."""
+    folder = tmp_path / ("x" * 5000)
+    assert 1 == main(["policy", "lint", "--tenant", "acme", "--policy-dir", str(folder)])
+    err = capsys.readouterr().err
+    assert "error:" in err
+    assert "Traceback" not in err
