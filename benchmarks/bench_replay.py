@@ -25,8 +25,9 @@ from pathlib import Path
 
 from dlrpolicy import Engine
 from dlrpolicy.adapters._records import read_record
+from dlrpolicy.report._chunks import read_chunks
 from dlrpolicy.report._decision_log import log_line
-from dlrpolicy.report._replay import ReplayConfig, read_chunks, replay_chunks
+from dlrpolicy.report._replay import ReplayConfig, replay_chunks
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
@@ -82,7 +83,8 @@ def _replay(path: Path, workers: int) -> tuple[float, float]:
 
 _RSS_SCRIPT = """
 import sys
-from dlrpolicy.report._replay import ReplayConfig, read_chunks, replay_chunks
+from dlrpolicy.report._chunks import read_chunks
+from dlrpolicy.report._replay import ReplayConfig, replay_chunks
 config = ReplayConfig(policy_dir=sys.argv[2], tenant="bank")
 replay_chunks(read_chunks([sys.argv[1]]), config, workers=1, write=lambda text: None)
 with open("/proc/self/status") as status:

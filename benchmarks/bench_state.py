@@ -124,7 +124,7 @@ def run(quick: bool = False) -> list[Row]:
     """Run the state benchmark (``quick``: small sizes, for the smoke test)."""
     count = 400 if quick else 4000
     rounds = 2 if quick else 3
-    engine = Engine.default()
+    engine = Engine.default(default_for_unknown=True)  # the outcomes name tenant "acme", which has no file
     policy = engine.policy
     sample = outcomes("eval", count)
     eval_us = best(lambda _: _time_evaluate(policy, sample), rounds * 2)
@@ -273,7 +273,7 @@ def _incidents_and_flood(folder: Path, engine: Engine, url: str | None, eval_us:
                          rounds: int) -> list[Row]:
     out = []
     plain = Engine(compile_layers([default_layer(), Layer.from_text(NO_FLOOD, source="no-flood.toml",
-                                                                    name="no-flood")]))
+                                                                    name="no-flood")]), default_for_unknown=True)
     stores = [("SQLite", f"sqlite:///{folder / 'flood.db'}")] + ([("Redis", url)] if url is not None else [])
     for label, target in stores:
         with_flood = Recorder(engine, logger=QUIET, store=open_store(target))

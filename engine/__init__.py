@@ -13,6 +13,7 @@ from ._errors import (
     PolicyError,
     PolicyProblem,
     PolicyTestError,
+    SettingError,
     TenantError,
 )
 from ._version import __version__
@@ -34,6 +35,7 @@ from .model._vocabulary import validate_tenant
 from .policy._catalog import Catalog
 from .policy._compile import CompiledPolicy
 from .policy._entries import CodeEntry, Hints
+from .policy._limits import PolicyLimits
 from .policy._settings import Breaker, Budget, IncidentSettings, StateSettings
 from .policy._tenants import PolicyStore
 from .state._failures import (
@@ -89,6 +91,7 @@ __all__ = [
     "Outcome",
     "PayloadError",
     "PolicyError",
+    "PolicyLimits",
     "PolicyProblem",
     "PolicyStore",
     "PolicyTestError",
@@ -102,6 +105,7 @@ __all__ = [
     "SQLiteStore",
     "ScheduleEntry",
     "SchemaVersionError",
+    "SettingError",
     "Skipped",
     "StateError",
     "StateSettings",

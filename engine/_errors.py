@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
+from typing import Final
 
 import attrs
+
+#: How many problems a `PolicyError` message lists; the rest are counted (``problems`` keeps them all).
+MAX_LISTED_PROBLEMS: Final = 50
+
+_QUOTE = reprlib.Repr()
+_QUOTE.maxstring = _QUOTE.maxother = 60
+_QUOTE.maxlist = _QUOTE.maxtuple = _QUOTE.maxset = _QUOTE.maxfrozenset = _QUOTE.maxdict = 6
+_QUOTE.maxlevel = 3
+
+
+def quote(value: object) -> str:
+    """``repr(value)`` cut to about 60 characters and 3 levels, for quoting what a user wrote in a message.
+
+    A hostile value (a 5-million-element array, a 5,000-digit number, a table nested 1,000 deep) must not turn
+    into a 15 MB message or a crash while it is being reported.
+    """
+    try:
+        return _QUOTE.repr(value)
+    except (ValueError, RecursionError):  # an int past Python's 4,300-digit str() limit, or worse
+        return f"<{type(value).__name__} too large to show>"
 
 
 class DlrpolicyError(Exception):
@@ -14,10 +36,13 @@ class DlrpolicyError(Exception):
 class DurationError(DlrpolicyError, ValueError):
     """A duration string is not of the form ``<number><unit>`` (``"30s"``, ``"15m"``, ``"24h"``, ``"7d"``)."""
 
-    def __init__(self, value: object) -> None:
+    def __init__(self, value: object, problem: str | None = None) -> None:
         self.value = value
+        #: What is wrong besides the form (a duration past the 400-day limit), or None for a malformed string.
+        self.problem = problem
         super().__init__(
-            f"invalid duration {value!r}: write a whole number followed by s, m, h or d, "
+            f"invalid duration {quote(value)}: {problem}" if problem else
+            f"invalid duration {quote(value)}: write a whole number followed by s, m, h or d, "
             'such as "30s", "15m", "24h" or "7d" (combinations like "1h30m" work too)'
         )
 
@@ -29,7 +54,7 @@ class NaiveDatetimeError(DlrpolicyError, ValueError):
         self.field = field
         self.value = value
         super().__init__(
-            f"{field} is a naive datetime ({value!r}): pass a timezone-aware datetime, "
+            f"{field} is a naive datetime ({quote(value)}): pass a timezone-aware datetime, "
             "e.g. datetime.now(timezone.utc) or one with tzinfo=ZoneInfo('Asia/Seoul')"
         )
 
@@ -91,9 +116,9 @@ class PolicyProblem:
         where = self.file + (f":{self.line}" if self.line is not None else "")
         parts = [where]
         if self.rule is not None:
-            parts.append(f"rule {self.rule!r}")
+            parts.append(f"rule {quote(self.rule)}")
         if self.field is not None:
-            parts.append(f"field {self.field!r}")
+            parts.append(f"field {quote(self.field)}")
         return f"{': '.join(parts)}: {self.message} (fix: {self.fix})"
 
 
@@ -103,7 +128,9 @@ class PolicyError(DlrpolicyError):
     def __init__(self, problems: Sequence[PolicyProblem]) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems[:MAX_LISTED_PROBLEMS])
+        if count > MAX_LISTED_PROBLEMS:
+            lines += f"\n  ... and {count - MAX_LISTED_PROBLEMS} more (fix the ones above first)"
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in policy:\n{lines}")
 
 
@@ -122,9 +149,9 @@ class TenantError(DlrpolicyError, ValueError):
     def __init__(self, tenant: object, problem: str | None = None) -> None:
         self.tenant = tenant
         super().__init__(
-            f"tenant {tenant!r}: {problem}"
+            f"tenant {quote(tenant)}: {problem}"
             if problem
-            else f"invalid tenant id {tenant!r}: use 1 to 64 characters of a-z, 0-9, '_' and '-', "
+            else f"invalid tenant id {quote(tenant)}: use 1 to 64 characters of a-z, 0-9, '_' and '-', "
             "starting with a letter or digit (pattern ^[a-z0-9][a-z0-9_-]{0,63}$)"
         )
 
@@ -146,7 +173,7 @@ class NaiveTimestampError(PayloadError, NaiveDatetimeError):
         self.field = path
         self.value = value
         self.message = (
-            f"timestamp {value!r} has no UTC offset: provider timestamps must carry one "
+            f"timestamp {quote(value)} has no UTC offset: provider timestamps must carry one "
             "(2015-02-12T09:58:20.323+0100, +05:30, +0000 or Z); add the sender's offset to the record"
         )
         Exception.__init__(self, f"{path}: {self.message}")
@@ -161,3 +188,12 @@ class PolicyTestError(DlrpolicyError):
         count = len(self.problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in policy test files:\n{lines}")
+
+
+class SettingError(DlrpolicyError, ValueError):
+    """A setting passed to dlrpolicy (a limit, an interval) is out of its range; names the setting and the range."""
+
+    def __init__(self, setting: str, value: object, allowed: str) -> None:
+        self.setting = setting
+        self.value = value
+        super().__init__(f"{setting} = {quote(value)} is out of range: {allowed}")

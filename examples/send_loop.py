@@ -162,7 +162,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="The send-loop example.")
     parser.add_argument("--state", help="the store (default: a temporary SQLite file)")
     args = parser.parse_args()
-    engine = Engine.default()
+    # The messages belong to tenant "acme", which has no policy file: it gets the default policy.
+    engine = Engine.default(default_for_unknown=True)
     if args.state:
         run(engine, recorder=Recorder(engine, open_store(args.state)))
     else:

@@ -164,3 +164,132 @@ def mutated_payloads(draw: st.DrawFn) -> object:
     payload = draw(st.sampled_from(_example_payloads()))
     path = draw(st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=6))
     return _mutate(payload, path, draw(json_values), draw(st.booleans()))
+
+# --- daylight-saving transitions (policy time zones) --------------------------------------------------------------
+
+
+def _transitions(zone_name: str, first_year: int = 1970, last_year: int = 2040) -> list[datetime]:
+    """The UTC instants (to the minute) at which ``zone_name``'s UTC offset changes between the given years."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(zone_name)
+    found: list[datetime] = []
+    day = datetime(first_year, 1, 1, 12, tzinfo=UTC)
+    previous = day.astimezone(zone).utcoffset()
+    while day.year <= last_year:
+        following = day + timedelta(days=1)
+        offset = following.astimezone(zone).utcoffset()
+        if offset != previous:
+            low, high = day, following  # the change lies in (low, high]: bisect to the minute
+            while high - low > timedelta(minutes=1):
+                middle = low + (high - low) / 2
+                if middle.astimezone(zone).utcoffset() == previous:
+                    low = middle
+                else:
+                    high = middle
+            found.append(high.replace(second=0, microsecond=0))
+            previous = offset
+        day = following
+    return found
+
+
+def transition_moments(zone_names: list[str]) -> st.SearchStrategy[datetime]:
+    """Instants within 36 hours of a UTC-offset change of one of ``zone_names``, as aware datetimes in that zone
+    (so ``fold`` is set in repeated hours) or in UTC; zones without changes contribute instants from 2024-2030."""
+    from zoneinfo import ZoneInfo
+
+    pairs = [(name, moment) for name in zone_names for moment in _transitions(name)]
+    plain = [name for name in zone_names if not any(n == name for n, _ in pairs)]
+    near = st.builds(lambda pair, seconds, local: (pair[1] + timedelta(seconds=seconds)).astimezone(
+        ZoneInfo(pair[0]) if local else UTC), st.sampled_from(pairs) if pairs else st.nothing(),
+        st.integers(min_value=-36 * 3600, max_value=36 * 3600), st.booleans())
+    anywhere = st.builds(lambda name, moment: moment.astimezone(ZoneInfo(name)),
+                         st.sampled_from(plain), aware_datetimes) if plain else st.nothing()
+    return st.one_of(near, anywhere)
+
+
+#: Daily ranges (start, end) in minutes, clustered around the small hours where daylight-saving changes happen.
+day_ranges = st.tuples(
+    st.one_of(st.integers(min_value=0, max_value=240), st.integers(min_value=0, max_value=1439)),
+    st.one_of(st.integers(min_value=0, max_value=300), st.integers(min_value=1, max_value=1440)),
+).filter(lambda r: r[0] != r[1])
+
+# --- hostile records (dlrpolicy evaluate) ---------------------------------------------------------------------------
+
+#: Timestamps at and past the ends of the supported range (1970-01-01 .. 9000-01-01 UTC), and of datetime itself.
+edge_timestamps = st.sampled_from([
+    "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59Z", "9999-12-31T23:00:00-14:00",
+    "1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z", "8999-12-31T23:59:59Z", "9000-01-01T00:00:00Z",
+    "2026-11-24T09:00:00.000+0000",
+])
+#: Message ids with lone surrogates (from JSON escapes), NULs and the like, next to plain ones.
+hostile_ids = st.one_of(
+    st.text(alphabet=st.characters(categories=["Cs"]), min_size=1, max_size=3),
+    st.text(max_size=12), st.just("\x00"), st.integers(-(2**70), 2**70),
+)
+_codes = st.one_of(st.sampled_from([(1, 7), (3, 5), (5, 6), (2, 9)]),
+                   st.tuples(st.integers(-(2**70), 2**70), st.integers(-(2**70), 2**70)))
+
+
+@st.composite
+def hostile_results(draw: st.DrawFn) -> dict[str, object]:
+    """One Infobip report whose id, timestamps and codes may be hostile (it is decided or errors on its own)."""
+    group, code = draw(_codes)
+    result: dict[str, object] = {"messageId": draw(hostile_ids), "status": {"groupId": group, "id": code}}
+    if draw(st.booleans()):
+        result["error"] = {"groupId": 1, "id": draw(st.sampled_from([27, 581, 2**64, 0]))}
+    if draw(st.booleans()):
+        result["sentAt"] = draw(edge_timestamps)
+    if draw(st.booleans()):
+        result["doneAt"] = draw(edge_timestamps)
+    return result
+
+
+@st.composite
+def hostile_nhn_rows(draw: st.DrawFn) -> dict[str, object]:
+    """One NHN result row with a possibly hostile request date and result code."""
+    return {"requestId": "r", "recipientSeq": draw(st.integers(1, 9)),
+            "resultCode": draw(st.sampled_from(["1000", "3018", "-1019", 2**70, "x"])),
+            "requestDate": draw(st.sampled_from(["0001-01-01 00:00:00", "9999-12-31 23:59:59", "2026-11-24 10:00:00"]))}
+
+
+def _line(value: object) -> bytes:
+    import json
+
+    return json.dumps(value).encode() + b"\n"
+
+
+@st.composite
+def hostile_lines(draw: st.DrawFn) -> tuple[bytes, int]:
+    """One JSON Lines line and the number of output lines it must give: one per outcome for a report (each
+    decided or an error of its own), one error for everything that is not a readable record.  Every line is one
+    record (complete values, truncated values, non-JSON), whatever its neighbours are."""
+    kind = draw(st.sampled_from(["infobip", "nhn", "envelope", "deep", "long", "utf8", "garbage", "truncated",
+                                 "scalar", "array"]))
+    if kind == "infobip":
+        results = draw(st.lists(hostile_results(), min_size=1, max_size=4))
+        return _line({"results": results}), len(results)
+    if kind == "nhn":
+        rows = draw(st.lists(hostile_nhn_rows(), min_size=1, max_size=4))
+        return _line({"messages": rows}), len(rows)
+    if kind == "envelope":
+        results = draw(st.lists(hostile_results(), min_size=1, max_size=3))
+        first = draw(edge_timestamps)
+        bad_first = not first.startswith(("1970", "8999", "2026"))
+        return _line({"report": {"results": results}, "first_attempt_at": first,
+                      "attempt": draw(st.integers(1, 10**6))}), 1 if bad_first else len(results)
+    if kind == "deep":
+        depth = draw(st.integers(65, 3000))
+        return b"[" * depth + b"]" * depth + b"\n", 1
+    if kind == "long":
+        return _line({"results": [{"status": {"id": 5}, "pad": "x" * draw(st.integers(2100, 5000))}]}), 1
+    if kind == "utf8":
+        return b'{"results": [{"messageId": "\xff\xfe", "status": {"id": 5}}]}\n', 1
+    if kind == "garbage":
+        return b"#" + draw(st.binary(max_size=40)).replace(b"\n", b" ").replace(b"\r", b" ") + b"\n", 1
+    if kind == "truncated":
+        text = _line({"results": draw(st.lists(hostile_results(), min_size=1, max_size=2))}).rstrip()
+        return text[:draw(st.integers(1, len(text) - 1))] + b"\n", 1
+    if kind == "scalar":
+        return _line(draw(st.one_of(st.integers(), st.text(max_size=5), st.none(), st.booleans()))), 1
+    return _line(draw(st.lists(st.integers(), max_size=3))), 1

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
-from .._errors import PayloadError
+from .._errors import InvalidOutcomeError, PayloadError
 from ..model._outcome import CodeRef, Outcome
 from ._infobip_api import parse_infobip_api_error
 from ._timestamps import optional_timestamp, parse_retry_after
-from ._values import Skipped, boolean, kind_of
+from ._values import Skipped, boolean, kind_of, payload_error
 
 Item = Outcome | PayloadError | Skipped
 
@@ -206,8 +206,8 @@ def _each(rows: object, path: str, channel: str | None, tenant: str | None, retr
         try:
             items.append(parse_infobip_report(result, channel=channel, path=where, tenant=tenant,
                                               retry_after=retry_after, retry_not_before=not_before))
-        except PayloadError as exc:
-            items.append(exc)
+        except (PayloadError, InvalidOutcomeError) as exc:
+            items.append(payload_error(exc, where))
     return items
 
 
@@ -233,8 +233,8 @@ def infobip_items(payload: object, *, channel: str | None = None, http_status: i
             return _each(payload["messages"], f"{root}.messages", channel, tenant, retry_after, not_before)
         return [parse_infobip_report(payload, channel=channel, path=root, tenant=tenant, retry_after=retry_after,
                                      retry_not_before=not_before)]
-    except PayloadError as exc:
-        return [exc]
+    except (PayloadError, InvalidOutcomeError) as exc:
+        return [payload_error(exc, root)]
 
 
 def parse_infobip(payload: object, *, channel: str | None = None, http_status: int | None = None,

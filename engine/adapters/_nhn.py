@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Final
 
-from .._errors import PayloadError
+from .._errors import InvalidOutcomeError, PayloadError
 from ..model._outcome import CodeRef, Outcome, Resend
 from ._timestamps import optional_kst_timestamp, parse_retry_after
-from ._values import Skipped, kind_of
+from ._values import Skipped, kind_of, payload_error
 
 Item = Outcome | PayloadError | Skipped
 
@@ -175,8 +175,8 @@ def _rows(rows: object, path: str, channel: str | None, tenant: str | None, retr
         try:
             items.append(parse_nhn_result(row, channel=channel, path=where, tenant=tenant, retry_after=retry_after,
                                           account=account))
-        except PayloadError as exc:
-            items.append(exc)
+        except (PayloadError, InvalidOutcomeError) as exc:
+            items.append(payload_error(exc, where))
     return items
 
 
@@ -215,8 +215,8 @@ def _send_response(payload: Mapping[str, object], header: int | None, root: str,
             items.append(_api_outcome(code, channel=channel, message_id=_message_id(result, where, request_id),
                                       recipient=_opt_str(result, "recipientNo", where), tenant=tenant,
                                       retry_after=retry_after))
-        except PayloadError as exc:
-            items.append(exc)
+        except (PayloadError, InvalidOutcomeError) as exc:
+            items.append(payload_error(exc, where))
     return items
 
 
@@ -262,8 +262,8 @@ def nhn_items(payload: object, *, channel: str | None = None, http_status: int |
             return [parse_nhn_result(payload, channel=channel, path=root, tenant=tenant, retry_after=retry_after)]
         if header is not None:
             return [_api_outcome(header, channel=channel, message_id=None, tenant=tenant, retry_after=retry_after)]
-    except PayloadError as exc:
-        return [exc]
+    except (PayloadError, InvalidOutcomeError) as exc:
+        return [payload_error(exc, root)]
     return [PayloadError(root, "not an NHN KakaoTalk Bizmessage payload: expected header/message, "
                                "messageSearchResultResponse, messages, hooks or a result row")]
 

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import attrs
 
+from .._errors import InvalidOutcomeError, PayloadError
+
+
+def payload_error(exc: PayloadError | InvalidOutcomeError, path: str) -> PayloadError:
+    """``exc`` as a `PayloadError`: a value the model refused (say, a ``sentAt`` in year 9999) is reported at
+    ``path``, the report it came from, so that one report's problem never takes its siblings with it."""
+    return exc if isinstance(exc, PayloadError) else PayloadError(path, str(exc))
+
 
 def kind_of(value: object) -> str:
     """A JSON type name for error messages: object, array, string, number, boolean or null."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from .._errors import DlrpolicyError, NaiveDatetimeError
+from .._errors import DlrpolicyError, InvalidOutcomeError, NaiveDatetimeError, SettingError
 from ..decide._engine import Engine
+from ..model._datetimes import require_instant
 from ..policy._catalog import Catalog
-from ..policy._tenants import ENV_POLICY_DIR
+from ..policy._limits import DEFAULT_LIMITS, PolicyLimits
+from ..policy._tenants import ENV_POLICY_DIR, PolicyStore
 
 
 class UsageError(DlrpolicyError):
@@ -27,11 +30,29 @@ def parse_now(text: str | None) -> datetime:
         raise UsageError(f"--now {text!r} is not an ISO 8601 datetime, e.g. 2026-11-24T10:00:00Z") from None
     if value.tzinfo is None:
         raise UsageError(str(NaiveDatetimeError("--now", text)))
+    try:
+        require_instant("--now", value)
+    except InvalidOutcomeError as exc:
+        raise UsageError(str(exc)) from None
     return value
 
 
+def _limit(setting: str, flag: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+            PolicyLimits(**{setting: value})
+        except (ValueError, SettingError) as exc:
+            allowed = str(exc).partition("out of range: ")[2] or "give a whole number"
+            raise argparse.ArgumentTypeError(f"{flag} {text[:40]!r}: {allowed}") from None
+        return value
+
+    return parse
+
+
 def add_policy_arguments(parser: argparse.ArgumentParser, *, tenant: bool = True) -> None:
-    """``--policy FILE`` (repeatable), ``--policy-dir DIR`` and ``--tenant T``."""
+    """``--policy FILE`` (repeatable), ``--policy-dir DIR``, ``--tenant T``, and the policy limits and tenant
+    settings."""
     group = parser.add_argument_group("policy")
     group.add_argument("--policy", action="append", metavar="FILE", default=[],
                        help="use this policy file instead of the shipped default (repeat to layer files)")
@@ -42,15 +63,40 @@ def add_policy_arguments(parser: argparse.ArgumentParser, *, tenant: bool = True
                        help=f"directory of tenant override files <tenant>.toml (default: ${ENV_POLICY_DIR})")
     if tenant:
         group.add_argument("--tenant", metavar="T", help="layer DIR/<T>.toml over the default policy")
+    group.add_argument("--default-for-unknown-tenants", action="store_true",
+                       help="give tenants without a file (in --tenant or an envelope) the default policy instead "
+                       "of an error")
+    group.add_argument("--allow-outside-links", action="store_true",
+                       help="follow tenant files that are symbolic links out of the policy directory")
+    group.add_argument("--max-policy-bytes", type=_limit("max_file_bytes", "--max-policy-bytes"), metavar="N",
+                       default=DEFAULT_LIMITS.max_file_bytes,
+                       help=f"largest policy file read (default {DEFAULT_LIMITS.max_file_bytes}, 1 MiB)")
+    group.add_argument("--max-rules", type=_limit("max_rules", "--max-rules"), metavar="N",
+                       default=DEFAULT_LIMITS.max_rules,
+                       help=f"most rules in a policy (default {DEFAULT_LIMITS.max_rules})")
+
+
+def policy_limits(args: argparse.Namespace) -> PolicyLimits:
+    """The `PolicyLimits` of ``--max-policy-bytes`` and ``--max-rules``."""
+    return PolicyLimits(max_file_bytes=args.max_policy_bytes, max_rules=args.max_rules)
+
+
+def store_from(args: argparse.Namespace) -> PolicyStore:
+    """The tenant store of ``--policy-dir`` and the tenant settings."""
+    return PolicyStore(args.policy_dir, default_for_unknown=args.default_for_unknown_tenants,
+                       limits=policy_limits(args), allow_outside_links=args.allow_outside_links)
 
 
 def engine_from(args: argparse.Namespace) -> Engine:
     """The engine the policy arguments ask for."""
     overlays = getattr(args, "catalog", None) or []
+    unknown = args.default_for_unknown_tenants
     if args.policy:
-        engine = Engine.load(args.policy, catalog=Catalog.load(overlays) if overlays else None)
+        engine = Engine.load(args.policy, catalog=Catalog.load(overlays) if overlays else None,
+                             limits=policy_limits(args), default_for_unknown=unknown)
     else:
-        engine = Engine.default(policy_dir=args.policy_dir, catalog_files=overlays)
+        engine = Engine.default(policy_dir=args.policy_dir, catalog_files=overlays, default_for_unknown=unknown,
+                                limits=policy_limits(args), allow_outside_links=args.allow_outside_links)
     tenant = getattr(args, "tenant", None)
     if tenant is not None:
         if args.policy:

@@ -9,14 +9,13 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import IO, Final
 
 import attrs
 
 from .._errors import DlrpolicyError, PayloadError
 from ..adapters._records import error_fields, read_record, skipped_fields
-from ..adapters._stream import MAX_RECORD_BYTES, RawRecord, read_records
+from ..adapters._stream import MAX_RECORD_BYTES, RawRecord
 from ..adapters._values import Skipped
 from ..decide._engine import Engine
 from ..decide._evaluate import evaluate
@@ -27,6 +26,7 @@ from ..model._vocabulary import CHANNELS, PROVIDERS, VERDICTS, validate_tenant
 from ..policy._compile import CompiledPolicy
 from ..report._decision_log import DecisionLog
 from ._common import UsageError, add_policy_arguments, engine_from, parse_now
+from ._inputs import add_input_arguments, check_inputs, input_records
 from ._state import DEFAULT_BATCH, StateBatch, add_state_argument, recorder_from
 
 _FLUSH_EVERY: Final = 256
@@ -124,13 +124,14 @@ class _Policies:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._by_tenant: dict[str | None, CompiledPolicy | DlrpolicyError] = {None: engine.policy}
-        self._layered = engine._store is not None  # tenant files exist only with a policy directory
 
     def get(self, tenant: str | None) -> CompiledPolicy | DlrpolicyError:
         found = self._by_tenant.get(tenant)
         if found is None:
+            # An unknown tenant (no file, or no policy directory at all) is an error for its records unless the
+            # engine was made with default_for_unknown: a typo must not silently get the default policy.
             try:
-                found = self._engine.for_tenant(tenant).policy if self._layered else self._engine.policy  # type: ignore[arg-type]
+                found = self._engine.for_tenant(tenant).policy  # type: ignore[arg-type]
             except DlrpolicyError as exc:
                 found = exc
             self._by_tenant[tenant] = found
@@ -188,7 +189,7 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                     continue
                 try:
                     decision = evaluate(policy, item, now=now, history=history)
-                except DlrpolicyError as exc:
+                except Exception as exc:  # this outcome's error only: its siblings are still decided
                     append(error_line(number, exc))
                     errors += 1
                     continue
@@ -229,26 +230,13 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
 
 
 def _inputs(files: list[str]) -> list[str]:
-    missing = [f for f in files if f != "-" and not Path(f).is_file()]
-    if missing:
-        raise UsageError(f"cannot read {', '.join(missing)}: no such file (use - for stdin)")
-    return files or ["-"]
+    return check_inputs(files)
 
 
 def records_from(files: list[str], *, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[RawRecord]:
-    """The records of each file in turn (``-`` is stdin), numbered across all of them."""
-    number = 1
-    for name in files:
-        if name == "-":
-            stream: IO[bytes] = sys.stdin.buffer
-            for record in read_records(stream, name="<stdin>", start=number, max_bytes=max_bytes):
-                number = record.number + 1
-                yield record
-            continue
-        with open(name, "rb") as stream:
-            for record in read_records(stream, name=name, start=number, max_bytes=max_bytes):
-                number = record.number + 1
-                yield record
+    """The records of each file in turn (``-`` is stdin), numbered across all of them; an input that fails to
+    read gives one error record (see `cli._inputs`)."""
+    return input_records(files, max_bytes=max_bytes)
 
 
 def _flushed(out: IO[str]) -> Callable[[str], object]:
@@ -296,8 +284,9 @@ def run(args: argparse.Namespace) -> int:
         state = StateBatch(recorder_from(args, engine), now=now, size=args.batch, decision_line=decision_line,
                            error_line=error_line, log=log.record if log is not None else None)
     write = out.write if state is None else _flushed(out)
+    records = records_from(files, max_bytes=args.max_record_bytes)
     try:
-        summary = decide_records(records_from(files), write, engine=engine, now=now, provider=args.provider,
+        summary = decide_records(records, write, engine=engine, now=now, provider=args.provider,
                                  channel=args.channel, tenant=args.tenant, progress=_progress_line if tty else None,
                                  log=log.record if log is not None else None, state=state)
     finally:
@@ -319,6 +308,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "per outcome as JSON Lines.  Exit 0: all decided; 1: some records could not be decided; 2: usage error.",
     )
     p.add_argument("files", nargs="*", metavar="FILE", help="input files (default or -: stdin)")
+    add_input_arguments(p)
     p.add_argument("--now", help="evaluation time, ISO 8601 with offset (default: the current time)")
     p.add_argument("--provider", choices=PROVIDERS, help="treat every payload as this provider's "
                    "(default: detect from the shape)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -50,3 +51,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (e.g. `| head`); that is not an error of ours.
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        # Everything the commands read is turned into errors of ours; what is left is writing the output (a full
+        # device, a closed stdout).  One line, exit 2, and no second failure when Python flushes at exit.
+        print(f"dlrpolicy: error: cannot write the output: {exc.strerror or exc}: free space on the device or "
+              "write the output somewhere else", file=sys.stderr)
+        _discard_stdout()
+        return 2
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush of what could not be written does not fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout (e.g. captured by a test)
+        pass

@@ -6,12 +6,12 @@ import argparse
 import json
 import sys
 
-from .._errors import DlrpolicyError, PolicyError
+from .._errors import DlrpolicyError
 from ..decide._engine import Engine
-from ..policy._reports import coverage, diff, lint
-from ..policy._tenants import PolicyStore
+from ..policy._compile import CompiledPolicy
+from ..policy._reports import coverage, diff, lint, rule_reports
 from . import _policy_test
-from ._common import UsageError, add_policy_arguments, engine_from
+from ._common import UsageError, add_policy_arguments, engine_from, store_from
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,7 +55,16 @@ def _run_coverage(args: argparse.Namespace) -> int:
         group = f"/{e.group_id}" if e.group_id is not None else ""
         code = f"{e.provider} {e.kind} {e.product}{group} {e.id} {e.name}"
         print(f"{code[:58]:<58} {row.plan.verdict:<9} {row.plan.rule[:36]:<36} {row.plan.describe_timing()}")
+    _print_rule_reports(engine.policy, "tenant rules")
     return 0
+
+
+def _print_rule_reports(policy: CompiledPolicy, heading: str, prefix: str = "") -> None:
+    reports = rule_reports(policy)
+    if reports:
+        print(f"{prefix}{heading} ({policy.spec.layers[-1]}):")
+        for report in reports:
+            print(f"{prefix}  {report.render()}")
 
 
 def _lint_one(engine: Engine, label: str) -> None:
@@ -68,33 +77,50 @@ def _lint_one(engine: Engine, label: str) -> None:
             print(f"  {entry.label}")
         if len(report.fallback_codes) > 50:
             print(f"  ... and {len(report.fallback_codes) - 50} more (`policy coverage` lists them all)")
+    _print_rule_reports(engine.policy, f"{label}: what each rule of the tenant file decides")
+
+
+def _run_lint_all(args: argparse.Namespace) -> int:
+    """Every tenant file of the directory, each on its own: one bad file is reported and the next is linted."""
+    if args.tenant or args.policy:
+        raise UsageError("--all lints every tenant file; drop --tenant/--policy")
+    if not args.policy_dir:
+        raise UsageError("--all needs --policy-dir DIR (or $DLRPOLICY_POLICY_DIR)")
+    store = store_from(args)
+    try:
+        tenants, misnamed = store.tenants(), store.misnamed()
+    except DlrpolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    failed = len(misnamed)
+    for name in misnamed:
+        print(f"error: {store.policy_dir / name}: {name[:-5]!r} is not a tenant id, so no tenant can use this file "
+              "(rename it to <tenant>.toml with 1 to 64 characters of a-z, 0-9, '_' and '-')", file=sys.stderr)
+    for tenant in tenants:
+        try:
+            engine = Engine(store.compile(tenant))
+        except DlrpolicyError as exc:
+            failed += 1
+            print(f"error: tenant {tenant}: {exc}", file=sys.stderr)
+            continue
+        _lint_one(engine, f"tenant {tenant}")
+    print(f"{len(tenants) + len(misnamed)} tenant file(s) checked, {failed} invalid")
+    return 1 if failed else 0
 
 
 def _run_lint(args: argparse.Namespace) -> int:
     if args.all:
-        if args.tenant or args.policy:
-            raise UsageError("--all lints every tenant file; drop --tenant/--policy")
-        if not args.policy_dir:
-            raise UsageError("--all needs --policy-dir DIR (or $DLRPOLICY_POLICY_DIR)")
-        store = PolicyStore(args.policy_dir)
-        tenants = store.tenants()
-        failed = 0
-        for tenant in tenants:
-            try:
-                _lint_one(Engine(store.compile(tenant)), f"tenant {tenant}")
-            except DlrpolicyError as exc:
-                failed += 1
-                print(f"error: tenant {tenant}: {exc}", file=sys.stderr)
-        print(f"{len(tenants)} tenant file(s) checked, {failed} invalid")
-        return 1 if failed else 0
+        return _run_lint_all(args)
     try:
         if args.tenant:
             if not args.policy_dir:
                 raise UsageError("--tenant needs --policy-dir DIR (or $DLRPOLICY_POLICY_DIR)")
-            engine = Engine(PolicyStore(args.policy_dir).compile(args.tenant))
+            engine = Engine(store_from(args).compile(args.tenant))
         else:
             engine = engine_from(args)
-    except PolicyError as exc:
+    except UsageError:
+        raise
+    except DlrpolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     label = f"tenant {args.tenant}" if args.tenant else "policy"
@@ -109,7 +135,7 @@ def _run_diff(args: argparse.Namespace) -> int:
     if not args.policy_dir:
         raise UsageError("--tenant needs --policy-dir DIR (or $DLRPOLICY_POLICY_DIR)")
     base = Engine.default().policy
-    tenant = PolicyStore(args.policy_dir).compile(args.tenant)
+    tenant = store_from(args).compile(args.tenant)
     rows = list(diff(base, tenant))
     if args.format == "jsonl":
         for d in rows:

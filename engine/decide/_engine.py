@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from os import PathLike
 
-from .._errors import TenantError
+from .._errors import SettingError, TenantError
 from ..model._decision import Decision
 from ..model._outcome import History, Outcome
 from ..model._vocabulary import validate_tenant
 from ..policy._catalog import Catalog
 from ..policy._compile import CompiledPolicy
 from ..policy._layers import compile_layers, default_layer, default_policy, read_layer
+from ..policy._limits import DEFAULT_LIMITS, PolicyLimits
 from ..policy._tenants import PolicyStore
 from ._evaluate import evaluate as _evaluate
 from ._explain import Explanation
@@ -26,33 +27,45 @@ class Engine:
     >>> decision = engine.evaluate(outcome, now=datetime.now(UTC))  # doctest: +SKIP
     """
 
-    __slots__ = ("_store", "policy")
+    __slots__ = ("_default_for_unknown", "_store", "policy")
 
-    def __init__(self, policy: CompiledPolicy, *, store: PolicyStore | None = None) -> None:
+    def __init__(self, policy: CompiledPolicy, *, store: PolicyStore | None = None,
+                 default_for_unknown: bool = False) -> None:
         self.policy = policy
         self._store = store
+        self._default_for_unknown = default_for_unknown
 
     @classmethod
     def default(cls, *, policy_dir: str | PathLike[str] | None = None,
-                catalog_files: Sequence[str | PathLike[str]] = ()) -> Engine:
+                catalog_files: Sequence[str | PathLike[str]] = (), default_for_unknown: bool = False,
+                limits: PolicyLimits = DEFAULT_LIMITS, allow_outside_links: bool = False) -> Engine:
         """The shipped catalog and default policy (compiled once per process).
 
-        With ``policy_dir``, `for_tenant` layers ``<policy_dir>/<tenant>.toml`` on top of it.  ``catalog_files``
-        are catalog overlays (the shipped table format) for codes a provider documented after this release; the
+        With ``policy_dir``, `for_tenant` layers ``<policy_dir>/<tenant>.toml`` on top of it (see `PolicyStore`
+        for ``limits`` and ``allow_outside_links``).  A tenant without a file is a `TenantError` unless
+        ``default_for_unknown`` is true, which gives such tenants the default policy.  ``catalog_files`` are
+        catalog overlays (the shipped table format) for codes a provider documented after this release; the
         default policy is then compiled over the shipped catalog plus them.
         """
         policy = default_policy()
         if catalog_files:
-            policy = compile_layers([default_layer()], catalog=Catalog.load(catalog_files))
-        store = PolicyStore(policy_dir, default=policy) if policy_dir is not None else None
-        return cls(policy, store=store)
+            policy = compile_layers([default_layer()], catalog=Catalog.load(catalog_files), limits=limits)
+        store = PolicyStore(policy_dir, default=policy, default_for_unknown=default_for_unknown, limits=limits,
+                            allow_outside_links=allow_outside_links) if policy_dir is not None else None
+        return cls(policy, store=store, default_for_unknown=default_for_unknown)
 
     @classmethod
-    def load(cls, policy_files: Sequence[str | PathLike[str]], *, catalog: Catalog | None = None) -> Engine:
-        """Compile ``policy_files`` as layers: the first is a complete policy, later ones override it."""
+    def load(cls, policy_files: Sequence[str | PathLike[str]], *, catalog: Catalog | None = None,
+             limits: PolicyLimits = DEFAULT_LIMITS, default_for_unknown: bool = False) -> Engine:
+        """Compile ``policy_files`` as layers: the first is a complete policy, later ones override it.
+
+        Such an engine has no tenants: `for_tenant` is a `TenantError` unless ``default_for_unknown`` is true.
+        """
         if not policy_files:
-            raise ValueError("Engine.load needs at least one policy file; use Engine.default() for the shipped one")
-        return cls(compile_layers([read_layer(p) for p in policy_files], catalog=catalog))
+            raise SettingError("policy_files", policy_files, "name at least one policy file; use "
+                                                             "Engine.default() for the shipped one")
+        layers = [read_layer(p, limits=limits) for p in policy_files]
+        return cls(compile_layers(layers, catalog=catalog, limits=limits), default_for_unknown=default_for_unknown)
 
     @property
     def catalog(self) -> Catalog:
@@ -68,9 +81,16 @@ class Engine:
         return _explain(self.policy, outcome, now=now, history=history)
 
     def for_tenant(self, tenant: str) -> Engine:
-        """An engine whose policy is this one's default with ``tenant``'s override file layered on top."""
+        """An engine whose policy is this one's default with ``tenant``'s override file layered on top.
+
+        Raises `TenantError` for a tenant without a file (and for every tenant when no policy directory is
+        configured) unless the engine was made with ``default_for_unknown=True``.
+        """
         if not isinstance(self._store, PolicyStore):
             validate_tenant(tenant)
-            raise TenantError(tenant, "no policy directory is configured: pass policy_dir to Engine.default() "
-                              "or set DLRPOLICY_POLICY_DIR")
-        return Engine(self._store.get(tenant), store=self._store)
+            if self._default_for_unknown:
+                return self
+            raise TenantError(tenant, "no policy directory is configured: pass policy_dir to Engine.default(), "
+                              "--policy-dir DIR or set DLRPOLICY_POLICY_DIR; or give every tenant this policy "
+                              "with default_for_unknown=True (--default-for-unknown-tenants)")
+        return Engine(self._store.get(tenant), store=self._store, default_for_unknown=self._default_for_unknown)

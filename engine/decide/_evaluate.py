@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Final
 
-from .._errors import NaiveDatetimeError
-from ..model._datetimes import iso_z
+from ..model._datetimes import EARLIEST, LATEST, iso_z, require_instant
 from ..model._decision import CodeIdentity, Decision
 from ..model._outcome import History, Outcome
 from ..model._time_rules import Window
@@ -78,7 +77,7 @@ def _span(delta: timedelta) -> str:
 def _end_of_day(first: datetime, plan: Plan) -> datetime:
     assert plan.same_day_zone is not None
     local_date = first.astimezone(plan.same_day_zone).date() + timedelta(days=1)
-    return datetime.combine(local_date, time(0), tzinfo=plan.same_day_zone)
+    return datetime.combine(local_date, time(0), tzinfo=plan.same_day_zone).astimezone(UTC)
 
 
 def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history: History | None = None) -> Decision:
@@ -88,8 +87,11 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
     the status.  Codes the catalog does not know get the policy's ``[defaults.unknown]`` decision with
     ``code.unknown = true``; reports that are events (seen, cancelled) get the policy's event decision.
     """
-    if now.tzinfo is not UTC and now.utcoffset() is None:  # utcoffset() is also None when tzinfo is None
-        raise NaiveDatetimeError("now", now)
+    # Arithmetic runs in UTC: adding 48h to a zone-local datetime adds wall-clock hours (49 elapsed across a
+    # fall-back change).  The range check keeps every sum below inside what datetime can represent.
+    if type(now) is not datetime or now.tzinfo is not UTC or not EARLIEST <= now < LATEST:
+        require_instant("now", now)
+        now = now.astimezone(UTC)
     note = ""
     channel = outcome.channel
     if outcome.event is not None:
@@ -126,6 +128,8 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
     resend = outcome.resend
     if resend is not None and resend.state == "failed":
         tried = (*tried, resend.channel)
+    if first.tzinfo is not UTC:
+        first = first.astimezone(UTC)
     verdict = plan.verdict
     retry_at = check_at = give_up_at = None
     exhausted = ""

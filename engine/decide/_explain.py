@@ -150,11 +150,13 @@ def explain(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history:
             won = rule.id == winner.rule and not decided
             decided = decided or won
             if won:
-                note = "decides: the most specific match"
+                note = "decides: override = true outranks the layers below" if rule.override else \
+                    "decides: the most specific match"
             elif not channel_ok:
                 note = f"skipped: applies only to channel {','.join(sorted(rule.match.channels or ()))}"
             else:
-                note = "outranked by a more specific rule"
+                note = "outranked by a tenant rule with override = true" if decided and any(
+                    r.override for r in cand.matched) else "outranked by a more specific rule"
             matches.append(RuleMatch(rule.id, rule.source, rule.match.describe(), TIERS[len(TIERS) - tier_rank],
                                      extras, won, note))
     else:

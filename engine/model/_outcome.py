@@ -1,11 +1,16 @@
 """What a provider said about one message (Outcome, with its codes as CodeRef and the provider's own fallback as
-Resend) and what already happened to the message (History).  Frozen; all datetimes timezone-aware."""
+Resend) and what already happened to the message (History).  Frozen; all datetimes timezone-aware and within the
+supported range.
+
+Every mistake a caller can make here raises `InvalidOutcomeError` naming the field and the fix: the streaming
+evaluator turns it into one error line for that outcome, and a library caller gets a message instead of an attrs
+``TypeError``.  Channel and provider names are normalised (``"SMS"`` is ``sms``) or refused."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
@@ -13,13 +18,74 @@ import attrs
 if TYPE_CHECKING:
     import cattrs
 
-from .._errors import InvalidOutcomeError
-from ._datetimes import iso_z, require_aware
-from ._vocabulary import CHANNELS, KINDS, PROVIDERS
+from .._errors import InvalidOutcomeError, quote
+from ._datetimes import EARLIEST, LATEST, iso_z, require_instant
+from ._vocabulary import CHANNELS, KINDS, PROVIDERS, VOCABULARY
+
+_CHANNELS: Final = frozenset(CHANNELS)
+_PROVIDERS: Final = frozenset(PROVIDERS)
+_KINDS: Final = frozenset(KINDS)
+_PRODUCTS: Final = {
+    provider: tuple(dict.fromkeys(p for products in kinds.values() for p in products))
+    for provider, kinds in VOCABULARY.items()
+}
+#: Code ids and group ids are 64-bit integers: larger ones are no provider's codes (and would not even print).
+_ID_LIMIT: Final = 2**63
+_FIRST_YEAR: Final = EARLIEST.year
+_LAST_YEAR: Final = LATEST.year - 1
+#: The most attempts a history may record (the same bound the evaluate command's envelopes use).
+MAX_ATTEMPTS: Final = 1_000_000
 
 
-def _aware(instance: object, attribute: attrs.Attribute[datetime | None], value: datetime | None) -> None:
-    require_aware(f"{type(instance).__name__}.{attribute.name}", value)
+def _name(value: object, field: str, known: frozenset[str], listed: tuple[str, ...]) -> str:
+    # Fast path first: the adapters pass the canonical names millions of times.
+    if type(value) is str:
+        if value in known:
+            return value
+        folded = value.strip().lower().replace("-", "_")
+        if folded in known:
+            return folded
+    raise InvalidOutcomeError(field, f"{quote(value)} is not known: use one of {', '.join(listed)}")
+
+
+def _channel(value: object) -> str:
+    if type(value) is str and value in _CHANNELS:
+        return value
+    return _name(value, "Outcome.channel", _CHANNELS, CHANNELS)
+
+
+def _optional_channel(value: object) -> str | None:
+    if value is None or (type(value) is str and value in _CHANNELS):
+        return value
+    return _name(value, "Outcome.channel", _CHANNELS, CHANNELS)
+
+
+def _provider(value: object) -> str:
+    if type(value) is str and value in _PROVIDERS:
+        return value
+    return _name(value, "Outcome.provider", _PROVIDERS, PROVIDERS)
+
+
+def _plain_instant(value: object) -> bool:
+    """The fast check for what the adapters build: a fixed UTC offset (never None) and a year well inside the
+    range (an offset moves an instant by less than a day).  Anything else takes `require_instant`, which checks
+    exactly and explains what is wrong."""
+    return type(value) is datetime and type(value.tzinfo) is timezone and _FIRST_YEAR < value.year < _LAST_YEAR
+
+
+def _code_id(field: str, value: object, *, optional: bool) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or not -_ID_LIMIT < value < _ID_LIMIT:
+        shown = "a number too large to be a code" if isinstance(value, int) and not isinstance(value, bool) \
+            else f"{type(value).__name__} {quote(value)}"
+        raise InvalidOutcomeError(field, f"expected an integer code (JSON integer), got {shown}: "
+                                         "pass the id as the provider reports it, e.g. CodeRef(id=5, group_id=3)")
+
+
+def _optional_text(field: str, value: object) -> None:
+    if value is not None and type(value) is not str:
+        raise InvalidOutcomeError(field, f"expected a string or None, got {type(value).__name__} {quote(value)}")
 
 
 @attrs.frozen(kw_only=True)
@@ -30,12 +96,28 @@ class CodeRef:
     an API error response, which sits in the error slot.
     """
 
-    id: int = attrs.field(validator=attrs.validators.instance_of(int))
+    id: int
     group_id: int | None = None
     name: str | None = None
     permanent: bool | None = None
     group_name: str | None = None
-    kind: str | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.in_(KINDS)))
+    kind: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        # Plain comparisons first: a report can carry thousands of codes, and the adapters build one per code.
+        code, group = self.id, self.group_id
+        if type(code) is not int or not -_ID_LIMIT < code < _ID_LIMIT:
+            _code_id("CodeRef.id", code, optional=False)
+        if group is not None and (type(group) is not int or not -_ID_LIMIT < group < _ID_LIMIT):
+            _code_id("CodeRef.group_id", group, optional=True)
+        _optional_text("CodeRef.name", self.name)
+        _optional_text("CodeRef.group_name", self.group_name)
+        if self.permanent is not None and type(self.permanent) is not bool:
+            raise InvalidOutcomeError("CodeRef.permanent", f"expected True, False or None, got "
+                                                           f"{quote(self.permanent)}")
+        if self.kind is not None and self.kind not in _KINDS:
+            raise InvalidOutcomeError("CodeRef.kind", f"{quote(self.kind)} is not a code kind: use one of "
+                                                      f"{', '.join(KINDS)} or None")
 
 
 #: Where an outcome's channel came from: the report said it, the caller said it (envelope, ``--channel``, an
@@ -60,11 +142,20 @@ class Resend:
     the fallback's own result code as reported (``resendResultCode``, not a catalog code) and request id."""
 
     state: str = attrs.field(validator=attrs.validators.in_(RESEND_STATES))
-    channel: str = attrs.field(default="sms", validator=attrs.validators.in_(CHANNELS))
+    channel: str = attrs.field(default="sms", converter=_channel)
     result_code: str | None = None
     request_id: str | None = None
     #: The provider's own word for the state (``RSC04``), kept for the reason and the logs.
     reported: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("result_code", "request_id", "reported"):
+            _optional_text(f"Resend.{name}", getattr(self, name))
+
+
+_TEXT_FIELDS: Final = ("message_id", "recipient", "sender", "tenant", "template", "message_type", "account")
+_EVENTS: Final = frozenset(EVENTS)
+_SOURCES: Final = frozenset(CHANNEL_SOURCES)
 
 
 @attrs.frozen(kw_only=True)
@@ -78,11 +169,12 @@ class Outcome:
     channel implies.  ``retry_after`` (a delay) and ``retry_not_before`` (an instant) are the provider's
     Retry-After.  ``event`` marks reports that are not about delivery (``seen``, ``cancelled``); they need no code.
     ``resend`` is the provider's own fallback, ``message_type`` the provider's message type (``FRIENDTALK_NORMAL``)
-    and ``account`` the provider account the report belongs to (NHN's appKey).
+    and ``account`` the provider account the report belongs to (NHN's appKey).  ``provider`` and ``channel`` are
+    normalised (``"SMS"`` -> ``"sms"``); unknown ones are refused.
     """
 
-    provider: str = attrs.field(validator=attrs.validators.in_(PROVIDERS))
-    channel: str | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.in_(CHANNELS)))
+    provider: str = attrs.field(converter=_provider)
+    channel: str | None = attrs.field(default=None, converter=_optional_channel)
     status: CodeRef | None = None
     error: CodeRef | None = None
     product: str | None = None
@@ -91,25 +183,71 @@ class Outcome:
     sender: str | None = None
     tenant: str | None = None
     template: str | None = None
-    sent_at: datetime | None = attrs.field(default=None, validator=_aware)
-    done_at: datetime | None = attrs.field(default=None, validator=_aware)
+    sent_at: datetime | None = None
+    done_at: datetime | None = None
     retry_after: timedelta | None = None
-    retry_not_before: datetime | None = attrs.field(default=None, validator=_aware)
-    channel_source: str | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.in_(CHANNEL_SOURCES)))
-    event: str | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.in_(EVENTS)))
+    retry_not_before: datetime | None = None
+    channel_source: str | None = None
+    event: str | None = None
     resend: Resend | None = None
     message_type: str | None = None
     account: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        if self.status is None and self.error is None and self.event is None:
+        # Written as plain comparisons with the slow, explaining checks behind them: one Outcome is built per
+        # reported message, millions of times a day.
+        status, error, event = self.status, self.error, self.event
+        if status is None and error is None and event is None:
             raise InvalidOutcomeError("status", "an outcome needs a status code, an error code, or both "
                                       "(or an event such as seen or cancelled)")
-        if self.retry_after is not None and self.retry_after < timedelta(0):
-            raise InvalidOutcomeError("retry_after", "a provider retry delay cannot be negative")
-        if self.channel_source is not None and self.channel is None:
-            raise InvalidOutcomeError("channel_source", "a channel source needs a channel: drop it or set channel")
+        if (status is not None and type(status) is not CodeRef) or (error is not None and type(error) is not CodeRef):
+            for field, ref in (("Outcome.status", status), ("Outcome.error", error)):
+                if ref is not None and not isinstance(ref, CodeRef):
+                    raise InvalidOutcomeError(field, f"expected a CodeRef, got {type(ref).__name__} {quote(ref)}: "
+                                                     "write CodeRef(id=..., group_id=..., name=...)")
+        m, r, s, t, p = self.message_id, self.recipient, self.sender, self.tenant, self.template
+        y, a = self.message_type, self.account
+        if not ((m is None or type(m) is str) and (r is None or type(r) is str) and (s is None or type(s) is str)
+                and (t is None or type(t) is str) and (p is None or type(p) is str)
+                and (y is None or type(y) is str) and (a is None or type(a) is str)):
+            for name in _TEXT_FIELDS:
+                _optional_text(f"Outcome.{name}", getattr(self, name))
+        product = self.product
+        if product is not None and (type(product) is not str or product not in _PRODUCTS[self.provider]):
+            raise InvalidOutcomeError("Outcome.product", f"{quote(product)} is not a {self.provider} product: use "
+                                                         f"one of {', '.join(_PRODUCTS[self.provider])} or None")
+        sent, done, not_before = self.sent_at, self.done_at, self.retry_not_before
+        if sent is not None and not _plain_instant(sent):
+            require_instant("Outcome.sent_at", sent)
+        if done is not None and not _plain_instant(done):
+            require_instant("Outcome.done_at", done)
+        if not_before is not None and not _plain_instant(not_before):
+            require_instant("Outcome.retry_not_before", not_before)
+        retry_after = self.retry_after
+        if retry_after is not None:
+            if not isinstance(retry_after, timedelta):
+                raise InvalidOutcomeError("Outcome.retry_after", f"expected a timedelta, got "
+                                                                 f"{type(retry_after).__name__} {quote(retry_after)}")
+            if retry_after < timedelta(0):
+                raise InvalidOutcomeError("Outcome.retry_after", "a provider retry delay cannot be negative")
+        if self.channel_source is not None or event is not None or self.resend is not None:
+            self._check_labels()
+
+    def _check_labels(self) -> None:
+        source, event, resend = self.channel_source, self.event, self.resend
+        if source is not None:
+            if source not in _SOURCES:
+                raise InvalidOutcomeError("Outcome.channel_source", f"{quote(source)} is not known: use one of "
+                                                                    f"{', '.join(CHANNEL_SOURCES)} or None")
+            if self.channel is None:
+                raise InvalidOutcomeError("Outcome.channel_source", "a channel source needs a channel: drop it or "
+                                                                    "set channel")
+        if event is not None and event not in _EVENTS:
+            raise InvalidOutcomeError("Outcome.event", f"{quote(event)} is not an event: use one of "
+                                                       f"{', '.join(EVENTS)} or None")
+        if resend is not None and type(resend) is not Resend:
+            raise InvalidOutcomeError("Outcome.resend", f"expected a Resend, got {type(resend).__name__}: write "
+                                                        "Resend(state='failed', channel='sms')")
 
     def to_json(self) -> dict[str, Any]:
         """Every field as JSON-ready data: datetimes as ISO 8601 UTC, ``retry_after`` in seconds, codes as
@@ -134,23 +272,35 @@ class Outcome:
 
 
 def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if type(value) is not int or value < 1:
-        raise InvalidOutcomeError(f"History.{attribute.name}", f"must be an integer >= 1, got {value!r}")
+    if type(value) is not int or not 1 <= value <= MAX_ATTEMPTS:
+        raise InvalidOutcomeError(f"History.{attribute.name}",
+                                  f"must be a whole number from 1 to {MAX_ATTEMPTS:,}, got {quote(value)}")
 
 
 def _as_channels(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
+    if value == ():
+        return ()
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidOutcomeError("History.channels", f"expected a list of channel names, got {quote(value)}: "
+                                                      "write channels=['sms']")
+    return tuple(_name(c, "History.channels", _CHANNELS, CHANNELS) for c in value)
+
+
+def _first_attempt(instance: object, attribute: attrs.Attribute[datetime | None], value: datetime | None) -> None:
+    if value is not None and not _plain_instant(value):
+        require_instant("History.first_attempt_at", value)
 
 
 @attrs.frozen(kw_only=True)
 class History:
-    """What already happened to the message: attempts made (>= 1), when the first one was, channels tried.
+    """What already happened to the message: attempts made (1 to 1,000,000), when the first one was, channels
+    tried (normalised like `Outcome.channel`).
 
     ``first_attempt_at`` defaults to the outcome's ``sent_at`` (else ``now``) when evaluated.
     """
 
     attempts: int = attrs.field(default=1, validator=_positive)
-    first_attempt_at: datetime | None = attrs.field(default=None, validator=_aware)
+    first_attempt_at: datetime | None = attrs.field(default=None, validator=_first_attempt)
     channels: tuple[str, ...] = attrs.field(default=(), converter=_as_channels)
 
     def to_json(self) -> dict[str, object]:
@@ -199,7 +349,7 @@ def _datetime_from_json(value: object, _: object) -> datetime:
     if not isinstance(value, str):
         raise TypeError(f"expected an ISO 8601 string, got {type(value).__name__}")
     moment = datetime.fromisoformat(value)
-    require_aware("datetime", moment)
+    require_instant("datetime", moment)
     return moment
 
 

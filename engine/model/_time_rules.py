@@ -6,12 +6,13 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
 import attrs
 
+from .._errors import quote
 from ._duration import format_duration
 
 WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -24,7 +25,7 @@ def parse_hhmm(text: str) -> int:
     """``"08:30"`` -> minutes after midnight (``"24:00"`` is allowed as the end of a day)."""
     match = _HHMM.fullmatch(text)
     if match is None or (match.group(1) == "24" and match.group(2) != "00"):
-        raise ValueError(f"{text!r} is not a time of day HH:MM")
+        raise ValueError(f"{quote(text)} is not a time of day HH:MM")
     return int(match.group(1)) * 60 + int(match.group(2))
 
 
@@ -32,58 +33,66 @@ def parse_range(text: str) -> tuple[int, int]:
     """``"08:00-20:50"`` -> (480, 1250).  A range whose end is not after its start runs past midnight."""
     match = _RANGE.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None:
-        raise ValueError(f"{text!r} is not a daily range HH:MM-HH:MM")
+        raise ValueError(f"{quote(text)} is not a daily range HH:MM-HH:MM")
     start, end = parse_hhmm(match.group(1)), parse_hhmm(match.group(2))
+    if start == 1440:
+        raise ValueError(f"{quote(text)} starts at 24:00, which ends a day: start at 00:00 instead")
     if start == end:
-        raise ValueError(f"{text!r} is empty: start and end are the same time")
+        raise ValueError(f"{quote(text)} is empty: start and end are the same time")
     return start, end
 
+
+def _local(day: date, minute: int, zone: ZoneInfo, fold: int = 0) -> datetime:
+    """The instant (in UTC) at which the wall clock in ``zone`` shows ``minute`` on ``day``; ``fold`` picks the
+    first (0) or second (1) pass through a repeated hour.  A wall time in a spring-forward gap maps, as zoneinfo
+    reads it, to the instant the clock would have shown it without the change."""
+    if minute >= 1440:
+        day, minute = day + timedelta(days=1), minute - 1440
+    return datetime.combine(day, time(minute // 60, minute % 60, fold=fold), tzinfo=zone).astimezone(UTC)
+
+
+# Windows and calendar times compare and return UTC instants and use the zone only to read wall clocks: aware
+# datetimes that share a tzinfo compare by wall clock, which in a repeated hour puts 01:30 (first pass) after 01:20
+# (second pass) and so produced retries before now.
 
 @attrs.frozen
 class Window:
     """Allowed sending hours in a time zone, per weekday: ``ranges[weekday]`` holds (start, end) minutes.
 
-    A range whose end is before its start runs past midnight into the next day.
+    A range whose end is before its start runs past midnight into the next day.  A moment is inside when the wall
+    clock in ``zone`` reads inside a range (so both passes through a repeated hour count, and hours skipped by a
+    spring-forward change never happen).
     """
 
     name: str
     zone: ZoneInfo
     ranges: tuple[tuple[tuple[int, int], ...], ...]
 
-    def _intervals(self, day: datetime) -> list[tuple[datetime, datetime]]:
-        # Intervals (local, aware) that start on `day`'s date; overnight ranges end on the next date.
-        out = []
-        for start, end in self.ranges[day.weekday()]:
-            begin = datetime.combine(day.date(), time(start // 60, start % 60), tzinfo=self.zone)
-            if end > start:
-                finish = (
-                    datetime.combine(day.date(), time(end // 60, end % 60), tzinfo=self.zone)
-                    if end < 1440
-                    else datetime.combine(day.date() + timedelta(days=1), time(0, 0), tzinfo=self.zone)
-                )
-            else:
-                finish = datetime.combine(day.date() + timedelta(days=1), time(end // 60, end % 60), tzinfo=self.zone)
-            out.append((begin, finish))
-        return out
-
     def contains(self, moment: datetime) -> bool:
-        """True when ``moment`` falls inside an allowed range."""
+        """True when the wall clock in the window's zone reads inside an allowed range at ``moment``."""
         local = moment.astimezone(self.zone)
-        for offset in (-1, 0):
-            for begin, finish in self._intervals(local + timedelta(days=offset)):
-                if begin <= local < finish:
-                    return True
-        return False
+        minute = local.hour * 60 + local.minute
+        weekday = local.weekday()
+        for start, end in self.ranges[weekday]:
+            if start <= minute and (minute < end or end < start):
+                return True
+        # Overnight ranges of the day before reach into this morning.
+        return any(end < start and minute < end for start, end in self.ranges[weekday - 1])
 
     def next_opening(self, moment: datetime) -> datetime:
-        """``moment`` itself when allowed, else the start of the next allowed range (in UTC-comparable form)."""
+        """``moment`` itself (in UTC) when allowed, else the earliest later instant at which a range opens."""
+        moment = moment.astimezone(UTC)
         if self.contains(moment):
             return moment
-        local = moment.astimezone(self.zone)
-        for offset in range(8):
-            for begin, _finish in sorted(self._intervals(local + timedelta(days=offset))):
-                if begin > local:
-                    return begin
+        today = moment.astimezone(self.zone).date()
+        for offset in range(9):
+            day = today + timedelta(days=offset)
+            # Both passes through a repeated hour are openings; a start in a skipped hour opens only if its
+            # instant reads inside the window (a window wholly inside the gap does not open that day).
+            found = [at for start, _end in self.ranges[day.weekday()] for fold in (0, 1)
+                     if (at := _local(day, start, self.zone, fold)) > moment and self.contains(at)]
+            if found:
+                return min(found)
         raise ValueError(f"window {self.name!r} has no allowed hours")
 
     def describe(self) -> str:
@@ -111,25 +120,27 @@ class CalendarTime:
         """Parse ``"next_day 00:05"`` / ``"next 08:00"``; raise ValueError naming the accepted forms."""
         match = _AT.fullmatch(text.strip()) if isinstance(text, str) else None
         if match is None:
-            raise ValueError(f'{text!r} is not a calendar time: write "next_day HH:MM" or "next HH:MM"')
+            raise ValueError(f'{quote(text)} is not a calendar time: write "next_day HH:MM" or "next HH:MM"')
         try:
             minute = parse_hhmm(match.group(2))
         except ValueError as exc:
-            raise ValueError(f'{text!r}: {exc}; write "next_day HH:MM" or "next HH:MM"') from None
+            raise ValueError(f'{quote(text)}: {exc}; write "next_day HH:MM" or "next HH:MM"') from None
         if minute >= 1440:
-            raise ValueError(f'{text!r}: use 00:00 rather than 24:00 in "next HH:MM"')
+            raise ValueError(f'{quote(text)}: use 00:00 rather than 24:00 in "next HH:MM"')
         return cls(match.group(1), minute, zone)
 
     def after(self, now: datetime) -> datetime:
-        """The instant this calendar time names, seen from ``now``."""
-        local = now.astimezone(self.zone)
-        at = time(self.minute_of_day // 60, self.minute_of_day % 60)
+        """The instant (in UTC) this calendar time names, seen from ``now``."""
+        now = now.astimezone(UTC)
+        today = now.astimezone(self.zone).date()
         if self.mode == "next_day":
-            return datetime.combine(local.date() + timedelta(days=1), at, tzinfo=self.zone)
-        candidate = datetime.combine(local.date(), at, tzinfo=self.zone)
-        if candidate <= local:
-            candidate = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=self.zone)
-        return candidate
+            return _local(today + timedelta(days=1), self.minute_of_day, self.zone)
+        for day in (today, today + timedelta(days=1)):
+            for fold in (0, 1):
+                candidate = _local(day, self.minute_of_day, self.zone, fold)
+                if candidate > now:
+                    return candidate
+        return _local(today + timedelta(days=2), self.minute_of_day, self.zone)  # pragma: no cover - defensive
 
     def describe(self) -> str:
         """``next_day 00:05 America/New_York``."""
@@ -153,7 +164,7 @@ class Backoff:
         object.__setattr__(self, "_initial_s", self.initial.total_seconds())
         object.__setattr__(self, "_max_s", self.max.total_seconds())
         # The first retry number whose delay is surely at the cap (the exponent stops mattering there).
-        cap_after = 1_000_000
+        cap_after = 2**62  # a factor of 1 (or less) never grows: no exponent overflows and none reaches the cap
         if self.factor > 1.0 and self._initial_s > 0:
             cap_after = 1 + math.ceil(math.log(max(self._max_s / self._initial_s, 1.0)) / math.log(self.factor))
         object.__setattr__(self, "_cap_after", cap_after)
@@ -189,4 +200,6 @@ class Backoff:
 
 def jitter_fraction(message_id: str | None, attempt: int) -> float:
     """A number in [0, 1) fixed by ``message_id`` and ``attempt``: the same inputs always spread the same way."""
-    return zlib.crc32(f"{message_id or ''}\x00{attempt}".encode()) / 4294967296.0
+    # surrogatepass: a lone surrogate ("\ud800", which JSON escapes can produce) is still an id; for every other
+    # string the bytes, and so the jitter, are exactly UTF-8's.
+    return zlib.crc32(f"{message_id or ''}\x00{attempt}".encode("utf-8", "surrogatepass")) / 4294967296.0

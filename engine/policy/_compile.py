@@ -200,16 +200,9 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
         if base is not None:
             matching += [rule for rule in base.candidate(entry).matched if rule.id in unchanged]
         matched = [(rule, plans_by_id[rule.id]) for rule in matching]
-        matched.sort(key=lambda rp: rp[0].match.specificity, reverse=True)
-        for i, (rule_a, _) in enumerate(matched):
-            used.add(rule_a.id)
-            for rule_b, _ in matched[i + 1:]:
-                if rule_b.match.specificity != rule_a.match.specificity:
-                    break
-                ca, cb = rule_a.match.channels, rule_b.match.channels
-                if ca is None or cb is None or ca & cb:
-                    first, second = sorted((rule_a.id, rule_b.id))
-                    conflicts.add((first, second))
+        matched.sort(key=lambda rp: rp[0].rank, reverse=True)
+        used.update(rule.id for rule, _ in matched)
+        _conflicts(matched, conflicts)
         chain: list[Plan] = []
         for _rule, plan in matched:
             chain.append(plan)
@@ -232,6 +225,35 @@ def compile_policy(spec: PolicySpec, catalog: Catalog, *, base: CompiledPolicy |
         index = {key: value for key, value in index.items() if not _same(value, base.resolve(*key))}
     return CompiledPolicy(spec, catalog, own if base is not None else all_candidates, index, fallback, unknown,
                           unknown_permanent, events, base, version)
+
+
+def _conflicts(matched: list[tuple[Rule, Plan]], found: set[tuple[str, str]]) -> None:
+    """Add to ``found`` the pairs of rules of equal rank that both decide a code on some channel.
+
+    Linear in the number of rules (2,000 equal rules cost 2.6 GB and 40 s when every pair was compared): within a
+    group of equal rank, every rule is paired with the first rule it overlaps, which names each conflicting rule
+    at least once.
+    """
+    start = 0
+    while start < len(matched):
+        rank = matched[start][0].rank
+        end = start + 1
+        while end < len(matched) and matched[end][0].rank == rank:
+            end += 1
+        if end - start > 1:
+            group = [rule for rule, _ in matched[start:end]]
+            anywhere = next((rule for rule in group if rule.match.channels is None), None)
+            by_channel: dict[str, Rule] = {}
+            for rule in group:
+                partner = anywhere if anywhere is not None and anywhere is not rule else None
+                for channel in sorted(rule.match.channels or ()):
+                    first = by_channel.setdefault(channel, rule)
+                    if partner is None and first is not rule:
+                        partner = first
+                if partner is not None:
+                    a, b = sorted((rule.id, partner.id))
+                    found.add((a, b))
+        start = end
 
 
 _Bucket = dict[tuple[str | None, str | None, str | None], list[Rule]]

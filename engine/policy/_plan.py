@@ -104,6 +104,7 @@ def make_plan(rule: str, source: str, layers: tuple[str, ...], body: Body, defau
     if escalate is not None and escalate.route in routes:
         escalate = EscalateEffect(routes[escalate.route], escalate.severity)
     implied = _implied_attempts(body, give_up_after, backoff) if body.verdict == "retry" else None
+    layers = _shaped_by(layers, body, defaults, window, max_attempts, escalate)
     return Plan(
         rule=rule, source=source, layers=layers, verdict=body.verdict, reason=body.reason, after=body.after,
         every=body.every, backoff=backoff, at=body.at, window=window, give_up_after=give_up_after,
@@ -141,3 +142,24 @@ def _implied_attempts(body: Body, give_up_after: timedelta | None, backoff: Back
             return attempts
         attempts += 1
     return _IMPLIED_CEILING
+
+
+def _shaped_by(layers: tuple[str, ...], body: Body, defaults: Defaults, window: Window | None,
+               max_attempts: int | None, escalate: EscalateEffect | None) -> tuple[str, ...]:
+    """``layers`` plus the layers whose policy-wide ``[defaults]`` (window, attempts_ceiling, same_day, routes)
+    changed what this rule decides: a decision shaped by a tenant's ``[defaults]`` says so."""
+    named = defaults.key_layers
+    extra = []
+    if body.verdict == "retry":
+        if body.window is None and window is not None:
+            extra.append(named.get("window"))
+        if defaults.attempts_ceiling is not None and max_attempts != body.max_attempts:
+            extra.append(named.get("attempts_ceiling"))
+        if defaults.same_day:
+            extra.append(named.get("same_day"))
+    escalates = body.verdict == "escalate" or body.on_exhausted == "escalate" or (
+        body.on_exhausted is None and defaults.on_exhausted == "escalate")
+    if escalate is not body.escalate or (escalates and body.escalate is None and "support" in defaults.routes):
+        extra.append(named.get("routes"))
+    found = [name for name in extra if name is not None and name not in layers]
+    return (*layers, *dict.fromkeys(found)) if found else layers

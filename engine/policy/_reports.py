@@ -1,7 +1,9 @@
-"""Policy reports over the whole catalog: coverage rows, lint findings, and tenant-vs-default differences."""
+"""Policy reports over the whole catalog: coverage rows, lint findings, what each tenant rule decides, and
+tenant-vs-default differences."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 import attrs
@@ -10,6 +12,7 @@ from ..model._vocabulary import CHANNELS, DEFAULT_CHANNEL
 from ._compile import CompiledPolicy
 from ._entries import CodeEntry
 from ._plan import Plan
+from ._rules import Rule
 
 
 @attrs.frozen
@@ -88,3 +91,70 @@ def diff(before: CompiledPolicy, after: CompiledPolicy) -> Iterator[Difference]:
             a, b = old.plan_for(channel), new.plan_for(channel)
             if _signature(a) != _signature(b):
                 yield Difference(entry, channel, a, b)
+
+
+@attrs.frozen
+class RuleReport:
+    """What one rule of the top layer (a tenant's own or patched rule) does over the catalog.
+
+    ``decides``: the codes it decides (on their product's channel, or on the channels it names).
+    ``displaced``: (rule id, codes) of the rules that would decide those codes without it (``[defaults]`` when no
+    rule would).  ``lost_to``: (rule id, codes) of the rules that decide codes it matches instead of it.
+    """
+
+    rule: Rule
+    decides: int
+    displaced: tuple[tuple[str, int], ...]
+    lost_to: tuple[tuple[str, int], ...]
+
+    def render(self) -> str:
+        """One line for ``policy lint`` and ``policy coverage``."""
+        def listed(pairs: tuple[tuple[str, int], ...]) -> str:
+            shown = ", ".join(f"{rule} ({count})" for rule, count in pairs[:8])
+            return shown + (f" and {len(pairs) - 8} more" if len(pairs) > 8 else "")
+
+        written = len(self.rule.layers) == 1  # defined (or replaced) by the tenant, not patched
+        flag = " (override)" if self.rule.override else "" if written else " (patched)"
+        text = f"rule {self.rule.id}{flag}: decides {self.decides} code{'s' if self.decides != 1 else ''}"
+        if self.displaced and written:
+            text += f"; displaces {listed(self.displaced)}"
+        if self.lost_to:
+            lost = sum(count for _, count in self.lost_to)
+            text += f"; loses {lost} code{'s' if lost != 1 else ''} to {listed(self.lost_to)}"
+            if not self.rule.override:
+                how = "add override = true" if written else "write it as a [[rule]] with override = true"
+                text += f" (more specific rules win; {how} to outrank the layers below)"
+        return text
+
+
+def _applies(rule: Rule, channel: str) -> bool:
+    return rule.match.channels is None or channel in rule.match.channels
+
+
+def rule_reports(policy: CompiledPolicy) -> list[RuleReport]:
+    """A `RuleReport` for every rule the top layer wrote or patched (none for a single-layer policy)."""
+    if len(policy.spec.layers) < 2:
+        return []
+    top = policy.spec.layers[-1]
+    mine = [rule for rule in policy.rules if rule.layers[-1] == top]
+    decides = dict.fromkeys((rule.id for rule in mine), 0)
+    displaced: dict[str, Counter[str]] = {rule.id: Counter() for rule in mine}
+    lost: dict[str, Counter[str]] = {rule.id: Counter() for rule in mine}
+    for entry in policy.catalog:
+        matched = policy.candidate(entry).matched
+        default_channel = DEFAULT_CHANNEL.get(entry.product, "sms")
+        for rule in matched:
+            if rule.id not in decides:
+                continue
+            won = False
+            for channel in sorted(rule.match.channels or {default_channel}):
+                winner = next((r for r in matched if _applies(r, channel)), None)
+                if winner is rule:
+                    won = True
+                    after = next((r.id for r in matched if r is not rule and _applies(r, channel)), "[defaults]")
+                    displaced[rule.id][after] += 1
+                elif winner is not None:
+                    lost[rule.id][winner.id] += 1
+            decides[rule.id] += won
+    return [RuleReport(rule, decides[rule.id], tuple(displaced[rule.id].most_common()),
+                       tuple(lost[rule.id].most_common())) for rule in mine]

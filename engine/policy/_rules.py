@@ -121,7 +121,12 @@ class Body:
 
 @attrs.frozen
 class Rule:
-    """A policy rule: an id, a match, a body, and where it came from."""
+    """A policy rule: an id, a match, a body, and where it came from.
+
+    ``override`` is 0 for an ordinary rule and, for a rule written with ``override = true``, the position of its
+    layer in the stack (1 for a tenant file on the default): such a rule outranks every rule of the layers below
+    it that matches the same codes, whatever their specificity.
+    """
 
     id: str
     match: Match
@@ -129,6 +134,12 @@ class Rule:
     source: str
     layers: tuple[str, ...]
     line: int | None = None
+    override: int = 0
+
+    @property
+    def rank(self) -> tuple[int, int, int]:
+        """Higher wins: (override layer, tier rank, refinements); equal ranks matching one code conflict."""
+        return (self.override, *self.match.specificity)
 
 
 @attrs.frozen
@@ -160,6 +171,8 @@ class Defaults:
     cancelled: Body | None = None
     #: Windows that govern every retry of a message type (glob, e.g. ``FRIENDTALK_*``) whose rule names none.
     type_windows: tuple[tuple[str, Window], ...] = ()
+    #: The layer that set each key (``"window"`` -> ``"tenant:bank"``), so decisions those keys shaped say so.
+    key_layers: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen

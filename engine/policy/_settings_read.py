@@ -86,10 +86,10 @@ class _TableReader:
         return parsed
 
 
-def _rule_flags(rules: Mapping[str, tuple[Mapping[str, Any], Layer, tuple[str, ...]]],
+def _rule_flags(rules: Mapping[str, tuple[Any, ...]],
                 problems: Problems) -> dict[str, set[str]]:
     flags: dict[str, set[str]] = {"liftable": set(), "hold": set(), "flood": set()}
-    for rule_id, (raw, layer, _) in rules.items():
+    for rule_id, (raw, layer, *_) in rules.items():
         for key in RULE_KEYS:
             if key not in raw:
                 continue
@@ -107,10 +107,10 @@ def _rule_flags(rules: Mapping[str, tuple[Mapping[str, Any], Layer, tuple[str, .
     return flags
 
 
-def read_settings(layers: Sequence[Layer], rules: Mapping[str, tuple[Mapping[str, Any], Layer, tuple[str, ...]]],
+def read_settings(layers: Sequence[Layer], rules: Mapping[str, tuple[Any, ...]],
                   problems: Problems) -> StateSettings:
-    """The state settings of merged ``layers`` and ``rules`` (rule id -> raw rule, layer, layers that shaped
-    it); problems are recorded in ``problems`` like every other policy problem."""
+    """The state settings of merged ``layers`` and ``rules`` (rule id -> (raw rule, its layer, ...)); problems
+    are recorded in ``problems`` like every other policy problem."""
     budgets = _TableReader(problems, layers, "budgets", _BUDGET_KEYS)
     base_budget = Budget()
     budget = Budget(

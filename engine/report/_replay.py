@@ -13,30 +13,26 @@ import gc
 import io
 import json
 import multiprocessing
-import re
-import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from os import PathLike
-from typing import IO, Any, Final
+from typing import Any
 
 import attrs
 
 from .._errors import DlrpolicyError, PayloadError
 from ..adapters._records import error_fields, read_record, skipped_fields
-from ..adapters._stream import MAX_RECORD_BYTES, RawRecord, read_records
+from ..adapters._stream import MAX_RECORD_BYTES, RawRecord, RecordStream
 from ..adapters._values import Skipped
 from ..decide._evaluate import evaluate
 from ..model._outcome import History, Outcome
 from ..policy._compile import CompiledPolicy
 from ..policy._layers import default_policy
 from ..policy._tenants import PolicyStore
+from ._chunks import Chunk, shifted
 from ._compare import ReplaySummary, changed_fields
 from ._decision_log import is_log_entry, read_log_entry
-
-#: A chunk ends at the last record start in this many bytes.
-CHUNK_BYTES: Final = 512 << 10
 
 
 @attrs.frozen
@@ -58,18 +54,6 @@ class ReplayConfig:
 
 
 @attrs.frozen
-class Chunk:
-    """Whole records cut from one input: its display name, the line it starts on, the bytes, and whether it is
-    the input's last chunk (``next_line``: where the next chunk starts)."""
-
-    name: str
-    first_line: int
-    data: bytes
-    final: bool
-    next_line: int
-
-
-@attrs.frozen
 class ChunkResult:
     """A replayed chunk: how many records it held, its output lines (ASCII, each up to its record number: line
     ``i`` is ``text[ends[i - 1]:ends[i]]`` followed by the number), the record number of each line within the
@@ -81,6 +65,9 @@ class ChunkResult:
     ends: list[int]
     numbers: list[int]
     summary: ReplaySummary
+    #: The chunk ended inside a multi-line document: it was not cut between records, so this result is dropped
+    #: and the chunk is replayed again joined to the next one.
+    ended_open: bool = False
 
 
 class _Lines:
@@ -151,9 +138,16 @@ class Replayer:
         summary = ReplaySummary()
         lines = _Lines()
         count = 0
-        for record in chunk_records(chunk, max_bytes=self.config.max_bytes):
+        reader = RecordStream(io.BytesIO(chunk.data), name=chunk.name, start=1, max_bytes=self.config.max_bytes)
+        for record in shifted(reader, chunk.name, chunk.first_line - 1):
+            if reader.ended_open and not chunk.final:
+                # The records from here on are the reader's view of an input that ended early; the whole input
+                # goes on in the next chunk, so the chunk is replayed again with it (see `replay_chunks`).
+                return ChunkResult(0, b"", [], [], ReplaySummary(), ended_open=True)
             count += 1
             self._record(record, summary, lines)
+        if reader.ended_open and not chunk.final:  # defensive: the loop above returns first
+            return ChunkResult(0, b"", [], [], ReplaySummary(), ended_open=True)
         summary.records = count
         if not self.config.lines:
             return ChunkResult(count, b"", [], [], summary)
@@ -219,96 +213,6 @@ class Replayer:
             lines.add(number, body[:-1] + ', "input": ')
 
 
-def read_chunks(files: Iterable[str], *, size: int = CHUNK_BYTES,
-                max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Chunk]:
-    """Cut each input (``-``: stdin) into chunks of whole records, about ``size`` bytes each.
-
-    A chunk ends only before a line that starts with ``{`` in column 0: `read_records` starts a new record at
-    such a line whatever came before (JSON Lines never indent a record), so cutting there changes nothing.  A
-    line longer than ``max_bytes`` is passed on shortened to just over the limit, so its error is the same and
-    memory stays bounded.  Blocks are searched with bytes methods, not read line by line: the reading process
-    must stay cheap for the workers to have the cores.
-    """
-    for name in files:
-        stream: IO[bytes] = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115 (closed below)
-        display = "<stdin>" if name == "-" else name
-        try:
-            yield from _cut(stream, display, size, max_bytes)
-        finally:
-            if stream is not sys.stdin.buffer:
-                stream.close()
-
-
-def _cut(stream: IO[bytes], name: str, size: int, max_bytes: int) -> Iterator[Chunk]:
-    held = b""
-    first = 1
-    while True:
-        block = stream.read(max(size, 1))
-        if block:
-            held += block
-            held = _shorten_long_line(held, stream, max_bytes)
-            if len(held) < size:
-                continue
-        cut = held.rfind(b"\n{") + 1 if block else 0
-        if cut > 0:
-            part, held = held[:cut], held[cut:]
-            following = first + part.count(b"\n")
-            yield Chunk(name, first, part, False, following)
-            first = following
-        elif not block:
-            yield Chunk(name, first, held, True, first + held.count(b"\n") + 1)
-            return
-
-
-def _shorten_long_line(held: bytes, stream: IO[bytes], max_bytes: int) -> bytes:
-    """``held`` with an unfinished last line longer than ``max_bytes`` cut to ``max_bytes + 1`` bytes and closed by
-    the newline that ends it in the input (the rest of it is read and dropped)."""
-    start = held.rfind(b"\n") + 1
-    if len(held) - start <= max_bytes + 1:
-        return held
-    keep = held[: start + max_bytes + 1]
-    rest = held[start + max_bytes + 1:]
-    while True:
-        end = rest.find(b"\n")
-        if end != -1:
-            return keep + rest[end:]
-        rest = stream.read(1 << 20)
-        if not rest:
-            return keep + b"\n"
-
-
-_EOF_TRUNCATED: Final = ": truncated JSON document: the input ended before it was complete"
-_STARTS_ON: Final = re.compile(r"a new record starts on line (\d+)\)")
-
-
-def _shift(error: PayloadError, chunk: Chunk, offset: int) -> PayloadError:
-    """The error `read_records` gives for this record in the whole input, from the one it gave in the chunk."""
-    message = error.message
-    prefix = f"{chunk.name} line "
-    if message.startswith(prefix):
-        digits = message[len(prefix):].split(":", 1)[0]
-        if digits.isdigit():
-            message = f"{prefix}{int(digits) + offset}{message[len(prefix) + len(digits):]}"
-    message = _STARTS_ON.sub(lambda m: f"a new record starts on line {int(m.group(1)) + offset})", message)
-    if not chunk.final and message.endswith(_EOF_TRUNCATED):
-        # In the whole input the next chunk's first line (a "{" in column 0) is what ended the document.
-        message = (message[: -len(_EOF_TRUNCATED)]
-                   + f": truncated JSON document (it never closes; a new record starts on line {chunk.next_line})")
-    return PayloadError(error.path, message)
-
-
-def chunk_records(chunk: Chunk, *, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[RawRecord]:
-    """The chunk's records numbered from 1, with line numbers and messages as in the whole input."""
-    offset = chunk.first_line - 1
-    for record in read_records(io.BytesIO(chunk.data), name=chunk.name, start=1, max_bytes=max_bytes):
-        if record.error is not None:
-            yield RawRecord(record.number, record.line + offset, None, _shift(record.error, chunk, offset))
-        elif offset:
-            yield RawRecord(record.number, record.line + offset, record.value, None)
-        else:
-            yield record
-
-
 _WORKER: Replayer | None = None
 
 
@@ -321,6 +225,33 @@ def _start_worker(config: ReplayConfig) -> None:
 def _run_in_worker(chunk: Chunk) -> ChunkResult:
     assert _WORKER is not None, "worker not started"
     return _WORKER.run_chunk(chunk)
+
+
+def _in_order(chunks: Iterator[Chunk], submit: Callable[[Chunk], Callable[[], ChunkResult]],
+              ahead: int) -> Iterator[ChunkResult]:
+    """The results of ``chunks`` in input order, up to ``ahead`` submitted at once.  A chunk that ended inside a
+    document is submitted again joined to the next chunk (whose own result, read from the middle of that
+    document, is dropped) until the joined chunk ends between records."""
+    pending: deque[tuple[Chunk, Callable[[], ChunkResult]]] = deque()
+
+    def fill() -> None:
+        while len(pending) < ahead:
+            chunk = next(chunks, None)
+            if chunk is None:
+                return
+            pending.append((chunk, submit(chunk)))
+
+    fill()
+    while pending:
+        chunk, result_of = pending.popleft()
+        result = result_of()
+        while result.ended_open:
+            fill()
+            # A chunk that is not final always has a next one; were it missing, the chunk is read as final.
+            chunk = chunk.joined(pending.popleft()[0]) if pending else attrs.evolve(chunk, final=True)
+            result = submit(chunk)()
+        yield result
+        fill()
 
 
 def _pooled(chunks: Iterator[Chunk], config: ReplayConfig, workers: int) -> Iterator[ChunkResult]:
@@ -336,14 +267,8 @@ def _pooled(chunks: Iterator[Chunk], config: ReplayConfig, workers: int) -> Iter
     try:
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                                     initargs=(config,)) as pool:
-            pending: deque[concurrent.futures.Future[ChunkResult]] = deque()
             # A bounded number of chunks in flight keeps memory flat and every worker busy.
-            for chunk in chunks:
-                pending.append(pool.submit(_run_in_worker, chunk))
-                if len(pending) >= 3 * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            yield from _in_order(chunks, lambda chunk: pool.submit(_run_in_worker, chunk).result, 3 * workers)
     finally:
         gc.unfreeze()
         _WORKER = None
@@ -359,7 +284,7 @@ def replay_chunks(chunks: Iterable[Chunk], config: ReplayConfig, *, workers: int
     results: Iterable[ChunkResult]
     if workers == 1:
         replayer = Replayer(config)
-        results = (replayer.run_chunk(chunk) for chunk in chunks)
+        results = _in_order(iter(chunks), lambda chunk: lambda: replayer.run_chunk(chunk), 1)
     else:
         results = _pooled(iter(chunks), config, workers)
     done = 0

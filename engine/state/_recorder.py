@@ -48,13 +48,13 @@ class Recorder(Operations):
         self.logger = logger if logger is not None else structlog.get_logger("dlrpolicy.state")
         self.retries = retries
         self._hooks: list[Hook] = []
-        self._policies: dict[str, CompiledPolicy] = {}
 
     # --- policies ----------------------------------------------------------------------------------------------
 
     def policy_for(self, tenant: str | None) -> CompiledPolicy:
-        """The compiled policy of ``tenant`` (the engine's own when it has no tenant store)."""
-        if tenant is None or self.engine._store is None:
+        """The compiled policy of ``tenant``: `Engine.for_tenant`'s, so a tenant without a policy file is a
+        `TenantError` unless the engine was made with ``default_for_unknown=True``, as everywhere else."""
+        if tenant is None:
             return self.engine.policy
         return self.engine.for_tenant(tenant).policy
 

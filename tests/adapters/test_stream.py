@@ -69,18 +69,101 @@ def test_over_long_line_is_skipped_with_an_error() -> None:
     got = records(data, max_bytes=1000)
     assert [True, False] == [r.error is not None for r in got]
     assert got[0].error is not None
-    assert "longer than 1000 bytes" in got[0].error.message
+    assert "longer than the limit of 1000 bytes" in got[0].error.message
+    assert "--max-record-bytes" in got[0].error.message
     assert (2, 2) == (got[1].number, got[1].line)
 
 
-def test_ten_megabyte_line_is_read() -> None:
-    """A 10 MB line is within the default limit and decodes."""
-    data = b'{"pad": "' + b"y" * (10 * 1024 * 1024) + b'"}\n'
+def test_ten_megabyte_line_is_an_error_by_default_and_read_with_a_higher_limit() -> None:
+    """A 10 MB line is over the 1 MiB default (one error record, never held whole); a raised limit reads it."""
+    data = b'{"pad": "' + b"y" * (10 * 1024 * 1024) + b'"}\n{"a": 1}\n'
     got = records(data)
-    assert 1 == len(got)
-    assert got[0].error is None
+    assert [True, False] == [r.error is not None for r in got]
+    assert "1048576 bytes" in got[0].error.message  # type: ignore[union-attr]
+    assert [None, None] == [r.error for r in records(data, max_bytes=16 * 1024 * 1024)]
 
 
 def test_numbering_starts_where_asked() -> None:
     """``start`` continues numbering across inputs."""
     assert [7, 8] == [r.number for r in records(b"1\n2\n", start=7)]
+
+
+def test_truncated_line_then_indented_records() -> None:
+    """A truncated line followed by records that do not start at column 0 costs only itself."""
+    body = b"".join(b'  {"a": %d}\n' % i for i in range(50))
+    got = records(b'{"results":[{"status":\n' + body)
+    assert 51 == len(got)
+    assert got[0].error is not None
+    assert [{"a": i} for i in range(50)] == [r.value for r in got[1:]]
+    assert list(range(1, 52)) == [r.number for r in got]
+
+
+def test_truncated_line_then_arrays() -> None:
+    """Arrays after a truncated line are records of their own."""
+    got = records(b'{"results":[{"status":\n[1]\n[2, 3]\n')
+    assert [None, [1], [2, 3]] == [r.value for r in got]
+    assert [2, 3] == [r.line for r in got[1:]]
+
+
+def test_pretty_printed_document_with_inner_objects_at_column_0() -> None:
+    """A valid document whose inner objects sit at column 0 is one record, not four."""
+    data = b'{\n"results": [\n{"messageId": "a"},\n{"messageId": "b"}\n]\n}\n{"c": 1}\n'
+    got = records(data)
+    assert [{"results": [{"messageId": "a"}, {"messageId": "b"}]}, {"c": 1}] == [r.value for r in got]
+    assert [1, 7] == [r.line for r in got]
+
+
+def test_broken_pretty_printed_document_is_one_error() -> None:
+    """A multi-line document with a missing comma is one error naming the lines it covers; the line that broke it
+    and the ones after it are read afresh, so the next record is read."""
+    data = b'{\n  "results": [\n    {"a": 1}\n    {"a": 2}\n  ]\n}\n{"c": 1}\n'
+    got = records(data)
+    assert got[0].error is not None
+    assert "line 4 does not continue it (expected , or a closing bracket at column 5)" in got[0].error.message
+    assert "lines 1-3 are skipped with it" in got[0].error.message
+    assert [(4, {"a": 2}), (7, {"c": 1})] == [(r.line, r.value) for r in got if r.error is None]
+    assert [1, 2, 3, 4, 5] == [r.number for r in got]
+
+
+def test_deep_line_is_an_error_naming_the_nesting_limit() -> None:
+    """A line nested 1,000 deep is one error record (no RecursionError), and reading goes on."""
+    got = records(b"[" * 1000 + b"]" * 1000 + b'\n{"a": 1}\n')
+    assert got[0].error is not None
+    assert "nested deeper than 64 levels" in got[0].error.message
+    assert {"a": 1} == got[1].value
+
+
+def test_deep_multi_line_document_is_an_error() -> None:
+    """A document that opens more than 64 levels over several lines is an error too."""
+    got = records(b"[\n" * 100 + b"]\n" * 100 + b'{"a": 1}\n')
+    assert got[0].error is not None
+    assert "nested deeper than 64 levels" in got[0].error.message
+    assert {"a": 1} == got[-1].value
+
+
+def test_many_shallow_brackets_are_fine() -> None:
+    """A batch with hundreds of small objects has many brackets but little depth: it decodes."""
+    line = b'{"results": [' + b",".join(b'{"s": {"id": 5, "t": "[[["}}' for _ in range(300)) + b"]}\n"
+    got = records(line)
+    assert [None] == [r.error for r in got]
+
+
+def test_byte_order_mark_at_the_start() -> None:
+    """A UTF-8 byte order mark at the start of the input is not part of the first record."""
+    assert [{"a": 1}, {"a": 2}] == [r.value for r in records(b'\xef\xbb\xbf{"a": 1}\n{"a": 2}\n')]
+
+
+def test_over_long_document_is_one_error() -> None:
+    """A multi-line document over the limit is one error naming its lines; the record after it is read."""
+    data = b"{\n" + b"".join(b'  "k%d": "%s",\n' % (i, b"x" * 50) for i in range(100)) + b'  "z": 0\n}\n{"a": 1}\n'
+    got = records(data, max_bytes=1000)
+    assert 2 == len(got)
+    assert got[0].error is not None
+    assert "limit of 1000 bytes" in got[0].error.message
+    assert "to line 103" in got[0].error.message
+    assert {"a": 1} == got[1].value
+
+
+def test_blank_lines_inside_a_document() -> None:
+    """Blank lines inside a pretty-printed document are whitespace."""
+    assert [{"a": [1, 2]}] == [r.value for r in records(b'{\n\n  "a": [1,\n\n 2]\n}\n')]

@@ -159,10 +159,11 @@ def test_forced_provider_and_channel(capsys: Cap, monkeypatch: Patch) -> None:
 
 
 def test_invalid_utf8_and_long_line_records(capsys: Cap, monkeypatch: Patch) -> None:
-    """Invalid UTF-8 is an error record; a 10 MB report is decided."""
+    """Invalid UTF-8 is an error record; a 10 MB report is decided when --max-record-bytes allows it."""
     big = json.dumps({"messageId": "big", "callbackData": "x" * (10 * 1024 * 1024),
                       "status": {"groupId": 3, "id": 5}}).encode()
-    status, lines, _ = run(capsys, monkeypatch, "--now", NOW, stdin=b'{"to": "\xff"}\n' + big + b"\n")
+    status, lines, _ = run(capsys, monkeypatch, "--now", NOW, "--max-record-bytes", str(16 * 1024 * 1024),
+                           stdin=b'{"to": "\xff"}\n' + big + b"\n")
     assert 1 == status
     assert ["PayloadError", "done"] == [line.get("verdict") or line["error"]["type"] for line in lines]
 

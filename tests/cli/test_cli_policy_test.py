@@ -145,7 +145,8 @@ def test_missing_tenant_file_is_a_bad_test_file(capsys: pytest.CaptureFixture[st
     path.write_text((TESTS / "marketing.test.toml").read_text().replace('policy_dir = ".."', 'policy_dir = "."'))
     assert 2 == main(["policy", "test", str(path)])
     err = capsys.readouterr().err
-    assert "no policy file" in err
+    assert "there is no " in err
+    assert "marketing.toml" in err
     assert "pass --policy-dir DIR" in err
 
 

@@ -85,7 +85,7 @@ def test_replay_raw_reports_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith("replay: 12 records, 22 decisions compared, ")
     assert "verdict transitions (rows: old, columns: new):" in out
     assert "escalations added by route: bank-messaging-oncall" in out
-    assert "retried later 6" in out
+    assert "retried later 7" in out
     assert "by tenant:" in out
     assert "by provider:" in out
     assert "by channel:" in out
@@ -138,7 +138,7 @@ def test_bad_records_are_errors_and_the_run_goes_on(capsys: pytest.CaptureFixtur
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()][:-1]
     assert [1, 2, 3, *range(4, 24)] == [row["input"] for row in rows]
     assert ("$.outcome", "$") == (rows[1]["error"]["path"], rows[2]["error"]["path"])
-    assert "'provider' must be in" in rows[1]["error"]["message"]
+    assert "Outcome.provider: 'acme' is not known" in rows[1]["error"]["message"]
 
 
 def test_replay_writes_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path, decision_log: Path,

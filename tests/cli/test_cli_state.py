@@ -13,6 +13,8 @@ from tests.state.conftest import redis_url, state_url  # noqa: F401  (the contra
 from tests.state.reports import report
 
 NOW = "2026-11-24T10:00:00Z"
+#: The reports name tenant "acme", which has no policy file: it gets the default policy only when asked to.
+ANY_TENANT = ("--default-for-unknown-tenants",)
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
@@ -32,12 +34,12 @@ def test_evaluate_with_state_adds_state_and_dedupes_reruns(state_url: str, tmp_p
     """Each line gains a state object; a rerun of the same input is all duplicates with the same decisions."""
     path = _envelopes(tmp_path / "in.jsonl", [("p-1", "absent", "order-1"), ("p-2", "absent", "order-1"),
                                               ("p-3", "credits", "order-2")])
-    code, first, err = _run(capsys, "evaluate", path, "--state", state_url, "--now", NOW, "--batch", "2")
+    code, first, err = _run(capsys, "evaluate", path, "--state", state_url, *ANY_TENANT, "--now", NOW, "--batch", "2")
     assert 0 == code, err
     states = [json.loads(line)["state"] for line in first]
     assert [("order-1", 1), ("order-1", 2), ("order-2", 1)] == [(s["key"], s["attempts"]) for s in states]
     assert {"key", "attempts", "first_attempt_at", "duplicate"} <= set(states[0])
-    code, again, _ = _run(capsys, "evaluate", path, "--state", state_url, "--now", NOW)
+    code, again, _ = _run(capsys, "evaluate", path, "--state", state_url, *ANY_TENANT, "--now", NOW)
     assert [True] * 3 == [json.loads(line)["state"]["duplicate"] for line in again]
     assert [json.loads(line)["verdict"] for line in first] == [json.loads(line)["verdict"] for line in again]
 
@@ -47,7 +49,7 @@ def test_evaluate_reads_the_state_url_from_the_environment(tmp_path: Path, capsy
     """$DLRPOLICY_STATE stands in for --state."""
     monkeypatch.setenv("DLRPOLICY_STATE", f"sqlite:///{tmp_path / 'env.db'}")
     path = _envelopes(tmp_path / "in.jsonl", [("p-1", "absent", "k")])
-    code, lines, _ = _run(capsys, "evaluate", path, "--now", NOW)
+    code, lines, _ = _run(capsys, "evaluate", path, "--now", NOW, *ANY_TENANT)
     assert (0, "k") == (code, json.loads(lines[0])["state"]["key"])
 
 
@@ -56,8 +58,8 @@ def test_suppressions_commands(state_url: str, tmp_path: Path,  # noqa: F811
     """check exits 1 with the entry, 0 when allowed; lift refuses an opt-out without --force; export, import
     and prune work on the same store."""
     path = _envelopes(tmp_path / "in.jsonl", [("p-1", "opted-out", "k-1")])
-    assert 0 == _run(capsys, "evaluate", path, "--state", state_url, "--now", NOW)[0]
-    base = ["--state", state_url, "--now", NOW, "--tenant", "acme"]
+    assert 0 == _run(capsys, "evaluate", path, "--state", state_url, *ANY_TENANT, "--now", NOW)[0]
+    base = ["--state", state_url, *ANY_TENANT, "--now", NOW, "--tenant", "acme"]
     code, lines, _ = _run(capsys, "suppressions", "check", "--recipient", "+821012340001", *base)
     entry = json.loads(lines[0])
     assert (1, "recipient", False) == (code, entry["scope"], entry["liftable"])
@@ -73,14 +75,14 @@ def test_suppressions_commands(state_url: str, tmp_path: Path,  # noqa: F811
     dump = tmp_path / "export.jsonl"
     dump.write_text("\n".join([*exported, json.dumps({"tenant": "acme", "scope": "template", "key": "promo",
                                                        "until": "2026-11-24T09:00:00Z"})]) + "\n", encoding="utf-8")
-    assert 0 == _run(capsys, "suppressions", "import", str(dump), "--state", state_url, "--now", NOW)[0]
+    assert 0 == _run(capsys, "suppressions", "import", str(dump), "--state", state_url, *ANY_TENANT, "--now", NOW)[0]
     assert 2 == len(_run(capsys, "suppressions", "list", "--all", *base)[1])
     assert 1 == len(_run(capsys, "suppressions", "list", *base)[1])
-    assert 0 == _run(capsys, "suppressions", "prune", "--state", state_url, "--now", NOW)[0]
+    assert 0 == _run(capsys, "suppressions", "prune", "--state", state_url, *ANY_TENANT, "--now", NOW)[0]
     assert 1 == len(_run(capsys, "suppressions", "list", "--all", *base)[1])
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"scope": "recipient", "key": "+821012340009"}\n{"scope": 7}\n', encoding="utf-8")
-    code, _, err = _run(capsys, "suppressions", "import", str(bad), "--state", state_url, "--now", NOW)
+    code, _, err = _run(capsys, "suppressions", "import", str(bad), "--state", state_url, *ANY_TENANT, "--now", NOW)
     assert (1, True) == (code, "import line 2" in err)
 
 
@@ -89,8 +91,8 @@ def test_history_due_ack_and_incidents(state_url: str, tmp_path: Path,  # noqa: 
     """history prints the message; due --claim prints tokens, ack completes; incidents list/show/resolve."""
     path = _envelopes(tmp_path / "in.jsonl", [("p-1", "absent", "k-1"), ("p-2", "credits", "k-2"),
                                               ("p-3", "credits", "k-3")])
-    assert 0 == _run(capsys, "evaluate", path, "--state", state_url, "--now", NOW)[0]
-    state = ["--state", state_url]
+    assert 0 == _run(capsys, "evaluate", path, "--state", state_url, *ANY_TENANT, "--now", NOW)[0]
+    state = ["--state", state_url, *ANY_TENANT]
     code, lines, _ = _run(capsys, "history", "k-1", "--tenant", "acme", *state)
     assert (0, "k-1", 1) == (code, json.loads("\n".join(lines))["key"], json.loads("\n".join(lines))["attempts"])
     assert 1 == _run(capsys, "history", "nope", *state)[0]

@@ -165,11 +165,12 @@ reason = "Not on WhatsApp; send an SMS instead."
 
 
 def build_engine(directory: Path) -> Engine:
-    """An engine over a small test catalog with the test policy (written to ``directory``)."""
+    """An engine over a small test catalog with the test policy (written to ``directory``); the examples' tenant
+    ``acme`` has no file of its own, so it gets this policy (``default_for_unknown``)."""
     catalog = Catalog.from_tables((name, tomllib.loads(text)) for name, text in CATALOG_TABLES.items())
     path = directory / "loop.toml"
     path.write_text(POLICY, encoding="utf-8")
-    return Engine.load([path], catalog=catalog)
+    return Engine.load([path], catalog=catalog, default_for_unknown=True)
 
 
 @pytest.fixture(scope="module")

@@ -128,14 +128,91 @@ def test_jitter_differs_between_messages() -> None:
     assert len({backoff.delay(1, f"m{i}") for i in range(20)}) > 10
 
 
-def test_backoff_delay_never_overflows_at_high_attempts() -> None:
-    """A rule bounded only by its deadline can reach attempt 1,025+: the delay stays at the cap, no OverflowError."""
-    from datetime import timedelta
-
-    from dlrpolicy.model._time_rules import Backoff
-
+def test_backoff_shortest_delay_and_zero_initial_at_high_attempts() -> None:
+    """The lowest possible delay is capped too, and a zero initial delay stays zero at any attempt."""
     backoff = Backoff(initial=timedelta(minutes=1), factor=10.0, max=timedelta(hours=1), jitter=0.0)
-    assert timedelta(hours=1) == backoff.delay(5000, "m")
     assert timedelta(hours=1) == backoff.shortest_delay(10**6)
     zero = Backoff(initial=timedelta(0), factor=10.0, max=timedelta(hours=1), jitter=0.0)
     assert timedelta(0) == zero.delay(10**6, "m")
+
+
+def test_backoff_of_factor_one_is_constant_at_any_attempt() -> None:
+    """A factor of 1 never reaches the cap: the delay is the initial one even past a million retries."""
+    backoff = Backoff(initial=timedelta(minutes=5), factor=1.0, max=timedelta(hours=1), jitter=0.0)
+    assert timedelta(minutes=5) == backoff.delay(2_000_000, "m")
+
+
+@pytest.mark.parametrize("retry_number", [1025, 10_000, 1_000_000])
+def test_backoff_never_overflows(retry_number: int) -> None:
+    """Far past the cap the delay is the cap: 2.0 ** 1024 is not computed (it overflows a float)."""
+    backoff = Backoff(timedelta(seconds=30), 2.0, timedelta(hours=1), 0.0)
+    assert timedelta(hours=1) == backoff.delay(retry_number, "m")
+    assert timedelta(hours=1) == Backoff(timedelta(seconds=1), 10.0, timedelta(hours=1), 0.0).delay(retry_number, "m")
+
+
+def test_jitter_of_a_lone_surrogate_message_id() -> None:
+    """A message id with a lone surrogate ("\\ud800", from a JSON escape) jitters like any other id."""
+    assert jitter_fraction("\ud800", 1) == jitter_fraction("\ud800", 1)
+    assert jitter_fraction("\ud800", 1) != jitter_fraction("\ud801", 1)
+
+
+# --- daylight-saving changes: America/New_York falls back on 2026-11-01 (01:00-02:00 twice), springs forward on
+# --- 2027-03-14 (02:00-03:00 never happens).
+
+def test_window_opening_from_the_repeated_hour_is_not_before_now() -> None:
+    """now in the second 01:20 (fold=1, 06:20 UTC): the 01:30 opening is the second 01:30, not the first (05:30
+    UTC, which is before now)."""
+    window = _daily("01:30-03:00", zone=NY)
+    now = datetime(2026, 11, 1, 1, 20, fold=1, tzinfo=NY)
+    opening = window.next_opening(now)
+    assert opening >= now
+    assert datetime(2026, 11, 1, 6, 30, tzinfo=UTC) == opening
+
+
+def test_window_contains_by_the_wall_clock_in_the_repeated_hour() -> None:
+    """Both passes through 01:15 are inside 01:00-01:30; 01:45 on either pass is not."""
+    window = _daily("01:00-01:30", zone=NY)
+    for fold in (0, 1):
+        assert window.contains(datetime(2026, 11, 1, 1, 15, fold=fold, tzinfo=NY))
+        assert not window.contains(datetime(2026, 11, 1, 1, 45, fold=fold, tzinfo=NY))
+
+
+def test_window_second_pass_through_its_hours_is_an_opening() -> None:
+    """After the first 01:00-01:30 has passed, the second pass (EST) opens the window again that night."""
+    window = _daily("01:00-01:30", zone=NY)
+    after_first = datetime(2026, 11, 1, 5, 40, tzinfo=UTC)  # 01:40 EDT
+    assert datetime(2026, 11, 1, 6, 0, tzinfo=UTC) == window.next_opening(after_first)
+
+
+def test_window_inside_the_spring_gap_is_skipped() -> None:
+    """A window that lies wholly in the skipped hour does not open that day: its next opening is the next day's."""
+    window = _daily("02:10-02:40", zone=NY)
+    before = datetime(2027, 3, 14, 1, 0, tzinfo=NY)
+    opening = window.next_opening(before)
+    assert window.contains(opening)
+    assert datetime(2027, 3, 15, 2, 10, tzinfo=NY) == opening
+
+
+def test_calendar_time_from_the_repeated_hour_is_not_before_now() -> None:
+    """`next 01:45` from the second 01:30 is the second 01:45 (06:45 UTC), not the first (05:45 UTC)."""
+    at = CalendarTime.parse("next 01:45", NY)
+    now = datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=NY)
+    assert datetime(2026, 11, 1, 6, 45, tzinfo=UTC) == at.after(now)
+
+
+def test_calendar_time_in_the_repeated_hour_from_before_it() -> None:
+    """`next 01:30` from 00:30 EDT is the first 01:30 (05:30 UTC)."""
+    at = CalendarTime.parse("next 01:30", NY)
+    assert datetime(2026, 11, 1, 5, 30, tzinfo=UTC) == at.after(datetime(2026, 11, 1, 0, 30, tzinfo=NY))
+
+
+def test_results_are_utc() -> None:
+    """Openings and calendar times come back in UTC, so adding to them is elapsed time."""
+    assert UTC is _daily("08:00-20:50").next_opening(datetime(2026, 11, 24, 23, 0, tzinfo=SEOUL)).tzinfo
+    assert UTC is CalendarTime.parse("next_day 00:05", NY).after(datetime(2026, 11, 24, 10, tzinfo=UTC)).tzinfo
+
+
+def test_range_cannot_start_at_24_00() -> None:
+    """24:00 ends a day; it does not start one."""
+    with pytest.raises(ValueError, match="24:00"):
+        parse_range("24:00-08:00")

@@ -77,9 +77,18 @@ def test_other_tenants_unaffected(tmp_path: Path) -> None:
     assert "handset-permanent" == _decide(store, "beta", _sms(1, 1))[1]
 
 
-def test_tenant_without_file_uses_default(tmp_path: Path) -> None:
-    """A tenant with no file gets the base policy."""
-    store = _store(tmp_path)
+def test_tenant_without_file_is_an_error(tmp_path: Path) -> None:
+    """A tenant with no file (a typo, say) is a TenantError naming the known tenants and the opt-in."""
+    store = _store(tmp_path, bank="[defaults]\nmax_attempts = 2\n")
+    with pytest.raises(TenantError, match="unknown tenant") as info:
+        store.get("bnak")
+    assert "tenants with a file: bank" in str(info.value)
+    assert "default_for_unknown=True" in str(info.value)
+
+
+def test_tenant_without_file_gets_the_default_when_opted_in(tmp_path: Path) -> None:
+    """default_for_unknown=True gives tenants without a file the base policy."""
+    store = PolicyStore(tmp_path, base=[small_layer()], check_interval=0, default_for_unknown=True)
     assert store.get("nobody") is store.default
 
 

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from dlrpolicy import CodeRef, Engine, History, Outcome, PayloadError
 from dlrpolicy.adapters._stream import read_records
 from dlrpolicy.policy._layers import default_policy
+from dlrpolicy.report._chunks import read_chunks
 from dlrpolicy.report._decision_log import LOG_KEYS, log_line, read_log_entry, used_history
-from dlrpolicy.report._replay import ReplayConfig, read_chunks, replay_chunks
+from dlrpolicy.report._replay import ReplayConfig, replay_chunks
 from tests.conftest import NOW
 from tests.strategies import catalog_outcomes, histories
 
@@ -87,12 +88,14 @@ def _log_of(payloads: list[str], now: datetime) -> list[str]:
 
 @pytest.fixture(scope="module")
 def mixed_input(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Log lines, pretty-printed payloads, blank and garbage lines, truncated documents and an over-long line."""
+    """Log lines, pretty-printed payloads (one with an inner object in column 0, where chunks may be cut), blank
+    and garbage lines, truncated documents and an over-long line."""
     log = _log_of(PAYLOADS[:6], NOW)
     pretty = (ROOT / "examples" / "payloads" / "nhn_message_results.json").read_text(encoding="utf-8")
     parts = [log[0], "not json at all", "", pretty.rstrip(), log[1], '{"results": [', '  {"messageId": "x",',
              *log[2:5], "[1, 2", '{"report": {"results": []}, "attempts": 2}', "x" * 9000, *log[5:9],
-             pretty.rstrip(), '{"truncated": [', '  "at the end"']
+             pretty.rstrip(), '{"results": [', '{"messageId": "column-0", "status": {"groupId": 3, "id": 5}}', ']}',
+             *log[9:10], '{"truncated": [', '  "at the end"']
     path = tmp_path_factory.mktemp("replay") / "mixed.jsonl"
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")
     return str(path)
@@ -117,9 +120,10 @@ def test_chunking_changes_nothing(mixed_input: str) -> None:
     errors = [row for row in rows if "error" in row]
     messages = [row["error"]["message"] for row in errors]
     assert any(f"{mixed_input} line 2: invalid JSON" in m for m in messages)
-    assert any("truncated JSON document (it never closes; a new record starts on line" in m for m in messages)
+    assert any("truncated or invalid JSON document: line " in m and "does not continue it" in m for m in messages)
     assert any("the input ended before it was complete" in m for m in messages)
-    assert any("longer than 8000 bytes" in m for m in messages)
+    assert any("longer than the limit of 8000 bytes" in m for m in messages)
+    assert any(row.get("message_id") == "column-0" for row in rows)
     numbers = [row["input"] for row in rows]
     assert numbers == sorted(numbers)
 
@@ -152,7 +156,7 @@ def test_replaying_a_log_under_its_own_policy_changes_nothing(tmp_path: Path) ->
 
 def test_long_lines_are_shortened_before_they_are_held(tmp_path: Path) -> None:
     """A line far over the record limit is cut to just over it while reading, and still reported as too long."""
-    from dlrpolicy.report._replay import chunk_records
+    from dlrpolicy.report._chunks import chunk_records
 
     path = tmp_path / "long.jsonl"
     path.write_bytes(b'{"first": 0}\n' + b"x" * 100_000 + b'\n{"a": 1}\n')
@@ -161,5 +165,5 @@ def test_long_lines_are_shortened_before_they_are_held(tmp_path: Path) -> None:
     records = [record for chunk in chunks for record in chunk_records(chunk, max_bytes=1000)]
     assert [1, 2, 3] == [record.number for record in records]
     assert records[1].error is not None
-    assert f"{path} line 2: the record is longer than 1000 bytes" in records[1].error.message
+    assert f"{path} line 2: the record is longer than the limit of 1000 bytes" in records[1].error.message
     assert {"a": 1} == records[2].value

@@ -62,4 +62,4 @@ def store(state_url: str) -> Iterator[Store]:
 @pytest.fixture
 def recorder(store: Store) -> Recorder:
     """A recorder over the shipped default policy."""
-    return Recorder(Engine.default(), store)
+    return Recorder(Engine.default(default_for_unknown=True), store)

@@ -45,7 +45,7 @@ def reports() -> tuple[list[tuple[str, str | None, str, str]], dict[str, int], s
 def _write(url: str, seed: int, out: str) -> None:
     rows, _, _ = reports()
     random.Random(seed).shuffle(rows)
-    recorder = Recorder(Engine.default(), open_store(url))
+    recorder = Recorder(Engine.default(default_for_unknown=True), open_store(url))
     done = []
     for start in range(0, len(rows), 25):
         batch = [Report(outcome=outcome(m, code, to=to), key=key) for m, key, code, to in rows[start:start + 25]]
@@ -72,7 +72,7 @@ def test_eight_writers_keep_one_history_per_message(state_url: str, store: Store
     firsts = Counter(report for report, duplicate in results if not duplicate)
     assert (WRITERS * 1000, len(distinct)) == (len(results), len(firsts))
     assert {1} == set(firsts.values())
-    recorder = Recorder(Engine.default(), store)
+    recorder = Recorder(Engine.default(default_for_unknown=True), store)
     for key, expected in ids.items():
         history = recorder.history(key)
         assert history is not None
@@ -82,7 +82,7 @@ def test_eight_writers_keep_one_history_per_message(state_url: str, store: Store
 
 
 def _claim(url: str, out: str) -> None:
-    recorder = Recorder(Engine.default(), open_store(url))
+    recorder = Recorder(Engine.default(default_for_unknown=True), open_store(url))
     claimed = []
     while entries := recorder.claim(now=NOW + timedelta(days=1), limit=7, lease="10m"):
         claimed += [entry.key for entry in entries]
@@ -91,7 +91,7 @@ def _claim(url: str, out: str) -> None:
 
 def test_four_claimers_never_share_an_entry_inside_its_lease(state_url: str, store: Store, tmp_path: Path) -> None:
     """Every due entry goes to exactly one of four processes; none acks, so after the lease all come back."""
-    recorder = Recorder(Engine.default(), store)
+    recorder = Recorder(Engine.default(default_for_unknown=True), store)
     recorder.record_many([Report(outcome=outcome(f"m-{n:03d}", "absent")) for n in range(200)], now=NOW)
     ctx = multiprocessing.get_context("fork")
     outs = [str(tmp_path / f"c{n}.json") for n in range(CLAIMERS)]

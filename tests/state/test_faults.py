@@ -34,7 +34,7 @@ def _reports() -> list[Report]:
 
 
 def _record(url: str, kill_after: int | None) -> None:
-    recorder = Recorder(Engine.default(), open_store(url))
+    recorder = Recorder(Engine.default(default_for_unknown=True), open_store(url))
     if kill_after is not None:
         real = recorder_module.apply_report
         calls = [0]
@@ -53,7 +53,7 @@ def _record(url: str, kill_after: int | None) -> None:
 
 def dump(store: Store) -> dict[str, Any]:
     """Everything the store holds that a report can change, in a comparable form."""
-    recorder = Recorder(Engine.default(), store)
+    recorder = Recorder(Engine.default(default_for_unknown=True), store)
     histories = {}
     for n in range(120):
         found = recorder.history(f"m-{n:03d}", tenant="acme")
@@ -109,7 +109,7 @@ def test_redis_restarted_mid_run_loses_nothing_and_counts_nothing_twice(tmp_path
     server = ValkeyServer(tmp_path, durable=True).start()
     url = server.url
     command = [sys.executable, "-m", "dlrpolicy", "evaluate", "--state", url, "--batch", "10",
-               "--now", "2026-11-24T10:00:00Z"]
+               "--default-for-unknown-tenants", "--now", "2026-11-24T10:00:00Z"]
     try:
         run = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                text=True)
@@ -135,7 +135,7 @@ def test_redis_restarted_mid_run_loses_nothing_and_counts_nothing_twice(tmp_path
         assert 0 == rerun.returncode, rerun.stderr
         states = [json.loads(line)["state"] for line in rerun.stdout.splitlines()]
         assert [n not in range(10, 20) for n in range(30)] == [s["duplicate"] for s in states]
-        recorder = Recorder(Engine.default(), open_store(url))
+        recorder = Recorder(Engine.default(default_for_unknown=True), open_store(url))
         for n in range(30):
             history = recorder.history(f"r-{n:03d}", tenant="acme")
             assert history is not None
@@ -148,7 +148,7 @@ def test_redis_restarted_mid_run_loses_nothing_and_counts_nothing_twice(tmp_path
 def test_nothing_scheduled_is_lost_by_a_crash_between_claim_and_ack(state_url: str, store: Store,
                                                                     code: str) -> None:
     """A worker that claimed and died: its entries are due again once the lease ends, never inside it."""
-    recorder = Recorder(Engine.default(), store)
+    recorder = Recorder(Engine.default(default_for_unknown=True), store)
     recorder.record_many([Report(outcome=outcome(f"m-{n}", code)) for n in range(5)], now=NOW)
     later = NOW + timedelta(hours=1)
     claimed = recorder.claim(now=later, limit=5, lease="5m")
