@@ -45,6 +45,12 @@ class NaiveCandidate:
                 return plan
         return self._fallback
 
+    def route_for(self, channel: str) -> tuple[Plan, dict[str, object]]:
+        """`plan_for` with the decision fields of the plan for this entry (built on every call: the baseline
+        precomputes nothing per entry)."""
+        plan = self.plan_for(channel)
+        return plan, plan.decision_fields(self.identity, self.reason_prefix)
+
 
 class NaivePolicy:
     """Duck-typed `CompiledPolicy` whose `resolve` does a catalog lookup and whose candidates scan rules."""

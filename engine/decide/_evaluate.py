@@ -7,13 +7,13 @@ from typing import Final
 
 from ..model._datetimes import EARLIEST, LATEST, iso_z, require_instant
 from ..model._decision import CodeIdentity, Decision
-from ..model._outcome import History, Outcome
+from ..model._outcome import History, Outcome, Resend
 from ..model._time_rules import Window
 from ..model._vocabulary import DEFAULT_CHANNEL
 from ..policy._compile import CompiledPolicy
 from ..policy._plan import Plan
 from ._effects import effects
-from ._resolve import deciding_code, shared_identity, unknown_identity, unknown_prefix
+from ._resolve import deciding_code, quick_candidate, shared_identity, unknown_identity, unknown_prefix
 
 #: What the reason adds when the provider's own fallback (NHN's SMS resend) shaped the decision.
 _RESEND_NOTES: Final = {
@@ -94,27 +94,13 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
         now = now.astimezone(UTC)
     note = ""
     channel = outcome.channel
-    if outcome.event is not None:
-        plan = policy.events[outcome.event]
-        identity = CodeIdentity(outcome.provider, "event", None, None, outcome.event.upper())
-        prefix = f"{outcome.event.upper()}: "
+    cand = None if outcome.event is not None else quick_candidate(policy, outcome)
+    if cand is not None:
+        # The channel the code's table implies when the report did not say (channel_for gives the same).
+        channel = channel or DEFAULT_CHANNEL.get(cand.entry.product, "sms")
+        plan, base = cand.route_for(channel)
     else:
-        resolved, note = deciding_code(policy, outcome)
-        cand = resolved.candidate
-        if cand is not None:
-            # The channel the code's table implies when the report did not say (channel_for gives the same).
-            channel = channel or DEFAULT_CHANNEL.get(cand.entry.product, "sms")
-            plan = cand.plan_for(channel)
-            identity = cand.identity
-            prefix = cand.reason_prefix
-        elif resolved.shared is not None:
-            plan = resolved.shared
-            identity = shared_identity(resolved, outcome)
-            prefix = f"{identity.name or identity.id}: "
-        else:
-            plan = policy.unknown_permanent if resolved.ref.permanent else policy.unknown
-            identity = unknown_identity(resolved, outcome)
-            prefix = unknown_prefix(resolved, outcome)
+        plan, base, note, channel = _decided_slowly(policy, outcome)
     channel = channel or "sms"
 
     if history is None:
@@ -128,68 +114,120 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
     resend = outcome.resend
     if resend is not None and resend.state == "failed":
         tried = (*tried, resend.channel)
-    if first.tzinfo is not UTC:
-        first = first.astimezone(UTC)
     verdict = plan.verdict
     retry_at = check_at = give_up_at = None
-    exhausted = ""
     escalate_early = False
     if verdict == "retry" or verdict == "wait":
-        if plan.give_up_after is not None:
-            give_up_at = first + plan.give_up_after
-        if plan.same_day_zone is not None:
-            end_of_day = _end_of_day(first, plan)
-            if give_up_at is None or end_of_day < give_up_at:
-                give_up_at = end_of_day
-        if plan.max_attempts is not None and attempts >= plan.max_attempts and verdict == "retry":
-            exhausted = f"the attempt limit ({plan.max_attempts}) is reached"
-        elif not proven and plan.implied_attempts is not None and attempts >= plan.implied_attempts:
-            exhausted = (f"the rule's interval and deadline allow {plan.implied_attempts} attempts, and without the "
-                         "first attempt's time the deadline cannot be checked")
-        elif plan.channel is not None and (plan.channel in tried or plan.channel == outcome.channel):
-            exhausted = f"the fallback channel {plan.channel} was already tried"
-        else:
-            type_window = None
-            if verdict == "retry" and plan.window is None and outcome.message_type is not None:
-                type_window = policy.window_for_type(outcome.message_type)
-            due, timing, escalate_early = next_time(plan, outcome, now, attempts, type_window)
-            note += timing
-            if escalate_early:
-                verdict = "escalate"
-            elif give_up_at is not None and due > give_up_at:
-                exhausted = "the next attempt would land after the deadline" if verdict == "retry" else \
-                    "the deadline for a final result has passed"
-            elif verdict == "retry":
-                retry_at = due
-            elif plan.at is not None or plan.after is not None or plan.every is not None:
-                check_at = due
-        if exhausted:
-            verdict = plan.on_exhausted
-            note += f" Gave up: {exhausted}."
-    if resend is not None and resend.state in ("delivered", "pending") and verdict != "done":
-        verdict = "done" if resend.state == "delivered" else "wait"
-        retry_at = check_at = None
-    if resend is not None and resend.state != "none":
-        code = f", its result {resend.result_code}" if resend.result_code else ""
-        if resend.state in _RESEND_NOTES:
-            note += _RESEND_NOTES[resend.state].format(channel=resend.channel, reported=resend.reported or
-                                                       resend.state, code=code)
-    suppress, escalate, key_note = effects(plan, outcome, now, verdict, channel)
-    if escalate_early and escalate is None:
-        escalate = plan.default_escalation
-    return Decision(
-        verdict=verdict,
-        attempt=attempts + 1,
-        rule=plan.rule,
-        rule_source=plan.source,
-        layers=plan.layers,
-        code=identity,
-        reason=prefix + plan.reason + note + key_note,
-        retry_at=retry_at,
-        give_up_at=give_up_at,
-        check_at=check_at,
-        channel=plan.channel if verdict == "retry" else None,
-        suppress=suppress,
-        escalate=escalate,
-        policy_version=policy.version,
-    )
+        if first.tzinfo is not UTC:
+            first = first.astimezone(UTC)
+        retry_at, check_at, give_up_at, verdict, more, escalate_early = _timing(
+            policy, plan, outcome, now, attempts, first, proven, tried)
+        note += more
+    if resend is not None:
+        if resend.state in ("delivered", "pending") and verdict != "done":
+            verdict = "done" if resend.state == "delivered" else "wait"
+            retry_at = check_at = None
+        note += _resend_note(resend)
+    # The decision: the plan's fields for this code, and what this report changed (one dict copy, not fourteen
+    # keyword arguments: this runs for every report).
+    decision = _new(Decision)
+    fields = decision.__dict__
+    fields.update(base)
+    fields["attempt"] = attempts + 1
+    fields["policy_version"] = policy.version
+    if verdict != plan.verdict:
+        fields["verdict"] = verdict
+        fields["channel"] = plan.channel if verdict == "retry" else None
+    if plan.suppress is not None or verdict == "suppress" or verdict != plan.verdict or escalate_early:
+        suppress, escalate, key_note = effects(plan, outcome, now, verdict, channel)
+        if escalate_early and escalate is None:
+            escalate = plan.default_escalation
+        fields["suppress"] = suppress
+        fields["escalate"] = escalate
+        note += key_note
+    if note:
+        fields["reason"] = base["reason"] + note  # type: ignore[operator]
+    if retry_at is not None:
+        fields["retry_at"] = retry_at
+    if give_up_at is not None:
+        fields["give_up_at"] = give_up_at
+    if check_at is not None:
+        fields["check_at"] = check_at
+    return decision
+
+
+_new = object.__new__
+
+
+def _decided_slowly(policy: CompiledPolicy, outcome: Outcome) -> tuple[Plan, dict[str, object], str, str | None]:
+    """Plan, decision fields, note and channel of an outcome `quick_candidate` does not take: events, reports with
+    two codes that disagree, ambiguous and unknown codes."""
+    channel = outcome.channel
+    if outcome.event is not None:
+        plan = policy.events[outcome.event]
+        name = outcome.event.upper()
+        return (plan, plan.decision_fields(CodeIdentity(outcome.provider, "event", None, None, name), f"{name}: "),
+                "", channel)
+    resolved, note = deciding_code(policy, outcome)
+    cand = resolved.candidate
+    if cand is not None:
+        channel = channel or DEFAULT_CHANNEL.get(cand.entry.product, "sms")
+        plan, base = cand.route_for(channel)
+        return plan, base, note, channel
+    if resolved.shared is not None:
+        plan = resolved.shared
+        identity = shared_identity(resolved, outcome)
+        return plan, plan.decision_fields(identity, f"{identity.name or identity.id}: "), note, channel
+    plan = policy.unknown_permanent if resolved.ref.permanent else policy.unknown
+    return (plan, plan.decision_fields(unknown_identity(resolved, outcome), unknown_prefix(resolved, outcome)),
+            note, channel)
+
+
+def _timing(policy: CompiledPolicy, plan: Plan, outcome: Outcome, now: datetime, attempts: int, first: datetime,
+            proven: bool, tried: tuple[str, ...]) -> tuple[datetime | None, datetime | None, datetime | None, str,
+                                                           str, bool]:
+    """Retry and wait plans: (retry_at, check_at, give_up_at, verdict, note, escalate early)."""
+    verdict = plan.verdict
+    retry_at = check_at = give_up_at = None
+    note = exhausted = ""
+    escalate_early = False
+    if plan.give_up_after is not None:
+        give_up_at = first + plan.give_up_after
+    if plan.same_day_zone is not None:
+        end_of_day = _end_of_day(first, plan)
+        if give_up_at is None or end_of_day < give_up_at:
+            give_up_at = end_of_day
+    if plan.max_attempts is not None and attempts >= plan.max_attempts and verdict == "retry":
+        exhausted = f"the attempt limit ({plan.max_attempts}) is reached"
+    elif not proven and plan.implied_attempts is not None and attempts >= plan.implied_attempts:
+        exhausted = (f"the rule's interval and deadline allow {plan.implied_attempts} attempts, and without the "
+                     "first attempt's time the deadline cannot be checked")
+    elif plan.channel is not None and (plan.channel in tried or plan.channel == outcome.channel):
+        exhausted = f"the fallback channel {plan.channel} was already tried"
+    else:
+        type_window = None
+        if verdict == "retry" and plan.window is None and outcome.message_type is not None:
+            type_window = policy.window_for_type(outcome.message_type)
+        due, note, escalate_early = next_time(plan, outcome, now, attempts, type_window)
+        if escalate_early:
+            verdict = "escalate"
+        elif give_up_at is not None and due > give_up_at:
+            exhausted = "the next attempt would land after the deadline" if verdict == "retry" else \
+                "the deadline for a final result has passed"
+        elif verdict == "retry":
+            retry_at = due
+        elif plan.at is not None or plan.after is not None or plan.every is not None:
+            check_at = due
+    if exhausted:
+        verdict = plan.on_exhausted
+        note += f" Gave up: {exhausted}."
+    return retry_at, check_at, give_up_at, verdict, note, escalate_early
+
+
+def _resend_note(resend: Resend) -> str:
+    """What the reason says about the provider's own fallback."""
+    if resend.state not in _RESEND_NOTES:
+        return ""
+    code = f", its result {resend.result_code}" if resend.result_code else ""
+    return _RESEND_NOTES[resend.state].format(channel=resend.channel, reported=resend.reported or resend.state,
+                                              code=code)

@@ -69,9 +69,50 @@ def pick(tables: Tables, ref: CodeRef) -> tuple[tuple[Candidate, ...], int]:
 def _product(outcome: Outcome, kind: str) -> str:
     if outcome.product is not None:
         return outcome.product
-    if outcome.channel is None and outcome.provider == "infobip" and kind != "http":
-        return ANY_PRODUCT
-    return product_for(outcome.provider, outcome.channel or "", kind)
+    key = (outcome.provider, outcome.channel, kind)
+    found = _PRODUCTS.get(key)
+    if found is None:
+        if outcome.channel is None and outcome.provider == "infobip" and kind != "http":
+            found = ANY_PRODUCT
+        else:
+            found = product_for(outcome.provider, outcome.channel or "", kind)
+        _PRODUCTS[key] = found  # bounded by the vocabulary: providers x channels x kinds
+    return found
+
+
+_PRODUCTS: dict[tuple[str, str | None, str], str] = {}
+
+
+def _single(policy: CompiledPolicy, outcome: Outcome, kind: str, ref: CodeRef) -> Candidate | None:
+    """The one catalog entry ``ref`` can mean, when its product's table has exactly one entry with its id that
+    agrees with what the report says; None otherwise (`resolve` then works it out in full)."""
+    tables = policy.resolve(outcome.provider, kind, _product(outcome, kind), ref.id)
+    if len(tables) == 1:
+        cands = tables[0]
+        if len(cands) == 1:
+            entry = cands[0].entry
+            group, name = ref.group_id, ref.name
+            if ((group is None or entry.group_id is None or entry.group_id == group)
+                    and (name is None or entry.name == name)):
+                return cands[0]
+    return None
+
+
+def quick_candidate(policy: CompiledPolicy, outcome: Outcome) -> Candidate | None:
+    """The deciding candidate of the common report, in the fewest steps: one code, or a status with an OK error,
+    each resolving to a single entry.  None for everything else, which `deciding_code` decides by the full rules
+    (it gives the same answer for the reports this one takes)."""
+    status, error = outcome.status, outcome.error
+    kinds = SLOT_KINDS[outcome.provider]
+    if error is not None:
+        found = _single(policy, outcome, error.kind or kinds[1], error)
+        if found is None or status is None:
+            return found
+        if not found.entry.success:
+            return None  # a status and a failing error: which decides is the full rules' question
+    if status is None:
+        return None
+    return _single(policy, outcome, kinds[0], status)
 
 
 def resolve(policy: CompiledPolicy, outcome: Outcome, kind: str, ref: CodeRef) -> Resolved:

@@ -51,6 +51,26 @@ def _local(day: date, minute: int, zone: ZoneInfo, fold: int = 0) -> datetime:
     return datetime.combine(day, time(minute // 60, minute % 60, fold=fold), tzinfo=zone).astimezone(UTC)
 
 
+_MINUTE: Final = timedelta(minutes=1)
+_LAST_MICROSECOND: Final = timedelta(seconds=59, microseconds=999_999)
+#: Minutes remembered per window or calendar time; the memo starts over when full (it only saves work).
+_MEMO_MAX: Final = 4096
+_MISSING: Final = object()
+
+
+def _steady_minute(moment: datetime, zone: ZoneInfo) -> bool:
+    """True when, for the whole UTC minute of ``moment``, the wall clock in ``zone`` moves in step with it (a
+    whole-minute offset that does not change within the minute).
+
+    Windows open and close, and calendar times fall, on whole wall-clock minutes, so within such a minute every
+    instant gets the same answer: it can be remembered for the minute.  Minutes where the offset changes (a
+    daylight-saving change) or is not whole (local mean time before 1972 in a few zones) are always computed."""
+    start = moment.replace(second=0, microsecond=0)
+    offset = start.astimezone(zone).utcoffset()
+    return (offset is not None and not offset % _MINUTE
+            and (start + _LAST_MICROSECOND).astimezone(zone).utcoffset() == offset)
+
+
 # Windows and calendar times compare and return UTC instants and use the zone only to read wall clocks: aware
 # datetimes that share a tzinfo compare by wall clock, which in a repeated hour puts 01:30 (first pass) after 01:20
 # (second pass) and so produced retries before now.
@@ -67,6 +87,8 @@ class Window:
     name: str
     zone: ZoneInfo
     ranges: tuple[tuple[tuple[int, int], ...], ...]
+    # UTC minute -> None (the window is open through the minute) or the next opening (it is closed through it).
+    _openings: dict[int, datetime | None] = attrs.field(factory=dict, init=False, eq=False, repr=False)
 
     def contains(self, moment: datetime) -> bool:
         """True when the wall clock in the window's zone reads inside an allowed range at ``moment``."""
@@ -80,7 +102,26 @@ class Window:
         return any(end < start and minute < end for start, end in self.ranges[weekday - 1])
 
     def next_opening(self, moment: datetime) -> datetime:
-        """``moment`` itself (in UTC) when allowed, else the earliest later instant at which a range opens."""
+        """``moment`` itself (in UTC) when allowed, else the earliest later instant at which a range opens.
+
+        Remembered per UTC minute (see `_steady_minute`): a report batch asks about the same few minutes again
+        and again, and the zone arithmetic below costs several microseconds."""
+        if moment.tzinfo is not UTC:
+            moment = moment.astimezone(UTC)
+        openings = self._openings
+        key = int(moment.timestamp()) // 60
+        found = openings.get(key, _MISSING)
+        if found is _MISSING:
+            found = self.next_opening_computed(moment)
+            if not _steady_minute(moment, self.zone):
+                return found
+            if len(openings) >= _MEMO_MAX:
+                openings.clear()
+            openings[key] = found = None if found == moment else found
+        return moment if found is None else found  # type: ignore[return-value]
+
+    def next_opening_computed(self, moment: datetime) -> datetime:
+        """`next_opening` worked out from the zone's rules, without the memo."""
         moment = moment.astimezone(UTC)
         if self.contains(moment):
             return moment
@@ -114,6 +155,8 @@ class CalendarTime:
     mode: str
     minute_of_day: int
     zone: ZoneInfo
+    # UTC minute -> the instant named from any moment of that minute.
+    _instants: dict[int, datetime] = attrs.field(factory=dict, init=False, eq=False, repr=False)
 
     @classmethod
     def parse(cls, text: str, zone: ZoneInfo) -> CalendarTime:
@@ -130,7 +173,24 @@ class CalendarTime:
         return cls(match.group(1), minute, zone)
 
     def after(self, now: datetime) -> datetime:
-        """The instant (in UTC) this calendar time names, seen from ``now``."""
+        """The instant (in UTC) this calendar time names, seen from ``now`` (remembered per UTC minute, as
+        `Window.next_opening` is)."""
+        if now.tzinfo is not UTC:
+            now = now.astimezone(UTC)
+        instants = self._instants
+        key = int(now.timestamp()) // 60
+        found = instants.get(key)
+        if found is None:
+            found = self.after_computed(now)
+            if not _steady_minute(now, self.zone):
+                return found
+            if len(instants) >= _MEMO_MAX:
+                instants.clear()
+            instants[key] = found
+        return found
+
+    def after_computed(self, now: datetime) -> datetime:
+        """`after` worked out from the zone's rules, without the memo."""
         now = now.astimezone(UTC)
         today = now.astimezone(self.zone).date()
         if self.mode == "next_day":

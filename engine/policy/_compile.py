@@ -41,13 +41,24 @@ class Candidate:
     #: Plans in the order they are tried; each applies to ``plan.channels`` (None: any), the last to any.
     plans: tuple[Plan, ...]
     matched: tuple[Rule, ...] = attrs.field(eq=False, repr=False)
+    #: Each plan with the fields of the decisions it makes for this code (`Plan.decision_fields`), built once.
+    routes: tuple[tuple[Plan, dict[str, object]], ...] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "routes", tuple((plan, plan.decision_fields(self.identity, self.reason_prefix))
+                                                 for plan in self.plans))
 
     def plan_for(self, channel: str) -> Plan:
         """The winning plan for a report on ``channel``."""
-        for plan in self.plans:
-            if plan.channels is None or channel in plan.channels:
-                return plan
-        return self.plans[-1]
+        return self.route_for(channel)[0]
+
+    def route_for(self, channel: str) -> tuple[Plan, dict[str, object]]:
+        """The winning plan for a report on ``channel``, with the fields of its decisions."""
+        for route in self.routes:
+            channels = route[0].channels
+            if channels is None or channel in channels:
+                return route
+        return self.routes[-1]
 
 
 def _identity(entry: CodeEntry) -> CodeIdentity:

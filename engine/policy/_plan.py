@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from ..model._decision import EscalateEffect
+from ..model._decision import CodeIdentity, EscalateEffect
 from ..model._duration import format_duration as fmt
 from ..model._time_rules import Backoff, CalendarTime, Window
 from ._rules import Body, Defaults, Match, SuppressSpec
@@ -47,6 +47,20 @@ class Plan:
     #: when the history cannot prove when the first attempt was, so a deadline counted from each resend's own
     #: ``sentAt`` cannot slide for ever.  None for rules without both an interval and a deadline.
     implied_attempts: int | None = None
+
+    def decision_fields(self, code: CodeIdentity, prefix: str) -> dict[str, object]:
+        """The fields of the `Decision` this plan makes for ``code`` when nothing about the report changes it:
+        its verdict, reason, channel and escalation, with no times, no suppression and no attempt yet.
+        `evaluate` builds each decision from these (one dict copy rather than fourteen keyword arguments) and
+        overwrites what the report changes; tests hold the result to the plain construction."""
+        verdict = self.verdict
+        return {
+            "verdict": verdict, "attempt": 0, "rule": self.rule, "rule_source": self.source, "layers": self.layers,
+            "code": code, "reason": prefix + self.reason, "retry_at": None, "give_up_at": None, "check_at": None,
+            "channel": self.channel if verdict == "retry" else None, "suppress": None,
+            "escalate": self.escalate or (self.default_escalation if verdict == "escalate" else None),
+            "policy_version": "",
+        }
 
     def describe_timing(self) -> str:
         """One line: ``every 24h, give up after 7d`` / ``next_day 00:05 America/New_York`` / ``-``."""
