@@ -17,7 +17,7 @@ from __future__ import annotations
 from dlrpolicy.model._decision import CodeIdentity
 from dlrpolicy.model._vocabulary import VOCABULARY
 from dlrpolicy.policy._catalog import Catalog, lookup_chain
-from dlrpolicy.policy._compile import ANY_PRODUCT, CompiledPolicy
+from dlrpolicy.policy._compile import ANY_PRODUCT, CompiledPolicy, Route
 from dlrpolicy.policy._entries import CodeEntry
 from dlrpolicy.policy._plan import Plan, make_plan
 from dlrpolicy.policy._rules import Rule
@@ -45,11 +45,11 @@ class NaiveCandidate:
                 return plan
         return self._fallback
 
-    def route_for(self, channel: str) -> tuple[Plan, dict[str, object]]:
+    def route_for(self, channel: str) -> Route:
         """`plan_for` with the decision fields of the plan for this entry (built on every call: the baseline
         precomputes nothing per entry)."""
         plan = self.plan_for(channel)
-        return plan, plan.decision_fields(self.identity, self.reason_prefix)
+        return Route(plan, plan.decision_fields(self.identity, self.reason_prefix))
 
 
 class NaivePolicy:
@@ -70,10 +70,18 @@ class NaivePolicy:
         self.events = compiled.events
         self.window_for_type = compiled.window_for_type
         self.version = compiled.version
+        # No precomputed single-entry keys: every code is resolved through `resolve` below.
+        self.singles: dict[object, None] = {}
+        self.base_singles: dict[object, None] = {}
+        self.own_index: dict[object, None] = {}
         # Wrapping entries is bookkeeping, not rule selection: do it once so the scan is all that is timed.
         self._wrapped: dict[int, NaiveCandidate] = {
             id(entry): NaiveCandidate(entry, self.rules, self.fallback) for entry in self.catalog
         }
+
+    def single(self, key: object) -> None:
+        """No shortcut: `evaluate` then resolves every code through `resolve`, the linear scan's entry point."""
+        return
 
     def resolve(self, provider: str, kind: str, product: str, code_id: int) -> tuple[tuple[NaiveCandidate, ...], ...]:
         """The entries a reported code may mean, per table along the lookup chain (every table of the kind when

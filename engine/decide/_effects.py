@@ -65,17 +65,29 @@ def effects(plan: Plan, outcome: Outcome, now: datetime, verdict: str,
     suppress = None
     note = ""
     escalate = plan.escalate
-    if plan.suppress is not None:
-        until = now + plan.suppress.duration if plan.suppress.duration is not None else None
-        scope = plan.suppress.scope
-        key = suppression_key(scope, outcome, channel)
-        suppress = SuppressEffect(scope, key, until)
+    spec = plan.suppress
+    if spec is not None:
+        scope = spec.scope
+        # The two scopes most rules block, read directly; the rest through suppression_key.
+        key = outcome.recipient if scope == "recipient" else outcome.message_id if scope == "message" else \
+            suppression_key(scope, outcome, channel)
+        suppress = _effect(scope, key, None if spec.duration is None else now + spec.duration)
         if key is None:
             note = (f" The {scope.replace('_', ' ')} to block is not known ({_MISSING[scope]}); "
                     "a person is asked to apply the block.")
             escalate = escalate or plan.default_escalation
     elif verdict == "suppress":
-        suppress = SuppressEffect("message", outcome.message_id, None)
+        suppress = _effect("message", outcome.message_id, None)
     if escalate is None and verdict == "escalate":
         escalate = plan.default_escalation
     return suppress, escalate, note
+
+
+_new = object.__new__
+
+
+def _effect(scope: str, key: str | None, until: datetime | None) -> SuppressEffect:
+    """``SuppressEffect(scope, key, until)``, built without parsing arguments (one per suppressing decision)."""
+    effect = _new(SuppressEffect)
+    effect.__dict__.update(scope=scope, key=key, until=until)
+    return effect

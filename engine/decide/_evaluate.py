@@ -8,7 +8,6 @@ from typing import Final
 from ..model._datetimes import EARLIEST, LATEST, iso_z, require_instant
 from ..model._decision import CodeIdentity, Decision
 from ..model._outcome import History, Outcome, Resend
-from ..model._time_rules import Window
 from ..model._vocabulary import DEFAULT_CHANNEL
 from ..policy._compile import CompiledPolicy
 from ..policy._plan import Plan
@@ -35,40 +34,6 @@ def _provider_asked(outcome: Outcome, now: datetime) -> datetime | None:
     return asked
 
 
-def next_time(plan: Plan, outcome: Outcome, now: datetime, failures: int,
-              window: Window | None = None) -> tuple[datetime, str, bool]:
-    """When the plan's next attempt (or check) is due, a note on what moved it, and whether the provider asked for
-    a wait beyond the rule's ``max_delay`` (then the message is not retried early but handed to a person)."""
-    note = ""
-    if plan.at is not None:
-        due = plan.at.after(now)
-    else:
-        if plan.after is not None and (failures <= 1 or plan.every is None):
-            delay = plan.after
-        elif plan.every is not None:
-            delay = plan.every
-        elif plan.backoff is not None:
-            delay = plan.backoff.delay(failures, outcome.message_id)
-        else:
-            delay = timedelta(0)
-        due = now + delay
-    asked = _provider_asked(outcome, now)
-    if asked is not None and asked > due:
-        if asked - now > plan.max_delay:
-            return asked, (f" The provider asked not to send again before {iso_z(asked)} (Retry-After), later than "
-                           f"the rule allows waiting ({_span(plan.max_delay)}): a person decides instead of an "
-                           "early retry."), True
-        due = asked
-        note = f" The provider asked not to send again before {iso_z(asked)} (Retry-After); that is honoured."
-    window = window or plan.window
-    if window is not None:
-        opening = window.next_opening(due)
-        if opening != due:
-            due = opening
-            note += f" Moved to the next opening of window {window.name} ({window.describe()})."
-    return due, note, False
-
-
 def _span(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     return f"{seconds // 3600}h" if seconds % 3600 == 0 else f"{seconds}s"
@@ -89,7 +54,7 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
     """
     # Arithmetic runs in UTC: adding 48h to a zone-local datetime adds wall-clock hours (49 elapsed across a
     # fall-back change).  The range check keeps every sum below inside what datetime can represent.
-    if type(now) is not datetime or now.tzinfo is not UTC or not EARLIEST <= now < LATEST:
+    if type(now) is not datetime or now.tzinfo is not UTC or not _FIRST_YEAR <= now.year < _LAST_YEAR:
         require_instant("now", now)
         now = now.astimezone(UTC)
     note = ""
@@ -98,11 +63,28 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
     if cand is not None:
         # The channel the code's table implies when the report did not say (channel_for gives the same).
         channel = channel or DEFAULT_CHANNEL.get(cand.entry.product, "sms")
-        plan, base = cand.route_for(channel)
+        routes = cand.routes
+        route = routes[0] if routes is not None and len(routes) == 1 else cand.route_for(channel)
+        plan, base, shared = route.plan, route.fields, route.shared
     else:
         plan, base, note, channel = _decided_slowly(policy, outcome)
+        shared = None
+    resend = outcome.resend
+    if shared is not None and resend is None and not note:
+        # done or escalate with nothing but the attempt number to fill in: one decision per attempt, shared.
+        attempts = 1 if history is None else history.attempts
+        found = shared.get(attempts)
+        if found is not None and found.policy_version == policy.version:
+            return found
+        decision = _new(Decision)
+        fields = decision.__dict__
+        fields.update(base)
+        fields["attempt"] = attempts + 1
+        fields["policy_version"] = policy.version
+        if attempts < _SHARED_ATTEMPTS:
+            shared[attempts] = decision
+        return decision
     channel = channel or "sms"
-
     if history is None:
         attempts, first, proven = 1, outcome.sent_at or now, False
         tried: tuple[str, ...] = ()
@@ -111,7 +93,6 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
         first = history.first_attempt_at or outcome.sent_at or now
         proven = history.first_attempt_at is not None
         tried = history.channels
-    resend = outcome.resend
     if resend is not None and resend.state == "failed":
         tried = (*tried, resend.channel)
     verdict = plan.verdict
@@ -157,6 +138,11 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
 
 
 _new = object.__new__
+# In UTC, EARLIEST <= now < LATEST is a comparison of years (both bounds are midnight on 1 January).
+_FIRST_YEAR: Final = EARLIEST.year
+_LAST_YEAR: Final = LATEST.year
+#: Attempt numbers up to which done and escalate decisions are shared (beyond, each is built).
+_SHARED_ATTEMPTS: Final = 32
 
 
 def _decided_slowly(policy: CompiledPolicy, outcome: Outcome) -> tuple[Plan, dict[str, object], str, str | None]:
@@ -172,8 +158,8 @@ def _decided_slowly(policy: CompiledPolicy, outcome: Outcome) -> tuple[Plan, dic
     cand = resolved.candidate
     if cand is not None:
         channel = channel or DEFAULT_CHANNEL.get(cand.entry.product, "sms")
-        plan, base = cand.route_for(channel)
-        return plan, base, note, channel
+        route = cand.route_for(channel)
+        return route.plan, route.fields, note, channel
     if resolved.shared is not None:
         plan = resolved.shared
         identity = shared_identity(resolved, outcome)
@@ -188,9 +174,7 @@ def _timing(policy: CompiledPolicy, plan: Plan, outcome: Outcome, now: datetime,
                                                            str, bool]:
     """Retry and wait plans: (retry_at, check_at, give_up_at, verdict, note, escalate early)."""
     verdict = plan.verdict
-    retry_at = check_at = give_up_at = None
-    note = exhausted = ""
-    escalate_early = False
+    give_up_at = None
     if plan.give_up_after is not None:
         give_up_at = first + plan.give_up_after
     if plan.same_day_zone is not None:
@@ -205,23 +189,47 @@ def _timing(policy: CompiledPolicy, plan: Plan, outcome: Outcome, now: datetime,
     elif plan.channel is not None and (plan.channel in tried or plan.channel == outcome.channel):
         exhausted = f"the fallback channel {plan.channel} was already tried"
     else:
-        type_window = None
-        if verdict == "retry" and plan.window is None and outcome.message_type is not None:
-            type_window = policy.window_for_type(outcome.message_type)
-        due, note, escalate_early = next_time(plan, outcome, now, attempts, type_window)
-        if escalate_early:
-            verdict = "escalate"
-        elif give_up_at is not None and due > give_up_at:
-            exhausted = "the next attempt would land after the deadline" if verdict == "retry" else \
-                "the deadline for a final result has passed"
-        elif verdict == "retry":
-            retry_at = due
-        elif plan.at is not None or plan.after is not None or plan.every is not None:
-            check_at = due
-    if exhausted:
-        verdict = plan.on_exhausted
-        note += f" Gave up: {exhausted}."
-    return retry_at, check_at, give_up_at, verdict, note, escalate_early
+        # When the next attempt (or check) is due: the rule's own timing, then the provider's Retry-After (never
+        # retried early; a wait beyond the rule's max_delay goes to a person), then the send window.
+        note = ""
+        if plan.at is not None:
+            due = plan.at.after(now)
+        elif plan.after is not None and (attempts <= 1 or plan.every is None):
+            due = now + plan.after
+        elif plan.every is not None:
+            due = now + plan.every
+        elif plan.backoff is not None:
+            due = now + plan.backoff.delay(attempts, outcome.message_id)
+        else:
+            due = now
+        if outcome.retry_after is not None or outcome.retry_not_before is not None:
+            asked = _provider_asked(outcome, now)
+            if asked is not None and asked > due:
+                if asked - now > plan.max_delay:
+                    return None, None, give_up_at, "escalate", (
+                        f" The provider asked not to send again before {iso_z(asked)} (Retry-After), later than the "
+                        f"rule allows waiting ({_span(plan.max_delay)}): a person decides instead of an early "
+                        "retry."), True
+                due = asked
+                note = f" The provider asked not to send again before {iso_z(asked)} (Retry-After); that is honoured."
+        window = plan.window
+        if window is None and verdict == "retry" and outcome.message_type is not None:
+            window = policy.window_for_type(outcome.message_type)
+        if window is not None:
+            opening = window.next_opening(due)
+            if opening != due:
+                due = opening
+                note += window.moved_note
+        if give_up_at is None or due <= give_up_at:
+            if verdict == "retry":
+                return due, None, give_up_at, verdict, note, False
+            if plan.at is not None or plan.after is not None or plan.every is not None:
+                return None, due, give_up_at, verdict, note, False
+            return None, None, give_up_at, verdict, note, False
+        exhausted = "the next attempt would land after the deadline" if verdict == "retry" else \
+            "the deadline for a final result has passed"
+        return None, None, give_up_at, plan.on_exhausted, f"{note} Gave up: {exhausted}.", False
+    return None, None, give_up_at, plan.on_exhausted, f" Gave up: {exhausted}.", False
 
 
 def _resend_note(resend: Resend) -> str:

@@ -86,16 +86,25 @@ _PRODUCTS: dict[tuple[str, str | None, str], str] = {}
 def _single(policy: CompiledPolicy, outcome: Outcome, kind: str, ref: CodeRef) -> Candidate | None:
     """The one catalog entry ``ref`` can mean, when its product's table has exactly one entry with its id that
     agrees with what the report says; None otherwise (`resolve` then works it out in full)."""
-    tables = policy.resolve(outcome.provider, kind, _product(outcome, kind), ref.id)
-    if len(tables) == 1:
-        cands = tables[0]
-        if len(cands) == 1:
-            entry = cands[0].entry
-            group, name = ref.group_id, ref.name
-            if ((group is None or entry.group_id is None or entry.group_id == group)
-                    and (name is None or entry.name == name)):
-                return cands[0]
+    key = (outcome.provider, kind, outcome.product or _product(outcome, kind), ref.id)
+    cand = policy.singles.get(key, _NOT_SEEN)
+    if cand is _NOT_SEEN:
+        # A tenant's policy: the base's answer unless the tenant changed this key.
+        if key not in policy.own_index:
+            cand = policy.base_singles.get(key, _NOT_SEEN)
+        if cand is _NOT_SEEN:
+            cand = policy.single(key)
+    if cand is None:
+        return None
+    entry = cand.entry
+    group, name = ref.group_id, ref.name
+    if (group is None or entry.group_id is None or entry.group_id == group) and (name is None or entry.name == name):
+        return cand
     return None
+
+
+#: What `singles` holds for a key not asked about yet (its candidates are worked out by `CompiledPolicy.single`).
+_NOT_SEEN: Final[Candidate] = object()  # type: ignore[assignment]
 
 
 def quick_candidate(policy: CompiledPolicy, outcome: Outcome) -> Candidate | None:

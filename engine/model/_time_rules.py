@@ -3,11 +3,12 @@ derived from the message id and attempt (never from a random generator), so eval
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-import zlib
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
+from zlib import crc32
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -52,6 +53,8 @@ def _local(day: date, minute: int, zone: ZoneInfo, fold: int = 0) -> datetime:
 
 
 _MINUTE: Final = timedelta(minutes=1)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_ZERO: Final = timedelta(0)
 _LAST_MICROSECOND: Final = timedelta(seconds=59, microseconds=999_999)
 #: Minutes remembered per window or calendar time; the memo starts over when full (it only saves work).
 _MEMO_MAX: Final = 4096
@@ -88,7 +91,13 @@ class Window:
     zone: ZoneInfo
     ranges: tuple[tuple[tuple[int, int], ...], ...]
     # UTC minute -> None (the window is open through the minute) or the next opening (it is closed through it).
-    _openings: dict[int, datetime | None] = attrs.field(factory=dict, init=False, eq=False, repr=False)
+    _openings: dict[int, datetime | None] | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    #: What a decision's reason says when this window moved its retry (built once, not per decision).
+    moved_note: str = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "moved_note", f" Moved to the next opening of window {self.name} "
+                                               f"({self.describe()}).")
 
     def contains(self, moment: datetime) -> bool:
         """True when the wall clock in the window's zone reads inside an allowed range at ``moment``."""
@@ -109,6 +118,9 @@ class Window:
         if moment.tzinfo is not UTC:
             moment = moment.astimezone(UTC)
         openings = self._openings
+        if openings is None:  # made on first use: a tenant's windows that never decide cost nothing
+            openings = {}
+            object.__setattr__(self, "_openings", openings)
         key = int(moment.timestamp()) // 60
         found = openings.get(key, _MISSING)
         if found is _MISSING:
@@ -156,7 +168,7 @@ class CalendarTime:
     minute_of_day: int
     zone: ZoneInfo
     # UTC minute -> the instant named from any moment of that minute.
-    _instants: dict[int, datetime] = attrs.field(factory=dict, init=False, eq=False, repr=False)
+    _instants: dict[int, datetime] | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     @classmethod
     def parse(cls, text: str, zone: ZoneInfo) -> CalendarTime:
@@ -178,6 +190,9 @@ class CalendarTime:
         if now.tzinfo is not UTC:
             now = now.astimezone(UTC)
         instants = self._instants
+        if instants is None:
+            instants = {}
+            object.__setattr__(self, "_instants", instants)
         key = int(now.timestamp()) // 60
         found = instants.get(key)
         if found is None:
@@ -207,6 +222,14 @@ class CalendarTime:
         return f"{self.mode} {self.minute_of_day // 60:02d}:{self.minute_of_day % 60:02d} {self.zone.key}"
 
 
+@functools.lru_cache(maxsize=256)
+def _capped_delays(initial: float, factor: float, most: float, cap_after: int) -> tuple[float, ...]:
+    """``initial * factor ** (n - 1)`` capped at ``most`` for n in 0 .. 32 (what `Backoff._capped` computes)."""
+    if initial <= 0.0:
+        return (0.0,) * 33
+    return tuple(most if n > cap_after else min(initial * factor ** (n - 1), most) for n in range(33))
+
+
 @attrs.frozen
 class Backoff:
     """Exponential backoff: ``initial * factor**(n-1)`` capped at ``max``, spread by +/- ``jitter`` (a fraction)."""
@@ -219,6 +242,9 @@ class Backoff:
     _initial_s: float = attrs.field(init=False, eq=False, repr=False)
     _max_s: float = attrs.field(init=False, eq=False, repr=False)
     _cap_after: int = attrs.field(init=False, eq=False, repr=False)
+    # The capped delay in seconds of retry numbers 0 .. 32, indexed by retry number (0 unused); shared by every
+    # Backoff with the same numbers (tenants repeat the default's).
+    _bases: tuple[float, ...] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_initial_s", self.initial.total_seconds())
@@ -228,13 +254,21 @@ class Backoff:
         if self.factor > 1.0 and self._initial_s > 0:
             cap_after = 1 + math.ceil(math.log(max(self._max_s / self._initial_s, 1.0)) / math.log(self.factor))
         object.__setattr__(self, "_cap_after", cap_after)
+        object.__setattr__(self, "_bases", _capped_delays(self._initial_s, self.factor, self._max_s, cap_after))
 
     def delay(self, retry_number: int, message_id: str | None) -> timedelta:
         """The delay before retry number ``retry_number`` (1 for the first retry) of ``message_id``."""
-        base = self._capped(retry_number)
-        if self.jitter:
-            base *= 1.0 + self.jitter * (2.0 * jitter_fraction(message_id, retry_number) - 1.0)
-        return timedelta(seconds=base if base > 0.0 else 0.0)
+        bases = self._bases
+        base = bases[retry_number] if retry_number < len(bases) else self._capped(retry_number)
+        jitter = self.jitter
+        if jitter:
+            base *= 1.0 + jitter * (2.0 * jitter_fraction(message_id, retry_number) - 1.0)
+        if base <= 0.0:
+            return _ZERO
+        # timedelta(seconds=base) exactly (whole seconds, then the fraction's microseconds rounded half to even,
+        # as datetime does), at half the cost of parsing keyword arguments.
+        whole = int(base)
+        return _MICROSECOND * (whole * 1_000_000 + round((base - whole) * 1e6))
 
     def shortest_delay(self, retry_number: int) -> timedelta:
         """The least the delay before retry ``retry_number`` can be, jitter at its lowest (for attempt bounds)."""
@@ -260,6 +294,15 @@ class Backoff:
 
 def jitter_fraction(message_id: str | None, attempt: int) -> float:
     """A number in [0, 1) fixed by ``message_id`` and ``attempt``: the same inputs always spread the same way."""
-    # surrogatepass: a lone surrogate ("\ud800", which JSON escapes can produce) is still an id; for every other
-    # string the bytes, and so the jitter, are exactly UTF-8's.
-    return zlib.crc32(f"{message_id or ''}\x00{attempt}".encode("utf-8", "surrogatepass")) / 4294967296.0
+    text = (message_id or "") + (_ATTEMPT_SUFFIXES[attempt] if 0 <= attempt < 256 else f"\x00{attempt}")
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:
+        # A lone surrogate ("\ud800", which JSON escapes can produce) is still an id: surrogatepass encodes it.
+        # Every other string takes the line above, whose bytes are the same (and cost half).
+        data = text.encode("utf-8", "surrogatepass")
+    return crc32(data) / 4294967296.0
+
+
+# "\x00<attempt>" for the attempt numbers retries reach, built once.
+_ATTEMPT_SUFFIXES: Final = tuple(f"\x00{n}" for n in range(256))

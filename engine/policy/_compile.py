@@ -13,7 +13,7 @@ from typing import Final
 import attrs
 
 from .._errors import PolicyError, PolicyProblem
-from ..model._decision import CodeIdentity
+from ..model._decision import CodeIdentity, Decision
 from ..model._time_rules import Window
 from ..model._vocabulary import VOCABULARY
 from ._catalog import Catalog, lookup_chain
@@ -28,6 +28,22 @@ IndexKey = tuple[str, str, str, int]
 ANY_PRODUCT: Final = "*"
 _UNSEEN: Final = object()
 _TYPE_CACHE_MAX: Final = 256
+#: Unknown code ids remembered as such per policy (known ones are bounded by the catalog).
+_SINGLES_MAX: Final = 16_384
+
+
+class Route:
+    """A plan that decides one catalog entry, with the fields of the decisions it makes for that entry (built once,
+    `Plan.decision_fields`) and, for plans whose decisions depend on nothing but the attempt number (done and
+    escalate, no suppression), those decisions themselves, shared by attempt number (decisions are frozen)."""
+
+    __slots__ = ("fields", "plan", "shared")
+
+    def __init__(self, plan: Plan, fields: dict[str, object]) -> None:
+        self.plan = plan
+        self.fields = fields
+        self.shared: dict[int, Decision] | None = \
+            {} if plan.verdict in ("done", "escalate") and plan.suppress is None else None
 
 
 @attrs.frozen
@@ -41,24 +57,28 @@ class Candidate:
     #: Plans in the order they are tried; each applies to ``plan.channels`` (None: any), the last to any.
     plans: tuple[Plan, ...]
     matched: tuple[Rule, ...] = attrs.field(eq=False, repr=False)
-    #: Each plan with the fields of the decisions it makes for this code (`Plan.decision_fields`), built once.
-    routes: tuple[tuple[Plan, dict[str, object]], ...] = attrs.field(init=False, eq=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "routes", tuple((plan, plan.decision_fields(self.identity, self.reason_prefix))
-                                                 for plan in self.plans))
+    #: Each plan as a `Route`, built the first time the code is decided (None until then): a tenant's policy
+    #: holds the decision fields only of the codes its reports name.
+    routes: tuple[Route, ...] | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def plan_for(self, channel: str) -> Plan:
         """The winning plan for a report on ``channel``."""
-        return self.route_for(channel)[0]
+        return self.route_for(channel).plan
 
-    def route_for(self, channel: str) -> tuple[Plan, dict[str, object]]:
-        """The winning plan for a report on ``channel``, with the fields of its decisions."""
-        for route in self.routes:
-            channels = route[0].channels
+    def route_for(self, channel: str) -> Route:
+        """The winning plan for a report on ``channel``, as a `Route`."""
+        routes = self.routes
+        if routes is None:
+            # Two threads may both build them: the routes are equal, and whichever is kept serves from then on.
+            routes = tuple(Route(plan, plan.decision_fields(self.identity, self.reason_prefix)) for plan in self.plans)
+            object.__setattr__(self, "routes", routes)
+        if len(routes) == 1:
+            return routes[0]
+        for route in routes:
+            channels = route.plan.channels
             if channels is None or channel in channels:
                 return route
-        return self.routes[-1]
+        return routes[-1]
 
 
 def _identity(entry: CodeEntry) -> CodeIdentity:
@@ -79,8 +99,8 @@ class CompiledPolicy:
     back to the base's index and candidates for the rest.
     """
 
-    __slots__ = ("_base", "_base_index", "_candidates", "_index", "_type_windows", "catalog", "events", "fallback",
-                 "spec", "unknown", "unknown_permanent", "version")
+    __slots__ = ("_base", "_base_index", "_candidates", "_index", "_type_windows", "base_singles", "catalog", "events",
+                 "fallback", "own_index", "singles", "spec", "unknown", "unknown_permanent", "version")
 
     def __init__(self, spec: PolicySpec, catalog: Catalog, candidates: Mapping[CodeEntry, Candidate],
                  index: Mapping[IndexKey, Tables], fallback: Plan, unknown: Plan,
@@ -95,6 +115,12 @@ class CompiledPolicy:
         self._index = index
         self._base = base
         self._base_index: Mapping[IndexKey, Tables] = base._index if base is not None else {}
+        #: Index key -> its candidate when the key names exactly one entry in one table, else None: the common
+        #: report resolves with one lookup here (`single` fills it as keys are asked for).  A policy compiled on
+        #: a base holds only its own keys (``own_index``) and finds the rest in ``base_singles``.
+        self.singles: dict[IndexKey, Candidate | None] = {}
+        self.base_singles: dict[IndexKey, Candidate | None] = base.singles if base is not None else {}
+        self.own_index: Mapping[IndexKey, Tables] = index
         self.fallback = fallback
         self.unknown = unknown
         self.unknown_permanent = unknown_permanent
@@ -110,6 +136,21 @@ class CompiledPolicy:
         found = self._index.get(key)
         if found is None:
             return self._base_index.get(key, _NO_TABLES)
+        return found
+
+    def single(self, key: IndexKey) -> Candidate | None:
+        """The one candidate ``key`` names (exactly one entry, in one table), or None; remembered in `singles`.
+        A policy compiled on a base remembers only its own keys and asks the base for the rest, so a tenant holds
+        only what differs."""
+        tables = self._index.get(key)
+        if tables is None and self._base is not None:
+            if key not in self._base_index:
+                return None
+            found = self._base.singles.get(key, _UNSEEN)
+            return self._base.single(key) if found is _UNSEEN else found  # type: ignore[return-value]
+        found = tables[0][0] if tables is not None and len(tables) == 1 and len(tables[0]) == 1 else None
+        if tables is not None or len(self.singles) < _SINGLES_MAX:  # unknown ids are remembered up to a bound
+            self.singles[key] = found
         return found
 
     def window_for_type(self, message_type: str) -> Window | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Final
 
+from dlrpolicy.decide._effects import effects
+from dlrpolicy.decide._resolve import deciding_code, shared_identity, unknown_identity, unknown_prefix
 from dlrpolicy.model._datetimes import EARLIEST, LATEST, iso_z, require_instant
 from dlrpolicy.model._decision import CodeIdentity, Decision
 from dlrpolicy.model._outcome import History, Outcome
@@ -17,8 +19,6 @@ from dlrpolicy.model._time_rules import Window
 from dlrpolicy.model._vocabulary import DEFAULT_CHANNEL
 from dlrpolicy.policy._compile import CompiledPolicy
 from dlrpolicy.policy._plan import Plan
-from dlrpolicy.decide._effects import effects
-from dlrpolicy.decide._resolve import deciding_code, shared_identity, unknown_identity, unknown_prefix
 
 #: What the reason adds when the provider's own fallback (NHN's SMS resend) shaped the decision.
 _RESEND_NOTES: Final = {
@@ -85,7 +85,8 @@ def _end_of_day(first: datetime, plan: Plan) -> datetime:
     return datetime.combine(local_date, time(0), tzinfo=plan.same_day_zone).astimezone(UTC)
 
 
-def reference_evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history: History | None = None) -> Decision:
+def reference_evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime,
+                       history: History | None = None) -> Decision:
     """Decide what to do about ``outcome`` at ``now`` given ``history``.
 
     Of the outcome's codes, a delivered or pending status decides; otherwise a non-OK error decides, and else

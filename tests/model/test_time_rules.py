@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -216,3 +217,25 @@ def test_range_cannot_start_at_24_00() -> None:
     """24:00 ends a day; it does not start one."""
     with pytest.raises(ValueError, match="24:00"):
         parse_range("24:00-08:00")
+
+
+@given(st.integers(min_value=1, max_value=3600), st.floats(min_value=1.0, max_value=10.0),
+       st.integers(min_value=1, max_value=86_400 * 7), st.floats(min_value=0.0, max_value=0.99),
+       st.integers(min_value=1, max_value=2000), st.text(max_size=12))
+def test_backoff_delay_is_the_plain_formula(initial: int, factor: float, cap: int, jitter: float, retry: int,
+                                            message_id: str) -> None:
+    """delay() (precomputed bases, integer microseconds) is timedelta(seconds=...) of the written formula."""
+    backoff = Backoff(timedelta(seconds=initial), factor, timedelta(seconds=cap), jitter)
+    try:
+        base = min(initial * factor ** (retry - 1), cap)
+    except OverflowError:  # far past the cap
+        base = cap
+    base *= 1.0 + jitter * (2.0 * jitter_fraction(message_id, retry) - 1.0)
+    assert timedelta(seconds=max(base, 0.0)) == backoff.delay(retry, message_id)
+
+
+@given(st.one_of(st.none(), st.text(max_size=16)), st.integers(min_value=-5, max_value=5000))
+def test_jitter_fraction_hashes_the_id_and_attempt(message_id: str | None, attempt: int) -> None:
+    """The jitter is crc32 of "<id>\\x00<attempt>" (surrogates passed through), for every id and attempt."""
+    data = f"{message_id or ''}\x00{attempt}".encode("utf-8", "surrogatepass")
+    assert zlib.crc32(data) / 4294967296.0 == jitter_fraction(message_id, attempt)
