@@ -7,7 +7,7 @@ import functools
 import math
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Final
+from typing import Any, Final
 from zlib import crc32
 from zoneinfo import ZoneInfo
 
@@ -74,6 +74,15 @@ def _steady_minute(moment: datetime, zone: ZoneInfo) -> bool:
             and (start + _LAST_MICROSECOND).astimezone(zone).utcoffset() == offset)
 
 
+def _remember(memo: dict[int, Any], minute: int, moment: datetime, zone: ZoneInfo, answer: object) -> None:
+    """Keep ``answer`` for the UTC ``minute`` of ``moment`` when every instant of that minute gets it (a steady
+    minute); the memo starts over when full."""
+    if _steady_minute(moment, zone):
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        memo[minute] = answer
+
+
 # Windows and calendar times compare and return UTC instants and use the zone only to read wall clocks: aware
 # datetimes that share a tzinfo compare by wall clock, which in a repeated hour puts 01:30 (first pass) after 01:20
 # (second pass) and so produced retries before now.
@@ -124,12 +133,9 @@ class Window:
         key = int(moment.timestamp()) // 60
         found = openings.get(key, _MISSING)
         if found is _MISSING:
-            found = self.next_opening_computed(moment)
-            if not _steady_minute(moment, self.zone):
-                return found
-            if len(openings) >= _MEMO_MAX:
-                openings.clear()
-            openings[key] = found = None if found == moment else found
+            opening = self.next_opening_computed(moment)
+            _remember(openings, key, moment, self.zone, None if opening == moment else opening)
+            return opening
         return moment if found is None else found  # type: ignore[return-value]
 
     def next_opening_computed(self, moment: datetime) -> datetime:
@@ -197,11 +203,7 @@ class CalendarTime:
         found = instants.get(key)
         if found is None:
             found = self.after_computed(now)
-            if not _steady_minute(now, self.zone):
-                return found
-            if len(instants) >= _MEMO_MAX:
-                instants.clear()
-            instants[key] = found
+            _remember(instants, key, now, self.zone, found)
         return found
 
     def after_computed(self, now: datetime) -> datetime:
