@@ -165,6 +165,27 @@ def mutated_payloads(draw: st.DrawFn) -> object:
     path = draw(st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=6))
     return _mutate(payload, path, draw(json_values), draw(st.booleans()))
 
+
+@st.composite
+def decided_outcomes(draw: st.DrawFn) -> tuple[object, Outcome]:
+    """(decision, outcome) pairs for the output line serialiser: catalog, unknown and event outcomes with every
+    optional field, decided under the default policy at any time, some with their instants moved into other
+    offsets and their strings made non-ASCII (the serialiser caches repeating parts, so equal and distinct values
+    both occur)."""
+    from dlrpolicy import Engine
+
+    outcome = draw(st.one_of(complete_outcomes(), unknown_outcomes()))
+    now = draw(aware_datetimes)
+    decision = Engine.default().evaluate(outcome, now=now, history=draw(st.one_of(st.none(), histories(before=now))))
+    instants = st.one_of(st.none(), offset_datetimes)
+    if draw(st.booleans()):
+        decision = attrs.evolve(decision, retry_at=draw(instants), give_up_at=draw(instants),
+                                check_at=draw(instants), channel=draw(st.one_of(st.none(), st.just("sms"))))
+    if draw(st.booleans()):
+        texts = st.one_of(st.none(), st.text(max_size=6), st.just("ソウル"), st.just("\ud800"))
+        outcome = attrs.evolve(outcome, message_id=draw(texts), recipient=draw(texts), sender=draw(texts))
+    return decision, outcome
+
 # --- daylight-saving transitions (policy time zones) --------------------------------------------------------------
 
 

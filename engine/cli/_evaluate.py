@@ -4,7 +4,6 @@ outcome out (JSON Lines on stdout), a summary on stderr.  Streams: memory stays 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -14,12 +13,11 @@ from typing import IO, Final
 import attrs
 
 from .._errors import DlrpolicyError, PayloadError
-from ..adapters._records import error_fields, read_record, skipped_fields
+from ..adapters._records import read_record
 from ..adapters._stream import MAX_RECORD_BYTES, RawRecord
 from ..adapters._values import Skipped
 from ..decide._engine import Engine
 from ..decide._evaluate import evaluate
-from ..model._datetimes import iso_z
 from ..model._decision import Decision
 from ..model._outcome import History, Outcome
 from ..model._vocabulary import CHANNELS, PROVIDERS, VERDICTS, validate_tenant
@@ -27,6 +25,7 @@ from ..policy._compile import CompiledPolicy
 from ..report._decision_log import DecisionLog
 from ._common import UsageError, add_policy_arguments, engine_from, parse_now
 from ._inputs import add_input_arguments, check_inputs, input_records
+from ._lines import decision_line, error_line, skipped_line
 from ._state import DEFAULT_BATCH, StateBatch, add_state_argument, recorder_from
 
 _FLUSH_EVERY: Final = 256
@@ -53,69 +52,6 @@ class RunSummary:
         return (f"dlrpolicy evaluate: {self.records} records, {self.decisions} decisions"
                 f"{f' ({counts})' if counts else ''}{skipped}, {self.errors} error{'s' if self.errors != 1 else ''} "
                 f"in {self.seconds:.2f}s ({rate:,.0f} records/s)")
-
-
-def error_line(number: int, exc: Exception) -> str:
-    """``{"input": N, "error": {"type", "message", "path"}}`` for a record (or part of one) not decided."""
-    return json.dumps({"input": number, "error": error_fields(exc)})
-
-
-def skipped_line(number: int, skipped: Skipped) -> str:
-    """``{"input": N, "skipped": {"reason", "path"}}`` for a part of a record with nothing to decide."""
-    return json.dumps({"input": number, "skipped": skipped_fields(skipped)})
-
-
-_escape: Callable[[str], str] = json.encoder.encode_basestring_ascii
-# Serialised tails (rule, source, layers, code, reason) repeat across millions of decisions; bounded.
-_TAILS: dict[tuple[object, ...], str] = {}
-_TAILS_MAX: Final = 4096
-
-
-def _text(value: str | None) -> str:
-    return "null" if value is None else _escape(value)
-
-
-def _instant(value: datetime | None) -> str:
-    return "null" if value is None else f'"{iso_z(value)}"'
-
-
-def outcome_json(outcome: Outcome) -> str:
-    """The ``outcome`` object of an output line: what the decision was about, with the reported channel and where
-    it came from (null where unknown)."""
-    return (f'{{"provider": {_escape(outcome.provider)}, "channel": {_text(outcome.channel)}, '
-            f'"channel_source": {_text(outcome.channel_source)}, "message_id": {_text(outcome.message_id)}, '
-            f'"recipient": {_text(outcome.recipient)}, "sender": {_text(outcome.sender)}, '
-            f'"tenant": {_text(outcome.tenant)}}}')
-
-
-def decision_line(decision: Decision, outcome: Outcome, number: int) -> str:
-    """``json.dumps({**decision.to_json(), "outcome": {...}, "message_id": ..., "input": number})``, byte for
-    byte, built directly: the evaluate command's hot path, about twice as fast as building the dict and encoding
-    it.  ``outcome`` is `outcome_json`; ``message_id`` repeats the outcome's, for readers of the flat line."""
-    key = (decision.rule, decision.rule_source, decision.layers, decision.code, decision.reason,
-           decision.policy_version)
-    tail = _TAILS.get(key)
-    if tail is None:
-        tail = (f', "rule": {_escape(decision.rule)}, "rule_source": {_escape(decision.rule_source)}, '
-                f'"layers": {json.dumps(list(decision.layers))}, "code": {json.dumps(decision.code.to_json())}, '
-                f'"reason": {_escape(decision.reason)}, "policy_version": {_escape(decision.policy_version)}')
-        if len(_TAILS) >= _TAILS_MAX:
-            _TAILS.clear()
-        _TAILS[key] = tail
-    suppress = decision.suppress
-    escalate = decision.escalate
-    return (
-        f'{{"verdict": {_escape(decision.verdict)}, "retry_at": {_instant(decision.retry_at)}, '
-        f'"give_up_at": {_instant(decision.give_up_at)}, "check_at": {_instant(decision.check_at)}, '
-        f'"attempt": {decision.attempt}, "channel": {_text(decision.channel)}, "suppress": '
-        + ("null" if suppress is None else f'{{"scope": {_escape(suppress.scope)}, "key": {_text(suppress.key)}, '
-                                           f'"until": {_instant(suppress.until)}}}')
-        + ', "escalate": '
-        + ("null" if escalate is None else f'{{"route": {_escape(escalate.route)}, '
-                                           f'"severity": {_escape(escalate.severity)}}}')
-        + f'{tail}, "outcome": {outcome_json(outcome)}, "message_id": {_text(outcome.message_id)}, '
-          f'"input": {number}}}'
-    )
 
 
 class _Policies:
