@@ -196,7 +196,9 @@ def _open_log(name: str | None) -> IO[str] | None:
     if name is None:
         return None
     try:
-        return open(name, "a", encoding="utf-8")
+        # Log lines keep non-ASCII text as it is; a lone surrogate (from a JSON escape in a report) has no UTF-8
+        # form and is written as that escape again, which reads back as the same string.
+        return open(name, "a", encoding="utf-8", errors="backslashreplace")
     except OSError as exc:
         raise UsageError(f"--log {name}: cannot open for writing: {exc.strerror}") from None
 
