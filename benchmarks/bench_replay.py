@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dlrpolicy import Engine
-from dlrpolicy.adapters._records import read_record
 from dlrpolicy.adapters._chunks import read_chunks
+from dlrpolicy.adapters._records import read_record
 from dlrpolicy.report._decision_log import log_line
 from dlrpolicy.report._replay import ReplayConfig, replay_chunks
 

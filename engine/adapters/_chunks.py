@@ -33,25 +33,26 @@ CHUNK_BYTES: Final = 512 << 10
 @attrs.frozen
 class Chunk:
     """Lines cut from one input at a likely record start: its display name, the line it starts on, the bytes,
-    and whether it is the input's last chunk.  ``failure`` is the error of an input that could not be opened or
-    read on (its one error record, after the records read before it)."""
+    and whether it is the input's last chunk.  ``failure`` is the message of an input that could not be opened
+    or read on (its one error record, after the records read before it; a message, because exceptions with
+    structured fields do not cross process boundaries)."""
 
     name: str
     first_line: int
     data: bytes
     final: bool
-    failure: PayloadError | None = None
+    failure: str | None = None
 
     def joined(self, following: Chunk) -> Chunk:
         """This chunk and the one after it (of the same input) as one."""
         return Chunk(self.name, self.first_line, self.data + following.data, following.final, following.failure)
 
 
-def read_failure(name: str, exc: BaseException) -> PayloadError:
-    """The error record of an input that cannot be opened, or whose reading fails part-way."""
+def read_failure(name: str, exc: BaseException) -> str:
+    """The error message of an input that cannot be opened, or whose reading fails part-way."""
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return PayloadError("$", f"{name}: reading failed ({reason}); the records before this one were read and "
-                             "decided: fix the input and run again on what is left")
+    return (f"{name}: reading failed ({reason}); the records before this one were read and decided: fix the "
+            "input and run again on what is left")
 
 
 def read_chunks(files: Iterable[str], *, size: int = CHUNK_BYTES,
@@ -178,7 +179,7 @@ class ChunkRecords:
                 self.ended_open = True
                 return
         if chunk.failure is not None:
-            yield RawRecord(number + 1, 0, None, chunk.failure)
+            yield RawRecord(number + 1, 0, None, PayloadError("$", chunk.failure))
 
 
 def chunk_records(chunk: Chunk, *, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[RawRecord]:
@@ -213,14 +214,15 @@ class NumberedText:
         self._size += len(tail)
 
     def finish(self) -> NumberedText:
-        """Encode the text as UTF-8 (hole offsets become byte offsets); returns self."""
+        """Encode the text as UTF-8 (hole offsets become byte offsets); returns self.  The lines are JSON: a lone
+        surrogate (from a JSON escape in a report) has no UTF-8 form and is written as that escape again."""
         text = "".join(self._parts)
         self._parts = []
-        self.data = text.encode("utf-8")
+        self.data = text.encode("utf-8", "backslashreplace")
         if len(self.data) != len(text):  # not ASCII: count the bytes before each hole
             offsets, start, done = [], 0, 0
             for hole in self.holes:
-                done += len(text[start:hole].encode("utf-8"))
+                done += len(text[start:hole].encode("utf-8", "backslashreplace"))
                 offsets.append(done)
                 start = hole
             self.holes = offsets

@@ -13,6 +13,7 @@ from typing import IO, Final
 import attrs
 
 from .._errors import DlrpolicyError, PayloadError
+from ..adapters._chunks import Chunk, ChunkRecords, NumberedText, read_chunks, run_chunks
 from ..adapters._records import read_record
 from ..adapters._stream import MAX_RECORD_BYTES, RawRecord
 from ..adapters._values import Skipped
@@ -22,10 +23,10 @@ from ..model._decision import Decision
 from ..model._outcome import History, Outcome
 from ..model._vocabulary import CHANNELS, PROVIDERS, VERDICTS, validate_tenant
 from ..policy._compile import CompiledPolicy
-from ..report._decision_log import DecisionLog
-from ._common import UsageError, add_policy_arguments, engine_from, parse_now
+from ..report._decision_log import DecisionLog, log_line
+from ._common import UsageError, add_policy_arguments, engine_from, parse_now, workers_count
 from ._inputs import add_input_arguments, check_inputs, input_records
-from ._lines import decision_line, error_line, skipped_line
+from ._lines import LINE_START, decision_body, decision_line, error_line, error_tail, skipped_tail
 from ._state import DEFAULT_BATCH, StateBatch, add_state_argument, recorder_from
 
 _FLUSH_EVERY: Final = 256
@@ -43,6 +44,15 @@ class RunSummary:
     seconds: float = 0.0
     #: Parts of records that carried nothing to decide (empty pulls, inbound messages): a line each, not errors.
     skipped: int = 0
+
+    def add(self, other: RunSummary) -> None:
+        """Count ``other``'s records in (a chunk's, on a worker process); the time is not added."""
+        self.records += other.records
+        self.decisions += other.decisions
+        self.errors += other.errors
+        self.skipped += other.skipped
+        for verdict, count in other.verdicts.items():
+            self.verdicts[verdict] = self.verdicts.get(verdict, 0) + count
 
     def render(self) -> str:
         """One line for stderr: ``12 records, 15 decisions (retry 8, ...), 2 errors in 0.01s (1200 records/s)``."""
@@ -78,14 +88,16 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                    now: datetime, provider: str | None = None, channel: str | None = None,
                    tenant: str | None = None, progress: Callable[[RunSummary], None] | None = None,
                    log: Callable[[int, datetime, Outcome, History | None, Decision, CompiledPolicy], object] | None
-                   = None, state: StateBatch | None = None) -> RunSummary:
+                   = None, state: StateBatch | None = None,
+                   lines: Callable[[str, int, str], object] | None = None) -> RunSummary:
     """Decide every record, writing one JSON line per outcome (or per error) through ``write``.
 
     Every record yields at least one line.  The lines are the `Decision.to_json` keys plus ``outcome``,
     ``message_id`` and ``input`` (the record number), ``{"input", "error": {"type", "message", "path"}}``, or
     ``{"input", "skipped": {"reason", "path"}}``.  ``log`` (a `DecisionLog.record`) is called with every decision
     and what it was made from.  With ``state``, each outcome is recorded through it and its line (with a ``state``
-    object) comes out after its batch committed.
+    object) comes out after its batch committed.  ``lines`` takes the lines instead of ``write``, each as its head,
+    record number and tail (worker processes give them back without the run-wide numbers).
     """
     summary = RunSummary()
     verdicts = summary.verdicts
@@ -95,6 +107,7 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
     default_policy = policies.get(tenant)
     buffer: list[str] = []
     append = buffer.append if state is None else state.add_line  # with state, lines keep input order there
+    add = lines or (lambda head, number, tail: append(f"{head}{number}{tail}"))
     records_seen = decisions = errors = skipped = 0
     shown = 0.0
     started = time.perf_counter()
@@ -111,14 +124,15 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
             if isinstance(policy, DlrpolicyError):
                 raise PayloadError("$.tenant", str(policy))
             for item in items:
-                if isinstance(item, PayloadError):
-                    append(error_line(number, item))
-                    errors += 1
-                    continue
-                if isinstance(item, Skipped):
-                    append(skipped_line(number, item))
-                    skipped += 1
-                    continue
+                if type(item) is not Outcome:  # one check for the common case, an outcome
+                    if isinstance(item, PayloadError):
+                        add(LINE_START, number, error_tail(item))
+                        errors += 1
+                        continue
+                    if isinstance(item, Skipped):
+                        add(LINE_START, number, skipped_tail(item))
+                        skipped += 1
+                        continue
                 if state is not None:  # decided and recorded with its batch
                     state.add(number, item, policy, history, key)
                     decisions += 1
@@ -126,19 +140,19 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                 try:
                     decision = evaluate(policy, item, now=now, history=history)
                 except Exception as exc:  # this outcome's error only: its siblings are still decided
-                    append(error_line(number, exc))
+                    add(LINE_START, number, error_tail(exc))
                     errors += 1
                     continue
-                append(decision_line(decision, item, number))
+                add(decision_body(decision, item), number, "}")
                 if log is not None:
                     log(number, now, item, history, decision, policy)
                 verdicts[decision.verdict] += 1
                 decisions += 1
         except Exception as exc:
-            append(error_line(number, exc))
+            add(LINE_START, number, error_tail(exc))
             errors += 1
         if decisions + errors + skipped == lines_before:  # defensive: nothing is ever dropped silently
-            append(error_line(number, PayloadError("$", "the record produced no outcome")))
+            add(LINE_START, number, error_tail(PayloadError("$", "the record produced no outcome")))
             errors += 1
         if state is not None:
             buffer.extend(state.ready())
@@ -161,6 +175,98 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
         write("\n".join(buffer))
     summary.records, summary.decisions, summary.errors = records_seen, decisions, errors
     summary.skipped = skipped
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+@attrs.frozen
+class ChunkSetup:
+    """What a worker process decides chunks with: the parent's engine and settings (forked workers inherit it;
+    elsewhere it is pickled to them), and whether to make decision log lines."""
+
+    engine: Engine
+    now: datetime
+    provider: str | None = None
+    channel: str | None = None
+    tenant: str | None = None
+    max_bytes: int = MAX_RECORD_BYTES
+    log: bool = False
+
+
+@attrs.frozen
+class ChunkDecided:
+    """A chunk's output lines and decision log lines (record numbers left out) and its counts."""
+
+    summary: RunSummary
+    lines: NumberedText
+    log: NumberedText
+    ended_open: bool = False
+
+
+_SETUP: ChunkSetup | None = None
+# Log lines are made by `log_line`; the record number sits after this key (the second, after log_version).
+_LOG_NUMBER: Final = '"input": 0, '
+
+
+def _start_worker(setup: ChunkSetup) -> None:
+    global _SETUP
+    if _SETUP is not setup:  # forked workers hold the parent's already
+        _SETUP = setup
+
+
+def _decide_chunk(chunk: Chunk) -> ChunkDecided:
+    """Decide one chunk as `decide_records` decides the whole input, the lines kept without run-wide numbers."""
+    setup = _SETUP
+    assert setup is not None, "worker not started"
+    text, log_text = NumberedText(), NumberedText()
+
+    def line(head: str, number: int, tail: str) -> None:
+        text.add(head, number, tail + "\n")
+
+    def log(number: int, now: datetime, outcome: Outcome, history: History | None, decision: Decision,
+            policy: CompiledPolicy) -> None:
+        head, found, tail = log_line(number=0, now=now, outcome=outcome, history=history, decision=decision,
+                                     policy=policy).partition(_LOG_NUMBER)
+        assert found, "a decision log line starts with its log_version and record number"
+        log_text.add(head + _LOG_NUMBER[:-3], number, f", {tail}\n")
+
+    records = ChunkRecords(chunk, max_bytes=setup.max_bytes)
+    summary = decide_records(records, _unused, engine=setup.engine, now=setup.now, provider=setup.provider,
+                             channel=setup.channel, tenant=setup.tenant, log=log if setup.log else None, lines=line)
+    if records.ended_open:  # it goes on in the next chunk: decided again joined to it
+        return ChunkDecided(RunSummary(), NumberedText(), NumberedText(), ended_open=True)
+    return ChunkDecided(summary, text.finish(), log_text.finish())
+
+
+def _unused(text: str) -> None:
+    raise AssertionError("with lines=..., decide_records writes nothing itself")
+
+
+def decide_chunks(chunks: Iterable[Chunk], write: Callable[[bytes], object], *, setup: ChunkSetup, workers: int,
+                  log: Callable[[bytes], object] | None = None,
+                  progress: Callable[[RunSummary], None] | None = None) -> RunSummary:
+    """`decide_records` on ``workers`` processes: each chunk decided on its own, the lines (and, with ``log``,
+    the decision log lines) written through ``write`` in input order with their run-wide record numbers,
+    exactly as one process writes them; returns the summary of all chunks."""
+    global _SETUP
+    summary = RunSummary()
+    started = time.perf_counter()
+    _SETUP = setup
+    try:
+        done = 0
+        for result in run_chunks(chunks, _decide_chunk, workers=workers, initializer=_start_worker,
+                                 initarg=setup):
+            if result.lines.numbers:
+                write(result.lines.spliced(done))
+            if log is not None and result.log.numbers:
+                log(result.log.spliced(done))
+            summary.add(result.summary)
+            done += result.summary.records
+            if progress is not None:
+                summary.seconds = time.perf_counter() - started
+                progress(summary)
+    finally:
+        _SETUP = None
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -203,6 +309,17 @@ def _open_log(name: str | None) -> IO[str] | None:
         raise UsageError(f"--log {name}: cannot open for writing: {exc.strerror}") from None
 
 
+def _on_workers(args: argparse.Namespace, files: list[str], engine: Engine, now: datetime,
+                log_file: IO[str] | None, tty: bool) -> RunSummary:
+    """``--workers N``: the inputs cut into chunks, decided on N processes, written in input order."""
+    setup = ChunkSetup(engine, now, args.provider, args.channel, args.tenant, args.max_record_bytes,
+                       log=log_file is not None)
+    sys.stdout.flush()
+    log = None if log_file is None else (lambda data: log_file.write(data.decode("utf-8")))
+    return decide_chunks(read_chunks(files, max_bytes=args.max_record_bytes), sys.stdout.buffer.write,
+                         setup=setup, workers=args.workers, log=log, progress=_progress_line if tty else None)
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate the inputs; exit 0 when every record was decided, 1 when some were not."""
     if args.tenant is not None:
@@ -211,6 +328,10 @@ def run(args: argparse.Namespace) -> int:
         except DlrpolicyError as exc:
             raise UsageError(f"--tenant: {exc}") from None
     files = _inputs(list(args.files))
+    if args.workers > 1 and args.state:
+        raise UsageError(f"--workers {args.workers} with --state: recording is sequential (duplicates, attempts "
+                         "and flood counters depend on the order reports arrive in, and each batch is one "
+                         "transaction); drop --workers to record, or --state to only decide")
     now = parse_now(args.now)
     engine = engine_from(args)  # with --tenant, its store also serves the tenants named in envelopes
     tty = sys.stderr.isatty()
@@ -222,11 +343,15 @@ def run(args: argparse.Namespace) -> int:
         state = StateBatch(recorder_from(args, engine), now=now, size=args.batch, decision_line=decision_line,
                            error_line=error_line, log=log.record if log is not None else None)
     write = out.write if state is None else _flushed(out)
-    records = records_from(files, max_bytes=args.max_record_bytes)
     try:
-        summary = decide_records(records, write, engine=engine, now=now, provider=args.provider,
-                                 channel=args.channel, tenant=args.tenant, progress=_progress_line if tty else None,
-                                 log=log.record if log is not None else None, state=state)
+        if args.workers > 1:
+            summary = _on_workers(args, files, engine, now, log_file, tty)
+        else:
+            records = records_from(files, max_bytes=args.max_record_bytes)
+            summary = decide_records(records, write, engine=engine, now=now, provider=args.provider,
+                                     channel=args.channel, tenant=args.tenant,
+                                     progress=_progress_line if tty else None,
+                                     log=log.record if log is not None else None, state=state)
     finally:
         if log is not None and log_file is not None:
             log.close()
@@ -252,6 +377,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    "(default: detect from the shape)")
     p.add_argument("--channel", choices=CHANNELS, help="channel of every payload without an envelope channel "
                    "(default: from the payload, else the product's)")
+    p.add_argument("--workers", type=workers_count, default=1, metavar="N",
+                   help="decide on N processes (auto: one per usable core; default 1); the output is the same, "
+                   "in input order, written a chunk of records at a time")
     p.add_argument("--log", metavar="FILE", help="append a decision log to FILE (JSON Lines: outcome, now, "
                    "history, decision and policy version per decision), for `dlrpolicy replay`")
     add_policy_arguments(p)

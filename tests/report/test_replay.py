@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlrpolicy import CodeRef, Engine, History, Outcome, PayloadError
+from dlrpolicy.adapters._chunks import read_chunks
 from dlrpolicy.adapters._stream import read_records
 from dlrpolicy.policy._layers import default_policy
-from dlrpolicy.adapters._chunks import read_chunks
 from dlrpolicy.report._decision_log import LOG_KEYS, log_line, read_log_entry, used_history
 from dlrpolicy.report._replay import ReplayConfig, replay_chunks
 from tests.conftest import NOW
