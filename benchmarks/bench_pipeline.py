@@ -38,9 +38,10 @@ from dlrpolicy import Engine
 from dlrpolicy.adapters._chunks import read_chunks
 from dlrpolicy.adapters._records import read_record
 from dlrpolicy.adapters._stream import read_records
-from dlrpolicy.cli._evaluate import ChunkSetup, decide_chunks, decide_records
+from dlrpolicy.cli._evaluate import decide_records
 from dlrpolicy.cli._inputs import input_records
 from dlrpolicy.cli._lines import decision_line
+from dlrpolicy.cli._workers import ChunkSetup, decide_chunks
 from dlrpolicy.decide._evaluate import evaluate
 from dlrpolicy.model._outcome import Outcome
 
@@ -175,8 +176,8 @@ def _workers(path: Path, engine: Engine, workers: int) -> float:
     if workers == 1:
         summary = decide_records(input_records([str(path)]), lambda text: None, engine=engine, now=NOW)
     else:
-        summary = decide_chunks(read_chunks([str(path)]), lambda data: None, setup=ChunkSetup(engine, NOW),
-                                workers=workers)
+        setup = ChunkSetup(decide_records, engine, NOW)
+        summary = decide_chunks(read_chunks([str(path)]), lambda data: None, setup=setup, workers=workers)
     if summary.errors:
         raise RuntimeError(f"{summary.errors} benchmark records failed to decide")
     return time.perf_counter() - started

@@ -10,10 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import IO, Final
 
-import attrs
-
 from .._errors import DlrpolicyError, PayloadError
-from ..adapters._chunks import Chunk, ChunkRecords, NumberedText, read_chunks, run_chunks
+from ..adapters._chunks import read_chunks
 from ..adapters._records import read_record
 from ..adapters._stream import MAX_RECORD_BYTES, RawRecord
 from ..adapters._values import Skipped
@@ -21,47 +19,18 @@ from ..decide._engine import Engine
 from ..decide._evaluate import evaluate
 from ..model._decision import Decision
 from ..model._outcome import History, Outcome
-from ..model._vocabulary import CHANNELS, PROVIDERS, VERDICTS, validate_tenant
+from ..model._vocabulary import CHANNELS, PROVIDERS, validate_tenant
 from ..policy._compile import CompiledPolicy
-from ..report._decision_log import DecisionLog, log_line
+from ..report._decision_log import DecisionLog
 from ._common import UsageError, add_policy_arguments, engine_from, parse_now, workers_count
 from ._inputs import add_input_arguments, check_inputs, input_records
 from ._lines import LINE_START, decision_body, decision_line, error_line, error_tail, skipped_tail
 from ._state import DEFAULT_BATCH, StateBatch, add_state_argument, recorder_from
+from ._summary import RunSummary
+from ._workers import ChunkSetup, decide_chunks
 
 _FLUSH_EVERY: Final = 256
 _PROGRESS_SECONDS: Final = 0.25
-
-
-@attrs.define
-class RunSummary:
-    """Counts of one run: records read, decisions per verdict, error records, and the wall time."""
-
-    records: int = 0
-    decisions: int = 0
-    errors: int = 0
-    verdicts: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(VERDICTS, 0))
-    seconds: float = 0.0
-    #: Parts of records that carried nothing to decide (empty pulls, inbound messages): a line each, not errors.
-    skipped: int = 0
-
-    def add(self, other: RunSummary) -> None:
-        """Count ``other``'s records in (a chunk's, on a worker process); the time is not added."""
-        self.records += other.records
-        self.decisions += other.decisions
-        self.errors += other.errors
-        self.skipped += other.skipped
-        for verdict, count in other.verdicts.items():
-            self.verdicts[verdict] = self.verdicts.get(verdict, 0) + count
-
-    def render(self) -> str:
-        """One line for stderr: ``12 records, 15 decisions (retry 8, ...), 2 errors in 0.01s (1200 records/s)``."""
-        counts = ", ".join(f"{verdict} {count}" for verdict, count in self.verdicts.items() if count)
-        rate = self.records / self.seconds if self.seconds > 0 else 0.0
-        skipped = f", {self.skipped} skipped" if self.skipped else ""
-        return (f"dlrpolicy evaluate: {self.records} records, {self.decisions} decisions"
-                f"{f' ({counts})' if counts else ''}{skipped}, {self.errors} error{'s' if self.errors != 1 else ''} "
-                f"in {self.seconds:.2f}s ({rate:,.0f} records/s)")
 
 
 class _Policies:
@@ -179,98 +148,6 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
     return summary
 
 
-@attrs.frozen
-class ChunkSetup:
-    """What a worker process decides chunks with: the parent's engine and settings (forked workers inherit it;
-    elsewhere it is pickled to them), and whether to make decision log lines."""
-
-    engine: Engine
-    now: datetime
-    provider: str | None = None
-    channel: str | None = None
-    tenant: str | None = None
-    max_bytes: int = MAX_RECORD_BYTES
-    log: bool = False
-
-
-@attrs.frozen
-class ChunkDecided:
-    """A chunk's output lines and decision log lines (record numbers left out) and its counts."""
-
-    summary: RunSummary
-    lines: NumberedText
-    log: NumberedText
-    ended_open: bool = False
-
-
-_SETUP: ChunkSetup | None = None
-# Log lines are made by `log_line`; the record number sits after this key (the second, after log_version).
-_LOG_NUMBER: Final = '"input": 0, '
-
-
-def _start_worker(setup: ChunkSetup) -> None:
-    global _SETUP
-    if _SETUP is not setup:  # forked workers hold the parent's already
-        _SETUP = setup
-
-
-def _decide_chunk(chunk: Chunk) -> ChunkDecided:
-    """Decide one chunk as `decide_records` decides the whole input, the lines kept without run-wide numbers."""
-    setup = _SETUP
-    assert setup is not None, "worker not started"
-    text, log_text = NumberedText(), NumberedText()
-
-    def line(head: str, number: int, tail: str) -> None:
-        text.add(head, number, tail + "\n")
-
-    def log(number: int, now: datetime, outcome: Outcome, history: History | None, decision: Decision,
-            policy: CompiledPolicy) -> None:
-        head, found, tail = log_line(number=0, now=now, outcome=outcome, history=history, decision=decision,
-                                     policy=policy).partition(_LOG_NUMBER)
-        assert found, "a decision log line starts with its log_version and record number"
-        log_text.add(head + _LOG_NUMBER[:-3], number, f", {tail}\n")
-
-    records = ChunkRecords(chunk, max_bytes=setup.max_bytes)
-    summary = decide_records(records, _unused, engine=setup.engine, now=setup.now, provider=setup.provider,
-                             channel=setup.channel, tenant=setup.tenant, log=log if setup.log else None, lines=line)
-    if records.ended_open:  # it goes on in the next chunk: decided again joined to it
-        return ChunkDecided(RunSummary(), NumberedText(), NumberedText(), ended_open=True)
-    return ChunkDecided(summary, text.finish(), log_text.finish())
-
-
-def _unused(text: str) -> None:
-    raise AssertionError("with lines=..., decide_records writes nothing itself")
-
-
-def decide_chunks(chunks: Iterable[Chunk], write: Callable[[bytes], object], *, setup: ChunkSetup, workers: int,
-                  log: Callable[[bytes], object] | None = None,
-                  progress: Callable[[RunSummary], None] | None = None) -> RunSummary:
-    """`decide_records` on ``workers`` processes: each chunk decided on its own, the lines (and, with ``log``,
-    the decision log lines) written through ``write`` in input order with their run-wide record numbers,
-    exactly as one process writes them; returns the summary of all chunks."""
-    global _SETUP
-    summary = RunSummary()
-    started = time.perf_counter()
-    _SETUP = setup
-    try:
-        done = 0
-        for result in run_chunks(chunks, _decide_chunk, workers=workers, initializer=_start_worker,
-                                 initarg=setup):
-            if result.lines.numbers:
-                write(result.lines.spliced(done))
-            if log is not None and result.log.numbers:
-                log(result.log.spliced(done))
-            summary.add(result.summary)
-            done += result.summary.records
-            if progress is not None:
-                summary.seconds = time.perf_counter() - started
-                progress(summary)
-    finally:
-        _SETUP = None
-    summary.seconds = time.perf_counter() - started
-    return summary
-
-
 def _inputs(files: list[str]) -> list[str]:
     return check_inputs(files)
 
@@ -312,7 +189,7 @@ def _open_log(name: str | None) -> IO[str] | None:
 def _on_workers(args: argparse.Namespace, files: list[str], engine: Engine, now: datetime,
                 log_file: IO[str] | None, tty: bool) -> RunSummary:
     """``--workers N``: the inputs cut into chunks, decided on N processes, written in input order."""
-    setup = ChunkSetup(engine, now, args.provider, args.channel, args.tenant, args.max_record_bytes,
+    setup = ChunkSetup(decide_records, engine, now, args.provider, args.channel, args.tenant, args.max_record_bytes,
                        log=log_file is not None)
     sys.stdout.flush()
     log = None if log_file is None else (lambda data: log_file.write(data.decode("utf-8")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,9 +17,11 @@ from hypothesis import strategies as st
 from dlrpolicy import Engine
 from dlrpolicy.adapters._chunks import read_chunks
 from dlrpolicy.cli._common import usable_cores, workers_count
-from dlrpolicy.cli._evaluate import ChunkSetup, RunSummary, decide_chunks, decide_records
+from dlrpolicy.cli._evaluate import decide_records
 from dlrpolicy.cli._inputs import input_records
 from dlrpolicy.cli._main import main
+from dlrpolicy.cli._summary import RunSummary
+from dlrpolicy.cli._workers import ChunkSetup, WorkerDied, decide_chunks
 from dlrpolicy.report._decision_log import DecisionLog
 from tests.strategies import evaluate_inputs
 
@@ -53,7 +56,7 @@ def chunked(files: list[str], *, workers: int, size: int) -> Run:
     """The same through `decide_chunks` with chunks of about ``size`` bytes."""
     out: list[bytes] = []
     log: list[bytes] = []
-    setup = ChunkSetup(ENGINE, NOW, max_bytes=LIMIT, log=True)
+    setup = ChunkSetup(decide_records, ENGINE, NOW, max_bytes=LIMIT, log=True)
     summary = decide_chunks(read_chunks(files, size=size, max_bytes=LIMIT), out.append, setup=setup,
                             workers=workers, log=log.append)
     return b"".join(out).decode("utf-8"), b"".join(log).decode("utf-8"), counts(summary)
@@ -170,3 +173,15 @@ def test_workers_argument() -> None:
     for text in ("0", "-1", "two", "257", ""):
         with pytest.raises(argparse.ArgumentTypeError, match="from 1 to 256, or auto"):
             workers_count(text)
+
+
+def _die(*args: object, **kwargs: object) -> RunSummary:
+    """A worker's deciding that kills its process, as the kernel's out-of-memory killer would."""
+    os._exit(3)
+
+
+def test_a_worker_that_dies_is_an_error_that_says_what_was_written(mixed: list[str]) -> None:
+    """A worker process that ends abruptly: a DlrpolicyError naming how many records were written, no hang."""
+    with pytest.raises(WorkerDied, match="after the first 0 records were decided and written"):
+        decide_chunks(read_chunks(mixed, size=500), lambda data: None, setup=ChunkSetup(_die, ENGINE, NOW),
+                      workers=2)

@@ -1,0 +1,129 @@
+"""``dlrpolicy evaluate --workers N``: the inputs cut into chunks (`adapters._chunks`), each decided on a worker
+process by the same loop that decides a whole input in one process, and the lines written in input order with
+their run-wide record numbers, so the output is byte for byte that of one process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
+from typing import Final
+
+import attrs
+
+from .._errors import DlrpolicyError
+from ..adapters._chunks import Chunk, ChunkRecords, NumberedText, run_chunks
+from ..adapters._stream import MAX_RECORD_BYTES
+from ..decide._engine import Engine
+from ..model._decision import Decision
+from ..model._outcome import History, Outcome
+from ..policy._compile import CompiledPolicy
+from ..report._decision_log import log_line
+from ._summary import RunSummary
+
+
+@attrs.frozen
+class ChunkSetup:
+    """What a worker process decides chunks with: the parent's engine and settings (forked workers inherit it;
+    elsewhere it is pickled to them), and whether to make decision log lines."""
+
+    #: What decides the records (`cli._evaluate.decide_records`; a module-level function, sent by name).
+    decide: Callable[..., RunSummary]
+    engine: Engine
+    now: datetime
+    provider: str | None = None
+    channel: str | None = None
+    tenant: str | None = None
+    max_bytes: int = MAX_RECORD_BYTES
+    log: bool = False
+
+
+@attrs.frozen
+class ChunkDecided:
+    """A chunk's output lines and decision log lines (record numbers left out) and its counts."""
+
+    summary: RunSummary
+    lines: NumberedText
+    log: NumberedText
+    ended_open: bool = False
+
+
+class WorkerDied(DlrpolicyError):
+    """A worker process ended abruptly (killed, out of memory) during ``--workers N``."""
+
+    def __init__(self, written: int) -> None:
+        self.written = written
+        super().__init__(f"a worker process ended abruptly (killed, or out of memory?) after the first {written} "
+                         f"records were decided and written: run again on the records after record {written}, "
+                         "with fewer --workers or none")
+
+
+_SETUP: ChunkSetup | None = None
+# Log lines are made by `log_line`; the record number sits after this key (the second, after log_version).
+_LOG_NUMBER: Final = '"input": 0, '
+
+
+def _start_worker(setup: ChunkSetup) -> None:
+    global _SETUP
+    if _SETUP is not setup:  # forked workers hold the parent's already
+        _SETUP = setup
+
+
+def _decide_chunk(chunk: Chunk) -> ChunkDecided:
+    """Decide one chunk as `decide_records` decides the whole input, the lines kept without run-wide numbers."""
+    setup = _SETUP
+    assert setup is not None, "worker not started"
+    text, log_text = NumberedText(), NumberedText()
+
+    def line(head: str, number: int, tail: str) -> None:
+        text.add(head, number, tail + "\n")
+
+    def log(number: int, now: datetime, outcome: Outcome, history: History | None, decision: Decision,
+            policy: CompiledPolicy) -> None:
+        head, found, tail = log_line(number=0, now=now, outcome=outcome, history=history, decision=decision,
+                                     policy=policy).partition(_LOG_NUMBER)
+        assert found, "a decision log line starts with its log_version and record number"
+        log_text.add(head + _LOG_NUMBER[:-3], number, f", {tail}\n")
+
+    records = ChunkRecords(chunk, max_bytes=setup.max_bytes)
+    summary = setup.decide(records, _unused, engine=setup.engine, now=setup.now, provider=setup.provider,
+                             channel=setup.channel, tenant=setup.tenant, log=log if setup.log else None, lines=line)
+    if records.ended_open:  # it goes on in the next chunk: decided again joined to it
+        return ChunkDecided(RunSummary(), NumberedText(), NumberedText(), ended_open=True)
+    return ChunkDecided(summary, text.finish(), log_text.finish())
+
+
+def _unused(text: str) -> None:
+    raise AssertionError("with lines=..., decide_records writes nothing itself")
+
+
+def decide_chunks(chunks: Iterable[Chunk], write: Callable[[bytes], object], *, setup: ChunkSetup, workers: int,
+                  log: Callable[[bytes], object] | None = None,
+                  progress: Callable[[RunSummary], None] | None = None) -> RunSummary:
+    """``setup.decide`` (`decide_records`) on ``workers`` processes: each chunk decided on its own, the lines
+    (and, with ``log``, the decision log lines) written through ``write`` in input order with their run-wide
+    record numbers, exactly as one process writes them; returns the summary of all chunks."""
+    global _SETUP
+    summary = RunSummary()
+    started = time.perf_counter()
+    _SETUP = setup
+    done = 0
+    try:
+        for result in run_chunks(chunks, _decide_chunk, workers=workers, initializer=_start_worker,
+                                 initarg=setup):
+            if result.lines.numbers:
+                write(result.lines.spliced(done))
+            if log is not None and result.log.numbers:
+                log(result.log.spliced(done))
+            summary.add(result.summary)
+            done += result.summary.records
+            if progress is not None:
+                summary.seconds = time.perf_counter() - started
+                progress(summary)
+    except BrokenProcessPool:
+        raise WorkerDied(done) from None
+    finally:
+        _SETUP = None
+    summary.seconds = time.perf_counter() - started
+    return summary
