@@ -125,21 +125,28 @@ def outcome_json(outcome: Outcome) -> str:
 
 def decision_body(decision: Decision, outcome: Outcome) -> str:
     """The decision line up to its record number: everything `decision_line` writes before ``N}``."""
-    start, middle = _head(decision)
+    # The hot path of the evaluate command: the caches are read inline, and the few values that differ per
+    # report escaped in place.
+    escape = _escape
+    head = _HEADS.get((decision.verdict, decision.attempt, decision.channel))
+    start, middle = head if head is not None else _head(decision)
     suppress = decision.suppress
     escalate = decision.escalate
-    message_id = _text(outcome.message_id)
+    message_id, recipient, sender = outcome.message_id, outcome.recipient, outcome.sender
+    message_id_json = "null" if message_id is None else escape(message_id)
+    outcome_head = _OUTCOME_HEADS.get((outcome.provider, outcome.channel, outcome.channel_source))
     retry_at, give_up_at, check_at = decision.retry_at, decision.give_up_at, decision.check_at
     return (
         f'{start}{"null" if retry_at is None else _instant(retry_at)}, '
         f'"give_up_at": {"null" if give_up_at is None else _instant(give_up_at)}, '
         f'"check_at": {"null" if check_at is None else _instant(check_at)}{middle}'
-        + ("null" if suppress is None else f'{{"scope": {_escape(suppress.scope)}, "key": {_text(suppress.key)}, '
+        + ("null" if suppress is None else f'{{"scope": {escape(suppress.scope)}, "key": {_text(suppress.key)}, '
                                            f'"until": {_instant(suppress.until)}}}')
         + f', "escalate": {"null" if escalate is None else _escalation(escalate)}{_tail(decision)}, '
-          f'"outcome": {_outcome_head(outcome)}{message_id}, "recipient": {_text(outcome.recipient)}, '
-          f'"sender": {_text(outcome.sender)}, "tenant": {_text(outcome.tenant)}}}, "message_id": {message_id}, '
-          '"input": '
+          f'"outcome": {outcome_head or _outcome_head(outcome)}{message_id_json}, '
+          f'"recipient": {"null" if recipient is None else escape(recipient)}, '
+          f'"sender": {"null" if sender is None else escape(sender)}, "tenant": {_text(outcome.tenant)}}}, '
+          f'"message_id": {message_id_json}, "input": '
     )
 
 
