@@ -39,6 +39,8 @@ _REFS: dict[int, CodeRef] = {}
 # (resendStatus, resendResultCode as text, resendRequestId) -> the Resend; most rows share a few; bounded.
 _RESENDS: dict[tuple[str, str | None, str | None], Resend] = {}
 _RESENDS_MAX: Final = 4096
+# A result code as result rows write it ("3018") -> its CodeRef, once `result_code` accepted the text; bounded.
+_TEXT_REFS: dict[str, CodeRef] = {}
 
 
 def result_code(value: object, path: str) -> int:
@@ -126,7 +128,13 @@ def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$"
                                                      f"messageStatus says it is pending or cancelled (got "
                                                      f"{message_status!r})")
     else:
-        status = _ref(result_code(raw, f"{path}.resultCode"))
+        status = _TEXT_REFS.get(raw) if type(raw) is str else None  # "3018": the same few codes, millions of times
+        if status is None:
+            status = _ref(result_code(raw, f"{path}.resultCode"))
+            if type(raw) is str:
+                if len(_TEXT_REFS) >= _RESENDS_MAX:
+                    _TEXT_REFS.clear()
+                _TEXT_REFS[raw] = status
     message_type = _opt_str(row, "kakaoMessageType", path)
     request_date, receive_date = row.get("requestDate"), row.get("receiveDate")
     return Outcome(
