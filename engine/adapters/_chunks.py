@@ -14,12 +14,14 @@ from __future__ import annotations
 import concurrent.futures
 import gc
 import io
+import itertools
 import multiprocessing
-import re
+import multiprocessing.context
+import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Final, Protocol, TypeVar
+from typing import IO, Final, NamedTuple, Protocol, TypeVar
 
 import attrs
 
@@ -125,32 +127,6 @@ def _shorten_long_line(held: bytes, stream: IO[bytes], max_bytes: int) -> bytes:
             return keep + b"\n"
 
 
-def shifted(records: Iterable[RawRecord], name: str, offset: int) -> Iterator[RawRecord]:
-    """Records of a chunk with line numbers (in the records and their errors) as in the whole input."""
-    if not offset:
-        yield from records
-        return
-    for record in records:
-        error = record.error
-        if error is not None:
-            error = _shift(error, name, offset)
-        yield RawRecord(record.number, record.line + offset, record.value, error)
-
-
-def _shift(error: PayloadError, name: str, offset: int) -> PayloadError:
-    """The error `read_records` gives in the whole input, from the one it gave in the chunk: every line number
-    it names after the input's name moves by ``offset``."""
-    message = error.message
-    head = len(name) if message.startswith(name) else 0  # the input's own name may hold digits: leave it alone
-    rest = _LINE_NUMBERS.sub(lambda m: m.group(1) + str(int(m.group(2)) + offset)
-                             + ("" if m.group(3) is None else f"-{int(m.group(3)) + offset}"), message[head:])
-    return PayloadError(error.path, message[:head] + rest)
-
-
-# "line 12", "(to line 14)", "line 14 does not continue it", "lines 12-14 are skipped": the stream's line numbers.
-_LINE_NUMBERS: Final = re.compile(r"\b(lines? )(\d+)(?:-(\d+))?")
-
-
 class ChunkRecords:
     """The records of a chunk, numbered from 1, with line numbers and messages as in the whole input.  When the
     chunk is not its input's last and ends inside a multi-line document, iteration stops before the records the
@@ -167,8 +143,9 @@ class ChunkRecords:
         chunk = self.chunk
         number = 0
         if chunk.data:
-            reader = RecordStream(io.BytesIO(chunk.data), name=chunk.name, start=1, max_bytes=self.max_bytes)
-            for record in shifted(reader, chunk.name, chunk.first_line - 1):
+            reader = RecordStream(io.BytesIO(chunk.data), name=chunk.name, start=1, max_bytes=self.max_bytes,
+                                  first_line=chunk.first_line)
+            for record in reader:
                 # The stream knows it ended inside a document before it makes up the records of that ending.
                 if reader.ended_open and not chunk.final:
                     self.ended_open = True
@@ -260,33 +237,91 @@ R = TypeVar("R", bound=ChunkOutput)
 A = TypeVar("A")
 
 
-def in_order(chunks: Iterator[Chunk], submit: Callable[[Chunk], Callable[[], R]], ahead: int) -> Iterator[R]:
+class Job(NamedTuple):
+    """A chunk to run, with its place in the output: the chunks are numbered in input order (``seq``), and a
+    chunk joined to the ones after it covers their numbers too (up to ``end``, exclusive)."""
+
+    chunk: Chunk
+    seq: int
+    end: int
+
+
+def in_order(chunks: Iterator[Chunk], submit: Callable[[Job], Callable[[], R]], ahead: int) -> Iterator[R]:
     """The results of ``chunks`` in input order, up to ``ahead`` submitted at once.  A chunk that ended inside a
     document is submitted again joined to the next chunk (whose own result, read from the middle of that
     document, is dropped) until the joined chunk ends between records."""
-    pending: deque[tuple[Chunk, Callable[[], R]]] = deque()
+    pending: deque[tuple[Job, Callable[[], R]]] = deque()
+    numbers = itertools.count()
 
     def fill() -> None:
         while len(pending) < ahead:
             chunk = next(chunks, None)
             if chunk is None:
                 return
-            pending.append((chunk, submit(chunk)))
+            seq = next(numbers)
+            job = Job(chunk, seq, seq + 1)
+            pending.append((job, submit(job)))
 
     fill()
     while pending:
-        chunk, result_of = pending.popleft()
+        job, result_of = pending.popleft()
         result = result_of()
         while result.ended_open:
             fill()
             # A chunk that is not final always has a next one; were it missing, the chunk is read as final.
-            chunk = chunk.joined(pending.popleft()[0]) if pending else attrs.evolve(chunk, final=True)
-            result = submit(chunk)()
+            if pending:
+                following = pending.popleft()[0]
+                job = Job(job.chunk.joined(following.chunk), job.seq, following.end)
+            else:
+                job = job._replace(chunk=attrs.evolve(job.chunk, final=True))
+            result = submit(job)()
         yield result
         fill()
 
 
-def run_chunks(chunks: Iterable[Chunk], run: Callable[[Chunk], R], *, workers: int,
+class Turns:
+    """Chunk outputs written in input order by whichever process holds them when their turn comes: a worker
+    that finishes its chunk once the chunks before it are written writes its own lines (they never travel to the
+    parent); otherwise the parent writes them when it gets the result.  A lock and two counters in shared
+    memory, made before the workers fork (they inherit it)."""
+
+    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
+        self._lock = context.Lock()
+        # [the seq of the chunk whose output goes next, the records written so far]
+        self._state = context.RawArray("q", 2)
+
+    @property
+    def written(self) -> int:
+        """The records whose lines were written so far."""
+        return int(self._state[1])
+
+    def take(self, seq: int, end: int, write: Callable[[int], int]) -> bool:
+        """If the output of the job numbered ``seq`` goes next, ``write(records written so far)`` (which returns
+        how many records it wrote) and pass the turn to ``end``; False when the chunks before it are not all
+        written yet."""
+        with self._lock:
+            state = self._state
+            if state[0] != seq:
+                return False
+            state[1] += write(state[1])
+            state[0] = end
+            return True
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """All of ``data`` to the file descriptor ``fd`` (a pipe may take it in parts)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def pool_context() -> multiprocessing.context.BaseContext:
+    """How worker processes start: fork where the system has it (the workers inherit the parent's compiled
+    policies, and `Turns`), else spawn (each worker compiles its own; outputs all go through the parent)."""
+    return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+
+
+def run_chunks(chunks: Iterable[Chunk], run: Callable[[Job], R], *, workers: int,
                initializer: Callable[[A], object], initarg: A) -> Iterator[R]:
     """``run`` over ``chunks`` on ``workers`` processes (1: in this one), the results in input order.
 
@@ -296,11 +331,9 @@ def run_chunks(chunks: Iterable[Chunk], run: Callable[[Chunk], R], *, workers: i
     if workers < 1:
         raise ValueError("workers must be >= 1")
     if workers == 1:
-        yield from in_order(iter(chunks), lambda chunk: lambda: run(chunk), 1)
+        yield from in_order(iter(chunks), lambda job: lambda: run(job), 1)
         return
-    # fork shares the parent's compiled policies with the workers; elsewhere each worker compiles its own.
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
+    context = pool_context()
     # The pool forks its workers at the first submit: until it is shut down, the inherited objects stay frozen,
     # so the workers' garbage collector leaves their pages shared.
     gc.freeze()
@@ -308,6 +341,6 @@ def run_chunks(chunks: Iterable[Chunk], run: Callable[[Chunk], R], *, workers: i
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=initializer,
                                                     initargs=(initarg,)) as pool:
             # A bounded number of chunks in flight keeps memory flat and every worker busy.
-            yield from in_order(iter(chunks), lambda chunk: pool.submit(run, chunk).result, 3 * workers)
+            yield from in_order(iter(chunks), lambda job: pool.submit(run, job).result, 3 * workers)
     finally:
         gc.unfreeze()

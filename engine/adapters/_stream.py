@@ -314,8 +314,11 @@ class RecordStream:
     uses it to know that a part did not end between records, and reads it again joined to the next part."""
 
     def __init__(self, stream: IO[bytes], *, name: str = "<stdin>", start: int = 1,
-                 max_bytes: int = MAX_RECORD_BYTES) -> None:
+                 max_bytes: int = MAX_RECORD_BYTES, first_line: int = 1) -> None:
         self.stream, self.name, self.start, self.max_bytes = stream, name, start, max_bytes
+        #: The line number of the stream's first line (a part of a longer input starts further on): records and
+        #: their errors carry the input's line numbers.
+        self.first_line = first_line
         #: True when the input ended while a document was still open (set when iteration reaches the end).
         self.ended_open = False
 
@@ -327,7 +330,7 @@ class RecordStream:
         readline = stream.readline
         loads = orjson.loads
         limit = max_bytes + 1
-        line_no = 0
+        line_no = self.first_line - 1
         while True:
             line: bytes | None = readline(limit)
             if not line:

@@ -4,6 +4,7 @@ outcome out (JSON Lines on stdout), a summary on stderr.  Streams: memory stays 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -191,10 +192,18 @@ def _on_workers(args: argparse.Namespace, files: list[str], engine: Engine, now:
     """``--workers N``: the inputs cut into chunks, decided on N processes, written in input order."""
     setup = ChunkSetup(decide_records, engine, now, args.provider, args.channel, args.tenant, args.max_record_bytes,
                        log=log_file is not None)
+    out: Callable[[bytes], object] | int = sys.stdout.buffer.write
+    log: Callable[[bytes], object] | int | None = None if log_file is None else \
+        (lambda data: log_file.write(data.decode("utf-8")))
     sys.stdout.flush()
-    log = None if log_file is None else (lambda data: log_file.write(data.decode("utf-8")))
-    return decide_chunks(read_chunks(files, max_bytes=args.max_record_bytes), sys.stdout.buffer.write,
-                         setup=setup, workers=args.workers, log=log, progress=_progress_line if tty else None)
+    if log_file is not None:
+        log_file.flush()
+    # Real files: the workers write their own lines (see `cli._workers`).  io.UnsupportedOperation (an OSError
+    # and a ValueError): stdout is not a file (captured, in memory), and the lines go through write().
+    with contextlib.suppress(OSError, ValueError):
+        out, log = sys.stdout.fileno(), None if log_file is None else log_file.fileno()
+    return decide_chunks(read_chunks(files, max_bytes=args.max_record_bytes), out, setup=setup,
+                         workers=args.workers, log=log, progress=_progress_line if tty else None)
 
 
 def run(args: argparse.Namespace) -> int:

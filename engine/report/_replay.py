@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from .._errors import DlrpolicyError, PayloadError
-from ..adapters._chunks import Chunk, ChunkRecords, NumberedText, run_chunks
+from ..adapters._chunks import Chunk, ChunkRecords, Job, NumberedText, run_chunks
 from ..adapters._records import error_fields, read_record, skipped_fields
 from ..adapters._stream import MAX_RECORD_BYTES, RawRecord
 from ..adapters._values import Skipped
@@ -205,9 +205,9 @@ def _start_worker(config: ReplayConfig) -> None:
         _WORKER = Replayer(config)
 
 
-def _run_in_worker(chunk: Chunk) -> ChunkResult:
+def _run_in_worker(job: Job) -> ChunkResult:
     assert _WORKER is not None, "worker not started"
-    return _WORKER.run_chunk(chunk)
+    return _WORKER.run_chunk(job.chunk)
 
 
 def _warm(config: ReplayConfig) -> None:

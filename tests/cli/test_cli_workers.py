@@ -62,6 +62,18 @@ def chunked(files: list[str], *, workers: int, size: int) -> Run:
     return b"".join(out).decode("utf-8"), b"".join(log).decode("utf-8"), counts(summary)
 
 
+def chunked_to_files(files: list[str], *, workers: int, size: int) -> Run:
+    """The same with the output and the log as file descriptors, which the workers write to themselves when it
+    is their chunk's turn (the parent writes the rest)."""
+    setup = ChunkSetup(decide_records, ENGINE, NOW, max_bytes=LIMIT, log=True)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as log:
+        summary = decide_chunks(read_chunks(files, size=size, max_bytes=LIMIT), out.fileno(), setup=setup,
+                                workers=workers, log=log.fileno())
+        out.seek(0)
+        log.seek(0)
+        return out.read().decode("utf-8"), log.read().decode("utf-8"), counts(summary)
+
+
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """Three inputs: every example and real sample, compact and pretty-printed (empty pulls, inbound messages,
@@ -85,9 +97,12 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 @pytest.mark.parametrize("size", [1, 300, 4096, 10**7])
 def test_two_workers_write_what_one_process_writes(mixed: list[str], size: int) -> None:
-    """Two workers, any chunk size: byte for byte the one-process output, decision log and counts."""
+    """Two workers, any chunk size, the lines sent to the parent or written by the workers to the files
+    themselves: byte for byte the one-process output, decision log and counts."""
     expected = one_process(mixed)
     assert expected == chunked(mixed, workers=2, size=size)
+    assert expected == chunked_to_files(mixed, workers=2, size=size)
+    assert expected == chunked_to_files(mixed, workers=3, size=size)
     output, _, (records, decisions, errors, skipped, _) = expected
     lines = [json.loads(line) for line in output.splitlines()]
     assert (decisions, errors, skipped) == tuple(sum(key in line for line in lines)
@@ -154,6 +169,24 @@ def test_cli_with_workers_on_stdin(capsys: pytest.CaptureFixture[str], monkeypat
         monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
         results.append(cli(capsys, "--now", NOW.isoformat(), "--workers", workers))
     assert results[0] == results[1] == results[2]
+
+
+def test_cli_with_workers_on_real_files(mixed: list[str], tmp_path: Path) -> None:
+    """``python -m dlrpolicy evaluate --workers 2 > FILE --log LOG``: the same bytes, summary and exit status as
+    one process, written by the workers themselves."""
+    import subprocess
+    import sys
+
+    results = []
+    for workers in ("1", "2"):
+        out, log = tmp_path / f"out-{workers}.jsonl", tmp_path / f"log-{workers}.jsonl"
+        with open(out, "wb") as stdout:
+            done = subprocess.run([sys.executable, "-m", "dlrpolicy", "evaluate", *mixed, *mixed, "--now",
+                                   NOW.isoformat(), "--log", str(log), "--workers", workers], stdout=stdout,
+                                  stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+        results.append((done.returncode, done.stderr.rpartition(" in ")[0], out.read_bytes(), log.read_bytes()))
+    assert results[0] == results[1]
+    assert 1 == results[0][0]
 
 
 def test_workers_with_state_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
