@@ -190,6 +190,16 @@ class NumberedText:
         self._parts.append(tail)
         self._size += len(tail)
 
+    def render(self, offset: int) -> bytes:
+        """Before `finish`: the text with each line's number, ``offset`` + its chunk-local number, put in
+        (encoded as `finish` encodes), without the copies that finishing and splicing make."""
+        parts = self._parts  # head, tail, head, tail, ...
+        pieces: list[str] = [""] * (len(parts) + len(self.numbers))
+        pieces[0::3] = parts[0::2]
+        pieces[1::3] = [str(offset + number) for number in self.numbers]
+        pieces[2::3] = parts[1::2]
+        return "".join(pieces).encode("utf-8", "backslashreplace")
+
     def finish(self) -> NumberedText:
         """Encode the text as UTF-8 (hole offsets become byte offsets); returns self.  The lines are JSON: a lone
         surrogate (from a JSON escape in a report) has no UTF-8 form and is written as that escape again."""

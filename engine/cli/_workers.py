@@ -114,10 +114,20 @@ def _decide_chunk(job: Job) -> ChunkDecided:
                              channel=setup.channel, tenant=setup.tenant, log=log if setup.log else None, lines=line)
     if records.ended_open:  # it goes on in the next chunk: decided again joined to it
         return ChunkDecided(RunSummary(), NumberedText(), NumberedText(), ended_open=True)
-    decided = ChunkDecided(summary, text.finish(), log_text.finish(), seq=job.seq, end=job.end)
-    if _OUTPUT is not None and _OUTPUT.turns.take(job.seq, job.end, functools.partial(_write, _OUTPUT, decided)):
+    output = _OUTPUT
+    if output is not None and output.turns.take(job.seq, job.end, functools.partial(
+            _write_now, output, text, log_text, summary.records)):
         return ChunkDecided(summary, NumberedText(), NumberedText(), seq=job.seq, end=job.end, written=True)
-    return decided
+    return ChunkDecided(summary, text.finish(), log_text.finish(), seq=job.seq, end=job.end)
+
+
+def _write_now(output: _Output, text: NumberedText, log_text: NumberedText, records: int, offset: int) -> int:
+    """Write a chunk's lines (and log lines) straight from the worker, numbered from ``offset``."""
+    if text.numbers:
+        write_all(output.out, text.render(offset))
+    if output.log is not None and log_text.numbers:
+        write_all(output.log, log_text.render(offset))
+    return records
 
 
 def _write(output: _Output, decided: ChunkDecided, offset: int) -> int:
