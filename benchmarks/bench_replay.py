@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dlrpolicy import Engine
+from dlrpolicy.adapters._chunks import read_chunks
 from dlrpolicy.adapters._records import read_record
-from dlrpolicy.report._chunks import read_chunks
 from dlrpolicy.report._decision_log import log_line
 from dlrpolicy.report._replay import ReplayConfig, replay_chunks
 
@@ -83,7 +83,7 @@ def _replay(path: Path, workers: int) -> tuple[float, float]:
 
 _RSS_SCRIPT = """
 import sys
-from dlrpolicy.report._chunks import read_chunks
+from dlrpolicy.adapters._chunks import read_chunks
 from dlrpolicy.report._replay import ReplayConfig, replay_chunks
 config = ReplayConfig(policy_dir=sys.argv[2], tenant="bank")
 replay_chunks(read_chunks([sys.argv[1]]), config, workers=1, write=lambda text: None)

@@ -165,6 +165,27 @@ def mutated_payloads(draw: st.DrawFn) -> object:
     path = draw(st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=6))
     return _mutate(payload, path, draw(json_values), draw(st.booleans()))
 
+
+@st.composite
+def decided_outcomes(draw: st.DrawFn) -> tuple[object, Outcome]:
+    """(decision, outcome) pairs for the output line serialiser: catalog, unknown and event outcomes with every
+    optional field, decided under the default policy at any time, some with their instants moved into other
+    offsets and their strings made non-ASCII (the serialiser caches repeating parts, so equal and distinct values
+    both occur)."""
+    from dlrpolicy import Engine
+
+    outcome = draw(st.one_of(complete_outcomes(), unknown_outcomes()))
+    now = draw(aware_datetimes)
+    decision = Engine.default().evaluate(outcome, now=now, history=draw(st.one_of(st.none(), histories(before=now))))
+    instants = st.one_of(st.none(), offset_datetimes)
+    if draw(st.booleans()):
+        decision = attrs.evolve(decision, retry_at=draw(instants), give_up_at=draw(instants),
+                                check_at=draw(instants), channel=draw(st.one_of(st.none(), st.just("sms"))))
+    if draw(st.booleans()):
+        texts = st.one_of(st.none(), st.text(max_size=6), st.just("ソウル"), st.just("\ud800"))
+        outcome = attrs.evolve(outcome, message_id=draw(texts), recipient=draw(texts), sender=draw(texts))
+    return decision, outcome
+
 # --- daylight-saving transitions (policy time zones) --------------------------------------------------------------
 
 
@@ -293,3 +314,41 @@ def hostile_lines(draw: st.DrawFn) -> tuple[bytes, int]:
     if kind == "scalar":
         return _line(draw(st.one_of(st.integers(), st.text(max_size=5), st.none(), st.booleans()))), 1
     return _line(draw(st.lists(st.integers(), max_size=3))), 1
+
+
+def _pretty_payloads() -> list[bytes]:
+    """The example payloads and the real samples as their files hold them (multi-line documents)."""
+    from pathlib import Path
+
+    root = Path(__file__).parent
+    files = sorted((root.parent / "examples" / "payloads").glob("*.json")) + \
+        sorted((root / "adapters" / "samples").glob("*.json"))
+    return [path.read_bytes().rstrip() + b"\n" for path in files]
+
+
+@st.composite
+def evaluate_inputs(draw: st.DrawFn) -> bytes:
+    """A whole input for ``dlrpolicy evaluate``: hostile JSON lines, the example payloads and real samples compact
+    and pretty-printed (empty pulls, inbound messages and tracking events among them: skipped parts), documents
+    truncated anywhere (in column 0 too, where chunks are cut), blank lines and garbage, in any order."""
+    import json
+
+    pretty = _pretty_payloads()
+    pieces: list[bytes] = []
+    for kind in draw(st.lists(st.sampled_from(["hostile", "compact", "pretty", "truncated", "blank", "column-0"]),
+                              min_size=1, max_size=14)):
+        if kind == "hostile":
+            pieces.append(draw(hostile_lines())[0])
+        elif kind == "compact":
+            pieces.append(json.dumps(json.loads(draw(st.sampled_from(pretty)))).encode() + b"\n")
+        elif kind == "pretty":
+            pieces.append(draw(st.sampled_from(pretty)))
+        elif kind == "truncated":
+            text = draw(st.sampled_from(pretty))
+            pieces.append(text[:draw(st.integers(1, len(text) - 1))].rstrip(b"\n") + b"\n")
+        elif kind == "blank":
+            pieces.append(draw(st.sampled_from([b"\n", b"  \n", b"\r\n"])))
+        else:  # a document whose inner lines start in column 0, as a chunk boundary would be tempted to cut
+            pieces.append(b'{"results": [\n{"messageId": "c0", "status": {"groupId": 3, "id": 5}},\n'
+                          b'{"messageId": "c1", "status": {"groupId": 2, "id": 9}}\n]}\n')
+    return b"".join(pieces)

@@ -16,7 +16,7 @@ from typing import Final
 from .._errors import InvalidOutcomeError, PayloadError
 from ..model._outcome import CodeRef, Outcome
 from ._infobip_api import parse_infobip_api_error
-from ._timestamps import optional_timestamp, parse_retry_after
+from ._timestamps import parse_retry_after, parse_timestamp
 from ._values import Skipped, boolean, kind_of, payload_error
 
 Item = Outcome | PayloadError | Skipped
@@ -53,6 +53,10 @@ def _opt_str(obj: Mapping[str, object], key: str, path: str) -> str | None:
     value = obj.get(key)
     if value is None or type(value) is str:
         return value
+    return _not_str(value, key, path)
+
+
+def _not_str(value: object, key: str, path: str) -> str:
     if type(value) is int:  # ids sometimes travel as numbers; the text is the same id
         return str(value)
     raise PayloadError(f"{path}.{key}", f"expected a string, got {kind_of(value)}")
@@ -120,6 +124,23 @@ def _message_type(result: Mapping[str, object]) -> str | None:
     return _KAKAO_TYPES.get(named.upper()) if type(named) is str else None
 
 
+def _time(value: object, path: str, key: str) -> datetime | None:
+    """`optional_timestamp` of ``path.key``, the path written out only for an error."""
+    if value is None:
+        return None
+    if type(value) is str:
+        try:
+            parsed = _fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    return parse_timestamp(value, f"{path}.{key}")  # raises the error that says what is wrong
+
+
+_fromisoformat: Final = datetime.fromisoformat
+
+
 def _sender(result: Mapping[str, object], path: str) -> str | None:
     sender = result.get("from")
     key = "from"
@@ -147,25 +168,34 @@ def parse_infobip_report(result: object, *, channel: str | None = None, path: st
     if status_obj is None and not seen:
         raise PayloadError(f"{path}.status", "missing: an Infobip delivery report carries a status object "
                                               "({groupId, groupName, id, name}); add it or drop the report")
+    get = result.get
     status = None if seen else code_ref(status_obj, f"{path}.status")
-    error_obj = None if seen else result.get("error")
-    recipient = _opt_str(result, "to", path)
+    error_obj = None if seen else get("error")
+    # Strings are read inline (the common case); anything else goes through _opt_str for its conversion or error,
+    # in the order the fields were always checked in.
+    recipient = get("to")
+    if recipient is not None and type(recipient) is not str:
+        recipient = _not_str(recipient, "to", path)
     if recipient is None:
         recipient = _opt_str(result, "destination", path)  # the Messages API and SMS v3 send responses
+    error = None if error_obj is None else code_ref(error_obj, f"{path}.error")
+    message_id = get("messageId")
+    if message_id is not None and type(message_id) is not str:
+        message_id = _not_str(message_id, "messageId", path)
+    done_key = "seenAt" if seen else "doneAt"
     return Outcome(
         provider="infobip",
         channel=found,
         channel_source=source,
         status=status,
-        error=None if error_obj is None else code_ref(error_obj, f"{path}.error"),
+        error=error,
         event="seen" if seen else None,
-        message_id=_opt_str(result, "messageId", path),
+        message_id=message_id,
         recipient=recipient,
         sender=_sender(result, path),
         tenant=tenant,
-        sent_at=optional_timestamp(result.get("sentAt"), f"{path}.sentAt"),
-        done_at=optional_timestamp(result.get("seenAt" if seen else "doneAt"),
-                                   f"{path}.{'seenAt' if seen else 'doneAt'}"),
+        sent_at=_time(get("sentAt"), path, "sentAt"),
+        done_at=_time(get(done_key), path, done_key),
         retry_after=retry_after,
         retry_not_before=retry_not_before,
         message_type=_message_type(result),
@@ -224,7 +254,7 @@ def infobip_items(payload: object, *, channel: str | None = None, http_status: i
         if "requestError" in payload or "errorCode" in payload:
             return [parse_infobip_api_error(payload, channel=channel, http_status=http_status, headers=headers,
                                             path=root, tenant=tenant)]
-        retry_after, not_before = parse_retry_after(headers, "$.headers")
+        retry_after, not_before = (None, None) if headers is None else parse_retry_after(headers, "$.headers")
         if "results" in payload:
             return _each(payload["results"], f"{root}.results", channel, tenant, retry_after, not_before)
         if "notificationType" in payload:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from .._errors import InvalidOutcomeError, PayloadError
 from ..model._outcome import CodeRef, Outcome, Resend
-from ._timestamps import optional_kst_timestamp, parse_retry_after
+from ._timestamps import KST, optional_kst_timestamp, parse_retry_after
 from ._values import Skipped, kind_of, payload_error
 
 Item = Outcome | PayloadError | Skipped
@@ -36,6 +36,11 @@ RESEND_STATES: Final = {"RSC01": "none", "RSC02": "pending", "RSC03": "pending",
 _PENDING_STATUSES: Final = frozenset({"READY", "IN_PROGRESS", "PROCESSING", "SENDING", "WAITING", "RESERVED"})
 _CANCELLED: Final = "CANCEL"
 _REFS: dict[int, CodeRef] = {}
+# (resendStatus, resendResultCode as text, resendRequestId) -> the Resend; most rows share a few; bounded.
+_RESENDS: dict[tuple[str, str | None, str | None], Resend] = {}
+_RESENDS_MAX: Final = 4096
+# A result code as result rows write it ("3018") -> its CodeRef, once `result_code` accepted the text; bounded.
+_TEXT_REFS: dict[str, CodeRef] = {}
 
 
 def result_code(value: object, path: str) -> int:
@@ -88,9 +93,14 @@ def _resend(row: Mapping[str, object], path: str) -> Resend | None:
         raise PayloadError(f"{path}.resendStatus", f"expected one of {', '.join(RESEND_STATES)}, got "
                                                    f"{kind_of(reported)}")
     code = row.get("resendResultCode")
-    return Resend(state=RESEND_STATES[reported], reported=reported,
-                  result_code=None if code is None else str(code),
-                  request_id=_opt_str(row, "resendRequestId", path))
+    key = (reported, None if code is None else str(code), _opt_str(row, "resendRequestId", path))
+    resend = _RESENDS.get(key)
+    if resend is None:
+        resend = Resend(state=RESEND_STATES[reported], reported=key[0], result_code=key[1], request_id=key[2])
+        if len(_RESENDS) >= _RESENDS_MAX:
+            _RESENDS.clear()
+        _RESENDS[key] = resend
+    return resend
 
 
 def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$", tenant: str | None = None,
@@ -118,8 +128,15 @@ def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$"
                                                      f"messageStatus says it is pending or cancelled (got "
                                                      f"{message_status!r})")
     else:
-        status = _ref(result_code(raw, f"{path}.resultCode"))
+        status = _TEXT_REFS.get(raw) if type(raw) is str else None  # "3018": the same few codes, millions of times
+        if status is None:
+            status = _ref(result_code(raw, f"{path}.resultCode"))
+            if type(raw) is str:
+                if len(_TEXT_REFS) >= _RESENDS_MAX:
+                    _TEXT_REFS.clear()
+                _TEXT_REFS[raw] = status
     message_type = _opt_str(row, "kakaoMessageType", path)
+    request_date, receive_date = row.get("requestDate"), row.get("receiveDate")
     return Outcome(
         provider="nhn_kakao",
         channel=channel or "kakao",
@@ -134,10 +151,25 @@ def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$"
         tenant=tenant,
         account=account,
         message_type=message_type,
-        sent_at=optional_kst_timestamp(row.get("requestDate"), f"{path}.requestDate"),
-        done_at=optional_kst_timestamp(row.get("receiveDate"), f"{path}.receiveDate"),
+        sent_at=_kst(request_date, path, "requestDate"),
+        done_at=_kst(receive_date, path, "receiveDate"),
         retry_after=retry_after,
     )
+
+
+def _kst(value: object, path: str, key: str) -> datetime | None:
+    """`optional_kst_timestamp` of ``path.key``, the path written out only for an error."""
+    if type(value) is str and value:
+        try:
+            parsed = _fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return parsed.replace(tzinfo=KST) if parsed.tzinfo is None else parsed
+    return optional_kst_timestamp(value, f"{path}.{key}")  # null, "", or the error that says what is wrong
+
+
+_fromisoformat: Final = datetime.fromisoformat
 
 
 def _header(payload: Mapping[str, object], root: str) -> int | None:

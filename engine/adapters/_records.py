@@ -4,7 +4,7 @@ through `read_record`, so an envelope means the same everywhere."""
 
 from __future__ import annotations
 
-import attrs
+from typing import NamedTuple
 
 from .._errors import DlrpolicyError, PayloadError
 from ..model._outcome import History
@@ -12,11 +12,11 @@ from ._parse import Item, adapt, read_envelope
 from ._values import Skipped
 
 
-@attrs.frozen
-class RecordInput:
+class RecordInput(NamedTuple):
     """What one record says: its items (outcomes, `Skipped` parts, and the errors of parts that cannot be read),
     the history its envelope gives (None: the envelope says nothing about earlier attempts), and its tenant (the
-    envelope's, else the one given)."""
+    envelope's, else the one given).  (A NamedTuple: one is made per input record, at a fifth of the cost of a
+    frozen attrs class.)"""
 
     items: tuple[Item, ...]
     history: History | None

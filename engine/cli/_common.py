@@ -6,6 +6,7 @@ import argparse
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Final
 
 from .._errors import DlrpolicyError, InvalidOutcomeError, NaiveDatetimeError, SettingError
 from ..decide._engine import Engine
@@ -34,6 +35,34 @@ def parse_now(text: str | None) -> datetime:
         require_instant("--now", value)
     except InvalidOutcomeError as exc:
         raise UsageError(str(exc)) from None
+    return value
+
+
+#: The most worker processes ``--workers`` starts.
+MAX_WORKERS: Final = 256
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it, else every core)."""
+    count = getattr(os, "process_cpu_count", None)  # Python 3.13+
+    if count is not None:
+        return int(count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def workers_count(text: str) -> int:
+    """``--workers N|auto``: a whole number of processes from 1 to `MAX_WORKERS`, or one per usable core."""
+    if text.strip().lower() == "auto":
+        return min(usable_cores(), MAX_WORKERS)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"--workers {text[:40]!r}: give a whole number of processes from 1 to "
+                                         f"{MAX_WORKERS}, or auto (one per usable core: {usable_cores()} here)")
     return value
 
 

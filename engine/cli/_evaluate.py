@@ -4,118 +4,34 @@ outcome out (JSON Lines on stdout), a summary on stderr.  Streams: memory stays 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import IO, Final
 
-import attrs
-
 from .._errors import DlrpolicyError, PayloadError
-from ..adapters._records import error_fields, read_record, skipped_fields
+from ..adapters._chunks import read_chunks
+from ..adapters._records import read_record
 from ..adapters._stream import MAX_RECORD_BYTES, RawRecord
 from ..adapters._values import Skipped
 from ..decide._engine import Engine
 from ..decide._evaluate import evaluate
-from ..model._datetimes import iso_z
 from ..model._decision import Decision
 from ..model._outcome import History, Outcome
-from ..model._vocabulary import CHANNELS, PROVIDERS, VERDICTS, validate_tenant
+from ..model._vocabulary import CHANNELS, PROVIDERS, validate_tenant
 from ..policy._compile import CompiledPolicy
 from ..report._decision_log import DecisionLog
-from ._common import UsageError, add_policy_arguments, engine_from, parse_now
+from ._common import UsageError, add_policy_arguments, engine_from, parse_now, workers_count
 from ._inputs import add_input_arguments, check_inputs, input_records
+from ._lines import LINE_START, decision_body, decision_line, error_line, error_tail, skipped_tail
 from ._state import DEFAULT_BATCH, StateBatch, add_state_argument, recorder_from
+from ._summary import RunSummary
+from ._workers import ChunkSetup, decide_chunks
 
 _FLUSH_EVERY: Final = 256
 _PROGRESS_SECONDS: Final = 0.25
-
-
-@attrs.define
-class RunSummary:
-    """Counts of one run: records read, decisions per verdict, error records, and the wall time."""
-
-    records: int = 0
-    decisions: int = 0
-    errors: int = 0
-    verdicts: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(VERDICTS, 0))
-    seconds: float = 0.0
-    #: Parts of records that carried nothing to decide (empty pulls, inbound messages): a line each, not errors.
-    skipped: int = 0
-
-    def render(self) -> str:
-        """One line for stderr: ``12 records, 15 decisions (retry 8, ...), 2 errors in 0.01s (1200 records/s)``."""
-        counts = ", ".join(f"{verdict} {count}" for verdict, count in self.verdicts.items() if count)
-        rate = self.records / self.seconds if self.seconds > 0 else 0.0
-        skipped = f", {self.skipped} skipped" if self.skipped else ""
-        return (f"dlrpolicy evaluate: {self.records} records, {self.decisions} decisions"
-                f"{f' ({counts})' if counts else ''}{skipped}, {self.errors} error{'s' if self.errors != 1 else ''} "
-                f"in {self.seconds:.2f}s ({rate:,.0f} records/s)")
-
-
-def error_line(number: int, exc: Exception) -> str:
-    """``{"input": N, "error": {"type", "message", "path"}}`` for a record (or part of one) not decided."""
-    return json.dumps({"input": number, "error": error_fields(exc)})
-
-
-def skipped_line(number: int, skipped: Skipped) -> str:
-    """``{"input": N, "skipped": {"reason", "path"}}`` for a part of a record with nothing to decide."""
-    return json.dumps({"input": number, "skipped": skipped_fields(skipped)})
-
-
-_escape: Callable[[str], str] = json.encoder.encode_basestring_ascii
-# Serialised tails (rule, source, layers, code, reason) repeat across millions of decisions; bounded.
-_TAILS: dict[tuple[object, ...], str] = {}
-_TAILS_MAX: Final = 4096
-
-
-def _text(value: str | None) -> str:
-    return "null" if value is None else _escape(value)
-
-
-def _instant(value: datetime | None) -> str:
-    return "null" if value is None else f'"{iso_z(value)}"'
-
-
-def outcome_json(outcome: Outcome) -> str:
-    """The ``outcome`` object of an output line: what the decision was about, with the reported channel and where
-    it came from (null where unknown)."""
-    return (f'{{"provider": {_escape(outcome.provider)}, "channel": {_text(outcome.channel)}, '
-            f'"channel_source": {_text(outcome.channel_source)}, "message_id": {_text(outcome.message_id)}, '
-            f'"recipient": {_text(outcome.recipient)}, "sender": {_text(outcome.sender)}, '
-            f'"tenant": {_text(outcome.tenant)}}}')
-
-
-def decision_line(decision: Decision, outcome: Outcome, number: int) -> str:
-    """``json.dumps({**decision.to_json(), "outcome": {...}, "message_id": ..., "input": number})``, byte for
-    byte, built directly: the evaluate command's hot path, about twice as fast as building the dict and encoding
-    it.  ``outcome`` is `outcome_json`; ``message_id`` repeats the outcome's, for readers of the flat line."""
-    key = (decision.rule, decision.rule_source, decision.layers, decision.code, decision.reason,
-           decision.policy_version)
-    tail = _TAILS.get(key)
-    if tail is None:
-        tail = (f', "rule": {_escape(decision.rule)}, "rule_source": {_escape(decision.rule_source)}, '
-                f'"layers": {json.dumps(list(decision.layers))}, "code": {json.dumps(decision.code.to_json())}, '
-                f'"reason": {_escape(decision.reason)}, "policy_version": {_escape(decision.policy_version)}')
-        if len(_TAILS) >= _TAILS_MAX:
-            _TAILS.clear()
-        _TAILS[key] = tail
-    suppress = decision.suppress
-    escalate = decision.escalate
-    return (
-        f'{{"verdict": {_escape(decision.verdict)}, "retry_at": {_instant(decision.retry_at)}, '
-        f'"give_up_at": {_instant(decision.give_up_at)}, "check_at": {_instant(decision.check_at)}, '
-        f'"attempt": {decision.attempt}, "channel": {_text(decision.channel)}, "suppress": '
-        + ("null" if suppress is None else f'{{"scope": {_escape(suppress.scope)}, "key": {_text(suppress.key)}, '
-                                           f'"until": {_instant(suppress.until)}}}')
-        + ', "escalate": '
-        + ("null" if escalate is None else f'{{"route": {_escape(escalate.route)}, '
-                                           f'"severity": {_escape(escalate.severity)}}}')
-        + f'{tail}, "outcome": {outcome_json(outcome)}, "message_id": {_text(outcome.message_id)}, '
-          f'"input": {number}}}'
-    )
 
 
 class _Policies:
@@ -142,14 +58,16 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                    now: datetime, provider: str | None = None, channel: str | None = None,
                    tenant: str | None = None, progress: Callable[[RunSummary], None] | None = None,
                    log: Callable[[int, datetime, Outcome, History | None, Decision, CompiledPolicy], object] | None
-                   = None, state: StateBatch | None = None) -> RunSummary:
+                   = None, state: StateBatch | None = None,
+                   lines: Callable[[str, int, str], object] | None = None) -> RunSummary:
     """Decide every record, writing one JSON line per outcome (or per error) through ``write``.
 
     Every record yields at least one line.  The lines are the `Decision.to_json` keys plus ``outcome``,
     ``message_id`` and ``input`` (the record number), ``{"input", "error": {"type", "message", "path"}}``, or
     ``{"input", "skipped": {"reason", "path"}}``.  ``log`` (a `DecisionLog.record`) is called with every decision
     and what it was made from.  With ``state``, each outcome is recorded through it and its line (with a ``state``
-    object) comes out after its batch committed.
+    object) comes out after its batch committed.  ``lines`` takes the lines instead of ``write``, each as its head,
+    record number and tail (worker processes give them back without the run-wide numbers).
     """
     summary = RunSummary()
     verdicts = summary.verdicts
@@ -159,6 +77,7 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
     default_policy = policies.get(tenant)
     buffer: list[str] = []
     append = buffer.append if state is None else state.add_line  # with state, lines keep input order there
+    add = lines or (lambda head, number, tail: append(f"{head}{number}{tail}"))
     records_seen = decisions = errors = skipped = 0
     shown = 0.0
     started = time.perf_counter()
@@ -175,14 +94,15 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
             if isinstance(policy, DlrpolicyError):
                 raise PayloadError("$.tenant", str(policy))
             for item in items:
-                if isinstance(item, PayloadError):
-                    append(error_line(number, item))
-                    errors += 1
-                    continue
-                if isinstance(item, Skipped):
-                    append(skipped_line(number, item))
-                    skipped += 1
-                    continue
+                if type(item) is not Outcome:  # one check for the common case, an outcome
+                    if isinstance(item, PayloadError):
+                        add(LINE_START, number, error_tail(item))
+                        errors += 1
+                        continue
+                    if isinstance(item, Skipped):
+                        add(LINE_START, number, skipped_tail(item))
+                        skipped += 1
+                        continue
                 if state is not None:  # decided and recorded with its batch
                     state.add(number, item, policy, history, key)
                     decisions += 1
@@ -190,19 +110,19 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                 try:
                     decision = evaluate(policy, item, now=now, history=history)
                 except Exception as exc:  # this outcome's error only: its siblings are still decided
-                    append(error_line(number, exc))
+                    add(LINE_START, number, error_tail(exc))
                     errors += 1
                     continue
-                append(decision_line(decision, item, number))
+                add(decision_body(decision, item), number, "}")
                 if log is not None:
                     log(number, now, item, history, decision, policy)
                 verdicts[decision.verdict] += 1
                 decisions += 1
         except Exception as exc:
-            append(error_line(number, exc))
+            add(LINE_START, number, error_tail(exc))
             errors += 1
         if decisions + errors + skipped == lines_before:  # defensive: nothing is ever dropped silently
-            append(error_line(number, PayloadError("$", "the record produced no outcome")))
+            add(LINE_START, number, error_tail(PayloadError("$", "the record produced no outcome")))
             errors += 1
         if state is not None:
             buffer.extend(state.ready())
@@ -260,9 +180,30 @@ def _open_log(name: str | None) -> IO[str] | None:
     if name is None:
         return None
     try:
-        return open(name, "a", encoding="utf-8")
+        # Log lines keep non-ASCII text as it is; a lone surrogate (from a JSON escape in a report) has no UTF-8
+        # form and is written as that escape again, which reads back as the same string.
+        return open(name, "a", encoding="utf-8", errors="backslashreplace")
     except OSError as exc:
         raise UsageError(f"--log {name}: cannot open for writing: {exc.strerror}") from None
+
+
+def _on_workers(args: argparse.Namespace, files: list[str], engine: Engine, now: datetime,
+                log_file: IO[str] | None, tty: bool) -> RunSummary:
+    """``--workers N``: the inputs cut into chunks, decided on N processes, written in input order."""
+    setup = ChunkSetup(decide_records, engine, now, args.provider, args.channel, args.tenant, args.max_record_bytes,
+                       log=log_file is not None)
+    out: Callable[[bytes], object] | int = sys.stdout.buffer.write
+    log: Callable[[bytes], object] | int | None = None if log_file is None else \
+        (lambda data: log_file.write(data.decode("utf-8")))
+    sys.stdout.flush()
+    if log_file is not None:
+        log_file.flush()
+    # Real files: the workers write their own lines (see `cli._workers`).  io.UnsupportedOperation (an OSError
+    # and a ValueError): stdout is not a file (captured, in memory), and the lines go through write().
+    with contextlib.suppress(OSError, ValueError):
+        out, log = sys.stdout.fileno(), None if log_file is None else log_file.fileno()
+    return decide_chunks(read_chunks(files, max_bytes=args.max_record_bytes), out, setup=setup,
+                         workers=args.workers, log=log, progress=_progress_line if tty else None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -273,6 +214,10 @@ def run(args: argparse.Namespace) -> int:
         except DlrpolicyError as exc:
             raise UsageError(f"--tenant: {exc}") from None
     files = _inputs(list(args.files))
+    if args.workers > 1 and args.state:
+        raise UsageError(f"--workers {args.workers} with --state: recording is sequential (duplicates, attempts "
+                         "and flood counters depend on the order reports arrive in, and each batch is one "
+                         "transaction); drop --workers to record, or --state to only decide")
     now = parse_now(args.now)
     engine = engine_from(args)  # with --tenant, its store also serves the tenants named in envelopes
     tty = sys.stderr.isatty()
@@ -284,11 +229,15 @@ def run(args: argparse.Namespace) -> int:
         state = StateBatch(recorder_from(args, engine), now=now, size=args.batch, decision_line=decision_line,
                            error_line=error_line, log=log.record if log is not None else None)
     write = out.write if state is None else _flushed(out)
-    records = records_from(files, max_bytes=args.max_record_bytes)
     try:
-        summary = decide_records(records, write, engine=engine, now=now, provider=args.provider,
-                                 channel=args.channel, tenant=args.tenant, progress=_progress_line if tty else None,
-                                 log=log.record if log is not None else None, state=state)
+        if args.workers > 1:
+            summary = _on_workers(args, files, engine, now, log_file, tty)
+        else:
+            records = records_from(files, max_bytes=args.max_record_bytes)
+            summary = decide_records(records, write, engine=engine, now=now, provider=args.provider,
+                                     channel=args.channel, tenant=args.tenant,
+                                     progress=_progress_line if tty else None,
+                                     log=log.record if log is not None else None, state=state)
     finally:
         if log is not None and log_file is not None:
             log.close()
@@ -314,6 +263,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    "(default: detect from the shape)")
     p.add_argument("--channel", choices=CHANNELS, help="channel of every payload without an envelope channel "
                    "(default: from the payload, else the product's)")
+    p.add_argument("--workers", type=workers_count, default=1, metavar="N",
+                   help="decide on N processes (auto: one per usable core; default 1); the output is the same, "
+                   "in input order, written a chunk of records at a time")
     p.add_argument("--log", metavar="FILE", help="append a decision log to FILE (JSON Lines: outcome, now, "
                    "history, decision and policy version per decision), for `dlrpolicy replay`")
     add_policy_arguments(p)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import IO, Final
 
 from .._errors import PayloadError
+from ..adapters._chunks import read_failure
 from ..adapters._stream import MAX_RECORD_BYTES, RawRecord, read_records
 from ._common import UsageError
 
@@ -62,10 +63,7 @@ def check_inputs(files: list[str]) -> list[str]:
 
 
 def _failed(number: int, name: str, exc: BaseException) -> RawRecord:
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return RawRecord(number, 0, None, PayloadError(
-        "$", f"{name}: reading failed ({reason}); the records before this one were read and decided: fix the "
-             "input and run again on what is left"))
+    return RawRecord(number, 0, None, PayloadError("$", read_failure(name, exc)))
 
 
 def _read(stream: IO[bytes], name: str, start: int, max_bytes: int) -> Iterator[RawRecord]:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import IO
 
 from .._errors import DlrpolicyError
+from ..adapters._chunks import read_chunks
 from ..model._vocabulary import CHANNELS, PROVIDERS, validate_tenant
 from ..policy._tenants import ENV_POLICY_DIR
-from ..report._chunks import read_chunks
 from ..report._compare import ReplaySummary
 from ..report._replay import ReplayConfig, replay_chunks
 from ..report._text import render_table

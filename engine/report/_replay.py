@@ -2,19 +2,15 @@
 the logged ones, or those of a baseline policy.  Pure apart from reading its input: it writes to no store.
 
 Input is cut into chunks of whole records (`read_chunks`), each replayed on its own (`Replayer.run_chunk`), in this
-process or in worker processes (`replay_chunks`), and the results are put back in input order, so the output is
-the same for any number of workers and memory stays flat for any input size."""
+process or in worker processes (`replay_chunks`, through `adapters._chunks.run_chunks`), and the results are put
+back in input order, so the output is the same for any number of workers and memory stays flat for any input
+size."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
-import gc
-import io
 import json
-import multiprocessing
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from os import PathLike
 from typing import Any
@@ -22,15 +18,15 @@ from typing import Any
 import attrs
 
 from .._errors import DlrpolicyError, PayloadError
+from ..adapters._chunks import Chunk, ChunkRecords, Job, NumberedText, run_chunks
 from ..adapters._records import error_fields, read_record, skipped_fields
-from ..adapters._stream import MAX_RECORD_BYTES, RawRecord, RecordStream
+from ..adapters._stream import MAX_RECORD_BYTES, RawRecord
 from ..adapters._values import Skipped
 from ..decide._evaluate import evaluate
 from ..model._outcome import History, Outcome
 from ..policy._compile import CompiledPolicy
 from ..policy._layers import default_policy
 from ..policy._tenants import PolicyStore
-from ._chunks import Chunk, shifted
 from ._compare import ReplaySummary, changed_fields
 from ._decision_log import is_log_entry, read_log_entry
 
@@ -55,39 +51,29 @@ class ReplayConfig:
 
 @attrs.frozen
 class ChunkResult:
-    """A replayed chunk: how many records it held, its output lines (ASCII, each up to its record number: line
-    ``i`` is ``text[ends[i - 1]:ends[i]]`` followed by the number), the record number of each line within the
-    chunk, and its summary (record numbers in samples also within the chunk).  Bytes and integer lists cross
-    process boundaries cheaply; the parent only splices in the numbers."""
+    """A replayed chunk: how many records it held, its output lines with the record numbers left out (chunk-local
+    numbers; the parent fills in the run-wide ones), and its summary (record numbers in samples also within the
+    chunk).  Bytes and integer lists cross process boundaries cheaply."""
 
     records: int
-    text: bytes
-    ends: list[int]
-    numbers: list[int]
+    lines: NumberedText
     summary: ReplaySummary
     #: The chunk ended inside a multi-line document: it was not cut between records, so this result is dropped
     #: and the chunk is replayed again joined to the next one.
     ended_open: bool = False
 
 
-class _Lines:
+class _Lines(NumberedText):
     """Output lines of one chunk as they are made."""
 
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.ends: list[int] = []
-        self.numbers: list[int] = []
-        self._size = 0
+    __slots__ = ()
 
     def __len__(self) -> int:
         return len(self.numbers)
 
-    def add(self, number: int, body: str) -> None:
-        """One line: ``body`` is the JSON object up to ``"input": `` (ASCII, so its length is its size)."""
-        self.parts.append(body)
-        self._size += len(body)
-        self.ends.append(self._size)
-        self.numbers.append(number)
+    def line(self, number: int, body: str) -> None:
+        """One line: ``body`` is the JSON object up to ``"input": ``."""
+        self.add(body, number, "}\n")
 
 
 class _Policies:
@@ -138,20 +124,17 @@ class Replayer:
         summary = ReplaySummary()
         lines = _Lines()
         count = 0
-        reader = RecordStream(io.BytesIO(chunk.data), name=chunk.name, start=1, max_bytes=self.config.max_bytes)
-        for record in shifted(reader, chunk.name, chunk.first_line - 1):
-            if reader.ended_open and not chunk.final:
-                # The records from here on are the reader's view of an input that ended early; the whole input
-                # goes on in the next chunk, so the chunk is replayed again with it (see `replay_chunks`).
-                return ChunkResult(0, b"", [], [], ReplaySummary(), ended_open=True)
+        records = ChunkRecords(chunk, max_bytes=self.config.max_bytes)
+        for record in records:
             count += 1
             self._record(record, summary, lines)
-        if reader.ended_open and not chunk.final:  # defensive: the loop above returns first
-            return ChunkResult(0, b"", [], [], ReplaySummary(), ended_open=True)
+        if records.ended_open:
+            # The chunk ended inside a document that goes on in the next chunk: it is replayed again with it.
+            return ChunkResult(0, NumberedText(), ReplaySummary(), ended_open=True)
         summary.records = count
         if not self.config.lines:
-            return ChunkResult(count, b"", [], [], summary)
-        return ChunkResult(count, "".join(lines.parts).encode("ascii"), lines.ends, lines.numbers, summary)
+            return ChunkResult(count, NumberedText(), summary)
+        return ChunkResult(count, lines.finish(), summary)
 
     def _record(self, record: RawRecord, summary: ReplaySummary, lines: _Lines) -> None:
         number = record.number
@@ -176,26 +159,26 @@ class Replayer:
             for item in found.items:
                 if isinstance(item, PayloadError):
                     summary.errors += 1
-                    lines.add(number, _error_body(item))
+                    lines.line(number, _error_body(item))
                     continue
                 if isinstance(item, Skipped):
                     summary.skipped += 1
-                    lines.add(number, json.dumps({"skipped": skipped_fields(item)})[:-1] + ', "input": ')
+                    lines.line(number, json.dumps({"skipped": skipped_fields(item)})[:-1] + ', "input": ')
                     continue
                 try:
                     new = self._decide(self._new.get(found.tenant), item, now, found.history)
                     old = self._decide(self._old.get(found.tenant), item, now, found.history)
                 except DlrpolicyError as exc:
                     summary.errors += 1
-                    lines.add(number, _error_body(exc))
+                    lines.line(number, _error_body(exc))
                     continue
                 self._compare(number, item, found.tenant, old, new, summary, lines)
         except Exception as exc:
             summary.errors += 1
-            lines.add(number, _error_body(exc))
+            lines.line(number, _error_body(exc))
         if len(lines) + summary.errors + summary.skipped + summary.overall.decisions == before:  # nothing dropped
             summary.errors += 1
-            lines.add(number, _error_body(PayloadError("$", "the record produced no outcome")))
+            lines.line(number, _error_body(PayloadError("$", "the record produced no outcome")))
 
     @staticmethod
     def _decide(policy: CompiledPolicy, outcome: Outcome, now: datetime, history: History | None) -> dict[str, Any]:
@@ -210,7 +193,7 @@ class Replayer:
             body = json.dumps({"message_id": outcome.message_id, "tenant": tenant, "provider": outcome.provider,
                                "channel": outcome.channel, "changed": bool(fields), "fields": fields, "old": old,
                                "new": new})
-            lines.add(number, body[:-1] + ', "input": ')
+            lines.line(number, body[:-1] + ', "input": ')
 
 
 _WORKER: Replayer | None = None
@@ -222,56 +205,15 @@ def _start_worker(config: ReplayConfig) -> None:
         _WORKER = Replayer(config)
 
 
-def _run_in_worker(chunk: Chunk) -> ChunkResult:
+def _run_in_worker(job: Job) -> ChunkResult:
     assert _WORKER is not None, "worker not started"
-    return _WORKER.run_chunk(chunk)
+    return _WORKER.run_chunk(job.chunk)
 
 
-def _in_order(chunks: Iterator[Chunk], submit: Callable[[Chunk], Callable[[], ChunkResult]],
-              ahead: int) -> Iterator[ChunkResult]:
-    """The results of ``chunks`` in input order, up to ``ahead`` submitted at once.  A chunk that ended inside a
-    document is submitted again joined to the next chunk (whose own result, read from the middle of that
-    document, is dropped) until the joined chunk ends between records."""
-    pending: deque[tuple[Chunk, Callable[[], ChunkResult]]] = deque()
-
-    def fill() -> None:
-        while len(pending) < ahead:
-            chunk = next(chunks, None)
-            if chunk is None:
-                return
-            pending.append((chunk, submit(chunk)))
-
-    fill()
-    while pending:
-        chunk, result_of = pending.popleft()
-        result = result_of()
-        while result.ended_open:
-            fill()
-            # A chunk that is not final always has a next one; were it missing, the chunk is read as final.
-            chunk = chunk.joined(pending.popleft()[0]) if pending else attrs.evolve(chunk, final=True)
-            result = submit(chunk)()
-        yield result
-        fill()
-
-
-def _pooled(chunks: Iterator[Chunk], config: ReplayConfig, workers: int) -> Iterator[ChunkResult]:
+def _warm(config: ReplayConfig) -> None:
     global _WORKER
-    # fork shares the parent's compiled policies with the workers; elsewhere each worker compiles its own.
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
     _WORKER = Replayer(config)
     _WORKER.warm()
-    # The pool forks its workers at the first submit: until it is shut down, keep the warm replayer for them to
-    # inherit, and the inherited objects frozen, so the workers' garbage collector leaves their pages shared.
-    gc.freeze()
-    try:
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                                    initargs=(config,)) as pool:
-            # A bounded number of chunks in flight keeps memory flat and every worker busy.
-            yield from _in_order(chunks, lambda chunk: pool.submit(_run_in_worker, chunk).result, 3 * workers)
-    finally:
-        gc.unfreeze()
-        _WORKER = None
 
 
 def replay_chunks(chunks: Iterable[Chunk], config: ReplayConfig, *, workers: int = 1,
@@ -280,24 +222,18 @@ def replay_chunks(chunks: Iterable[Chunk], config: ReplayConfig, *, workers: int
     ``write`` in input order (when the config asks for lines); returns the merged summary."""
     if workers < 1:
         raise ValueError("workers must be >= 1")
+    global _WORKER
     summary = ReplaySummary()
-    results: Iterable[ChunkResult]
-    if workers == 1:
-        replayer = Replayer(config)
-        results = _in_order(iter(chunks), lambda chunk: lambda: replayer.run_chunk(chunk), 1)
-    else:
-        results = _pooled(iter(chunks), config, workers)
-    done = 0
-    for result in results:
-        if write is not None and result.numbers:
-            view = memoryview(result.text)
-            pieces: list[bytes | memoryview] = []
-            start = 0
-            for end, number in zip(result.ends, result.numbers, strict=True):
-                pieces.append(view[start:end])
-                pieces.append(b"%d}\n" % (done + number))
-                start = end
-            write(b"".join(pieces))
-        summary.merge(result.summary, offset=done)
-        done += result.records
+    # The parent's replayer, warm: forked workers inherit it (see `_start_worker`).
+    _warm(config)
+    try:
+        done = 0
+        for result in run_chunks(chunks, _run_in_worker, workers=workers, initializer=_start_worker,
+                                 initarg=config):
+            if write is not None and result.lines.numbers:
+                write(result.lines.spliced(done))
+            summary.merge(result.summary, offset=done)
+            done += result.records
+    finally:
+        _WORKER = None
     return summary

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+
+import pytest
 
 from dlrpolicy.adapters._stream import RawRecord, read_records
 
@@ -167,3 +170,17 @@ def test_over_long_document_is_one_error() -> None:
 def test_blank_lines_inside_a_document() -> None:
     """Blank lines inside a pretty-printed document are whitespace."""
     assert [{"a": [1, 2]}] == [r.value for r in records(b'{\n\n  "a": [1,\n\n 2]\n}\n')]
+
+
+@pytest.mark.parametrize("text", [
+    b'{"id": 18446744073709551616}', b'{"id": -9223372036854775809}', b'{"id": 123456789012345678901234}',
+    b'{"id": 9223372036854775807, "n": -9223372036854775808}', b'{"to": "\\ud800"}', b'{"price": NaN}',
+    b'{"price": 1e400}', b'{"price": -Infinity}', b'{"a": 1, "a": 2}', b'{"price": 0.1, "x": -0.0, "y": 1E-400}',
+    b'{"s": "\\u0000\\u00e9\\ud83d\\ude00"}', '{"to": "\ufeff\u00e9"}'.encode(),
+])
+def test_values_read_as_the_standard_parser_reads_them(text: bytes) -> None:
+    """Every JSON Lines value comes out as `json.loads` reads it, type for type: integers beyond 64 bits stay
+    integers, lone surrogates, NaN and overflowing numbers are read as before, duplicate keys keep the last."""
+    (got,) = records(text + b"\n")
+    expected = json.loads(text)
+    assert (None, repr(expected)) == (got.error, repr(got.value))

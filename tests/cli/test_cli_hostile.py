@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,3 +114,15 @@ def test_max_record_bytes_is_checked(capsys: Cap, value: str) -> None:
         main(["evaluate", "--now", NOW, "--max-record-bytes", value])
     assert 2 == info.value.code
     assert "from 1024 to 1073741824" in capsys.readouterr().err
+
+
+def test_lone_surrogate_message_id_is_logged(capsys: Cap, monkeypatch: Patch, tmp_path: Path) -> None:
+    """--log with a message id "\\ud800" (a JSON escape): the log line is written, as that escape, and reads back
+    (it raised UnicodeEncodeError with a traceback before, and the log was lost)."""
+    hostile = {"messageId": "\ud800", "status": {"groupId": 2, "id": 9}, "error": {"groupId": 1, "id": 27}}
+    data = json.dumps({"results": [hostile, GOOD]}).encode() + b"\n"
+    log = tmp_path / "decisions.jsonl"
+    status, lines, _ = run(capsys, monkeypatch, "--now", NOW, "--log", str(log), stdin=data)
+    assert (0, ["retry", "done"]) == (status, summary(lines))
+    logged = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert ["\ud800", "ok"] == [entry["outcome"]["message_id"] for entry in logged]

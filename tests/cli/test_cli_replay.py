@@ -176,3 +176,20 @@ def test_policy_dir_is_required(capsys: pytest.CaptureFixture[str], decision_log
     assert "DLRPOLICY_POLICY_DIR" not in os.environ
     assert 2 == main(["replay", str(decision_log)])
     assert "needs --policy-dir" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists() or not Path("/proc/self/clear_refs").exists(),
+                    reason="needs /proc/self/mem and /proc/self/clear_refs (Linux)")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_unreadable_logs_are_one_error_record_each(capsys: pytest.CaptureFixture[str], decision_log: Path,
+                                                   workers: str) -> None:
+    """A log whose reading fails (EIO) and one that cannot be opened are one error record each; the logs around
+    them are replayed (an OSError came out of the command with a traceback before)."""
+    argv = ["replay", str(decision_log), "/proc/self/mem", "/proc/self/clear_refs", str(decision_log),
+            "--policy-dir", POLICIES, "--format", "jsonl", "--workers", workers]
+    assert 1 == main(argv)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()][:-1]
+    errors = [line for line in lines if "error" in line]
+    assert [23, 24] == [line["input"] for line in errors]
+    assert all("reading failed" in line["error"]["message"] for line in errors)
+    assert 44 == len(lines) - len(errors)

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlrpolicy import CodeRef, Engine, History, Outcome, PayloadError
+from dlrpolicy.adapters._chunks import read_chunks
 from dlrpolicy.adapters._stream import read_records
 from dlrpolicy.policy._layers import default_policy
-from dlrpolicy.report._chunks import read_chunks
 from dlrpolicy.report._decision_log import LOG_KEYS, log_line, read_log_entry, used_history
 from dlrpolicy.report._replay import ReplayConfig, replay_chunks
 from tests.conftest import NOW
@@ -156,7 +156,7 @@ def test_replaying_a_log_under_its_own_policy_changes_nothing(tmp_path: Path) ->
 
 def test_long_lines_are_shortened_before_they_are_held(tmp_path: Path) -> None:
     """A line far over the record limit is cut to just over it while reading, and still reported as too long."""
-    from dlrpolicy.report._chunks import chunk_records
+    from dlrpolicy.adapters._chunks import chunk_records
 
     path = tmp_path / "long.jsonl"
     path.write_bytes(b'{"first": 0}\n' + b"x" * 100_000 + b'\n{"a": 1}\n')
