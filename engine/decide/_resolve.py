@@ -118,7 +118,12 @@ def quick_candidate(policy: CompiledPolicy, outcome: Outcome) -> Candidate | Non
         if found is None or status is None:
             return found
         if not found.entry.success:
-            return None  # a status and a failing error: which decides is the full rules' question
+            # A failing error decides unless the status says delivered or pending (`deciding_code`'s rules; those
+            # reports, and their notes, are left to it).
+            reported = _single(policy, outcome, kinds[0], status)
+            if reported is None or _final_or_pending(reported) is not None:
+                return None
+            return found
     if status is None:
         return None
     return _single(policy, outcome, kinds[0], status)

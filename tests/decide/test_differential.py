@@ -37,6 +37,10 @@ EDGES = [datetime(2026, 11, 24, 23, 0, tzinfo=UTC), datetime(2026, 11, 24, 11, 5
 NOWS = [c + d for c in CHANGES for d in AROUND] + DAY + [e + d for e in EDGES
                                                          for d in (timedelta(microseconds=-1), timedelta(0))]
 OK = CodeRef(id=0, group_id=0, name="NO_ERROR")
+ABSENT = CodeRef(id=27, group_id=1, name="EC_ABSENT_SUBSCRIBER")
+PENDING = CodeRef(id=7, group_id=1, name="PENDING_ENROUTE")
+UNDELIVERABLE = CodeRef(id=9, group_id=2, name="UNDELIVERABLE_NOT_DELIVERED")
+DELIVERED = CodeRef(id=5, group_id=3, name="DELIVERED_TO_HANDSET")
 
 
 def _histories(now: datetime) -> list[History | None]:
@@ -47,13 +51,17 @@ def _histories(now: datetime) -> list[History | None]:
 
 def _variants(outcome: Outcome, index: int) -> Iterator[Outcome]:
     """``outcome`` as reported, and with each thing that changes a decision: a Retry-After, the other code slot
-    filled (an OK error, or a pending status), no channel (and, for KakaoTalk, a message type), and NHN's own SMS
+    filled (an OK or a failing error; a pending, undeliverable or delivered status), no channel (and, for KakaoTalk, a message type), and NHN's own SMS
     fallback in each state (on every provider: the engine's rules for it are generic)."""
     yield outcome
     yield attrs.evolve(outcome, retry_after=timedelta(seconds=90 + index))
     if outcome.provider == "infobip":
-        yield attrs.evolve(outcome, error=OK) if outcome.error is None else \
-            attrs.evolve(outcome, status=CodeRef(id=7, group_id=1, name="PENDING_ENROUTE"))
+        if outcome.error is None:  # a status: with an OK error, and with a failing one
+            yield attrs.evolve(outcome, error=OK)
+            yield attrs.evolve(outcome, error=ABSENT)
+        else:  # an error: with a pending, an undeliverable and a delivered status
+            for status in (PENDING, UNDELIVERABLE, DELIVERED):
+                yield attrs.evolve(outcome, status=status)
         if outcome.error is None or outcome.error.kind is None:
             yield attrs.evolve(outcome, channel=None, product=None)
     else:
