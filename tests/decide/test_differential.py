@@ -51,8 +51,9 @@ def _histories(now: datetime) -> list[History | None]:
 
 def _variants(outcome: Outcome, index: int) -> Iterator[Outcome]:
     """``outcome`` as reported, and with each thing that changes a decision: a Retry-After, the other code slot
-    filled (an OK or a failing error; a pending, undeliverable or delivered status), no channel (and, for KakaoTalk, a message type), and NHN's own SMS
-    fallback in each state (on every provider: the engine's rules for it are generic)."""
+    filled (an OK or a failing error; a pending, undeliverable or delivered status), no channel (and, for
+    KakaoTalk, a message type), and NHN's own SMS fallback in each state (on every provider: the engine's rules
+    for it are generic)."""
     yield outcome
     yield attrs.evolve(outcome, retry_after=timedelta(seconds=90 + index))
     if outcome.provider == "infobip":
