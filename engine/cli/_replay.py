@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--format html writes a whole page: pass --output FILE.html (or redirect stdout)")
     config = ReplayConfig(policy_dir=args.policy_dir, baseline_dir=args.baseline_dir, now=parse_now(args.now),
                           provider=args.provider, channel=args.channel, tenant=args.tenant,
-                          lines=args.format == "jsonl")
+                          lines=args.format == "jsonl", default_for_unknown=args.default_for_unknown_tenants)
     sys.stdout.flush()
     # Bytes all the way: the workers' output is spliced and written without decoding it again.
     out: IO[bytes] = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
@@ -97,6 +97,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--policy-dir", metavar="DIR", default=os.environ.get(ENV_POLICY_DIR),
                    help=f"the new policies: tenant files <tenant>.toml on the default (default: ${ENV_POLICY_DIR})")
     p.add_argument("--tenant", metavar="T", help="the tenant of records that name none")
+    p.add_argument("--default-for-unknown-tenants", action="store_true",
+                   help="give tenants without a file the default policy (as evaluate did with the same flag) "
+                   "instead of an error record")
     p.add_argument("--baseline-dir", metavar="DIR2", help="compare with these tenant files' decisions instead of "
                    "the logged ones")
     p.add_argument("--format", choices=("table", "jsonl", "html"), default="table",

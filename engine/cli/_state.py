@@ -79,7 +79,8 @@ class StateBatch:
 
     ``decision_line(decision, outcome, number)`` and ``error_line(number, exc)`` format lines (the evaluate
     command's own); each decision line gains ``"state": {...}`` (`Recorded.to_json`).  ``log`` (a
-    `DecisionLog.record`) gets every recorded decision with the history it was made with.
+    `DecisionLog.record`) gets every decision recorded in this run with the history it was made with (not the
+    stored decisions that duplicate reports return).
     """
 
     def __init__(self, recorder: Recorder, *, now: datetime, size: int,
@@ -134,7 +135,9 @@ class StateBatch:
                 continue
             assert isinstance(result, Recorded)
             line = self._decision_line(result.decision, item.outcome, item.number)
-            if self._log is not None and item.report.policy is not None:
+            # A duplicate's decision was made (and logged) when the report first came; logging it again with this
+            # run's `now` would make replay see its times move.
+            if self._log is not None and item.report.policy is not None and not result.duplicate:
                 self._log(item.number, self.now, item.outcome, result.history, result.decision, item.report.policy)
             self._queue[item.slot] = f'{line[:-1]}, "state": {json.dumps(result.to_json())}}}'
             self.verdicts[result.decision.verdict] = self.verdicts.get(result.decision.verdict, 0) + 1

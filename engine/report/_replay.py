@@ -47,6 +47,9 @@ class ReplayConfig:
     lines: bool = True
     #: The longest record read (as in `read_records`); give `read_chunks` the same.
     max_bytes: int = MAX_RECORD_BYTES
+    #: Tenants without a file get the default policy (as `evaluate --default-for-unknown-tenants` gave them)
+    #: instead of an error record.
+    default_for_unknown: bool = False
 
 
 @attrs.frozen
@@ -79,8 +82,9 @@ class _Lines(NumberedText):
 class _Policies:
     """The compiled policy per tenant, looked up once per tenant and kept for the whole run."""
 
-    def __init__(self, policy_dir: str | PathLike[str] | None) -> None:
-        self._store = PolicyStore(policy_dir) if policy_dir is not None else None
+    def __init__(self, policy_dir: str | PathLike[str] | None, *, default_for_unknown: bool = False) -> None:
+        self._store = PolicyStore(policy_dir, default_for_unknown=default_for_unknown) \
+            if policy_dir is not None else None
         self._found: dict[str | None, CompiledPolicy | DlrpolicyError] = {}
 
     def get(self, tenant: str | None) -> CompiledPolicy:
@@ -108,8 +112,8 @@ class Replayer:
 
     def __init__(self, config: ReplayConfig) -> None:
         self.config = config
-        self._new = _Policies(config.policy_dir)
-        self._old = _Policies(config.baseline_dir)
+        self._new = _Policies(config.policy_dir, default_for_unknown=config.default_for_unknown)
+        self._old = _Policies(config.baseline_dir, default_for_unknown=config.default_for_unknown)
         self._use_logged = config.baseline_dir is None
 
     def warm(self) -> None:

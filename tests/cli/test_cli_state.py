@@ -44,6 +44,22 @@ def test_evaluate_with_state_adds_state_and_dedupes_reruns(state_url: str, tmp_p
     assert [json.loads(line)["verdict"] for line in first] == [json.loads(line)["verdict"] for line in again]
 
 
+def test_decision_log_skips_duplicates_so_replay_sees_no_change(state_url: str, tmp_path: Path,  # noqa: F811
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A rerun an hour later is all duplicates: the log keeps only the decisions made, and replay finds none moved."""
+    path = _envelopes(tmp_path / "in.jsonl", [("p-1", "absent", "order-1"), ("p-3", "opted-out", "order-2")])
+    log = tmp_path / "decisions.jsonl"
+    for now in (NOW, "2026-11-24T11:00:00Z", "2026-11-24T12:00:00Z"):
+        code, _, err = _run(capsys, "evaluate", path, "--state", state_url, *ANY_TENANT, "--now", now, "--log", str(log))
+        assert 0 == code, err
+    assert 2 == len(log.read_text(encoding="utf-8").splitlines())
+    code, lines, err = _run(capsys, "replay", str(log), "--policy-dir", str(tmp_path), *ANY_TENANT,
+                            "--format", "jsonl")
+    assert 0 == code, err
+    rows = [json.loads(line) for line in lines]
+    assert [False, False] == [row["changed"] for row in rows if "summary" not in row]
+
+
 def test_evaluate_reads_the_state_url_from_the_environment(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """$DLRPOLICY_STATE stands in for --state."""
