@@ -175,14 +175,17 @@ def zen_table(policy: CompiledPolicy) -> dict[str, Any]:
 
 
 def zen_context(policy: CompiledPolicy, outcome: Outcome) -> dict[str, Any]:
-    """The table's inputs for ``outcome``: the entry the engine resolves it to, and the channel."""
-    ref = outcome.error if outcome.error is not None else outcome.status
-    assert ref is not None
-    kind = SLOT_KINDS[outcome.provider][0 if outcome.error is None else 1]
-    product = outcome.product
-    assert product is not None
-    return {"provider": outcome.provider, "kind": kind, "product": product, "id": ref.id,
-            "group_id": ref.group_id, "name": ref.name, "channel": outcome.channel}
+    """The table's inputs for ``outcome``: the entry the engine resolves it to (an HTTP status is kind ``http``, not
+    the error slot's kind), and the channel."""
+    entry = _deciding_entry(policy, outcome)
+    return {"provider": entry.provider, "kind": entry.kind, "product": entry.product, "id": entry.id,
+            "group_id": entry.group_id, "name": entry.name, "channel": outcome.channel}
+
+
+def _deciding_entry(policy: CompiledPolicy, outcome: Outcome) -> CodeEntry:
+    candidate = deciding_code(policy, outcome)[0].candidate
+    assert candidate is not None, "every catalog-built outcome resolves to its entry"
+    return candidate.entry
 
 
 # --- the benchmark ------------------------------------------------------------------------------------------------
@@ -315,10 +318,9 @@ def _zen_row(policy: CompiledPolicy, cases: list[Case], engine: Engine, rounds: 
     wrong = 0
     for (outcome, _), ctx in zip(cases, contexts, strict=True):
         got = decision.evaluate(ctx)["result"]
-        cands = [c for table in policy.resolve(outcome.provider, ctx["kind"], ctx["product"], ctx["id"])
-                 for c in table]
-        plan = next(c for c in cands if c.entry.group_id == ctx["group_id"] and c.entry.name == ctx["name"]) \
-            .plan_for(outcome.channel or "sms")
+        candidate = deciding_code(policy, outcome)[0].candidate
+        assert candidate is not None
+        plan = candidate.plan_for(outcome.channel or "sms")
         wrong += got != {"verdict": plan.verdict, "rule": plan.rule}
 
     def run_engine(case: Case) -> object:
