@@ -103,7 +103,10 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
             first = first.astimezone(UTC)
         retry_at, check_at, give_up_at, verdict, more, escalate_early = _timing(
             policy, plan, outcome, now, attempts, first, proven, tried)
-        note += more
+        if resend is None or resend.state not in ("delivered", "pending"):
+            note += more
+        # else: the provider's own fallback replaces the retry below, and what the timing said of it (a window it
+        # was moved to, a deadline it missed) describes a send that will not happen.
     if resend is not None:
         if resend.state in ("delivered", "pending") and verdict != "done":
             verdict = "done" if resend.state == "delivered" else "wait"

@@ -138,7 +138,7 @@ def reference_evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetim
         first = first.astimezone(UTC)
     verdict = plan.verdict
     retry_at = check_at = give_up_at = None
-    exhausted = ""
+    exhausted = timing_note = ""
     escalate_early = False
     if verdict == "retry" or verdict == "wait":
         if plan.give_up_after is not None:
@@ -159,7 +159,7 @@ def reference_evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetim
             if verdict == "retry" and plan.window is None and outcome.message_type is not None:
                 type_window = policy.window_for_type(outcome.message_type)
             due, timing, escalate_early = _next_time(plan, outcome, now, attempts, type_window)
-            note += timing
+            timing_note += timing
             if escalate_early:
                 verdict = "escalate"
             elif give_up_at is not None and due > give_up_at:
@@ -171,7 +171,9 @@ def reference_evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetim
                 check_at = due
         if exhausted:
             verdict = plan.on_exhausted
-            note += f" Gave up: {exhausted}."
+            timing_note += f" Gave up: {exhausted}."
+    if resend is None or resend.state not in ("delivered", "pending"):
+        note += timing_note  # the provider's own fallback replaces the retry: its timing describes no send
     if resend is not None and resend.state in ("delivered", "pending") and verdict != "done":
         verdict = "done" if resend.state == "delivered" else "wait"
         retry_at = check_at = None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
-from dlrpolicy import CodeRef, Engine, History, InvalidOutcomeError, NaiveDatetimeError, Outcome
+from dlrpolicy import CodeRef, Engine, History, InvalidOutcomeError, NaiveDatetimeError, Outcome, Resend
 from tests.conftest import NOW
 
 SEOUL = timezone(timedelta(hours=9))
@@ -252,3 +253,17 @@ def test_decision_json_keys_and_format(small_engine: Engine) -> None:
             "rule_source", "layers", "code", "reason", "policy_version"] == list(data)
     assert ("2026-11-25T10:00:00Z", None) == (data["retry_at"], data["check_at"])
     assert ["small"] == data["layers"]
+
+
+def test_provider_fallback_drops_the_window_note_of_a_retry_it_replaced() -> None:
+    """A retry moved into the bank's window that NHN's own SMS resend made done (RSC04) or wait (RSC03) says
+    nothing about a window: no retry is sent, so nothing was moved."""
+    root = Path(__file__).resolve().parents[2]
+    bank = Engine.default(policy_dir=root / "examples" / "policies").for_tenant("bank")
+    night = datetime(2026, 11, 24, 13, 30, tzinfo=UTC)  # 22:30 in Seoul, outside bank-daytime (08:00-21:00)
+    for state, verdict in (("delivered", "done"), ("pending", "wait")):
+        outcome = Outcome(provider="nhn_kakao", channel="kakao", message_id="r-1:1", recipient="01012345678",
+                          status=CodeRef(id=3019), resend=Resend(state=state, reported="RSC0x"))
+        decision = bank.evaluate(outcome, now=night)
+        assert (verdict, None) == (decision.verdict, decision.retry_at)
+        assert "window" not in decision.reason
