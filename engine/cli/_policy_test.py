@@ -13,7 +13,7 @@ from ..decide._engine import Engine
 from ..policy._compile import CompiledPolicy
 from ..policy._layers import default_policy
 from ..policy._tenants import PolicyStore
-from ..report._policy_tests import CaseResult, TestFile, read_test_files, rule_coverage, run_case
+from ..report._policy_tests import CaseResult, TestFile, read_test_files, rule_coverage, run_case, unknown_rules
 from ._common import UsageError, add_policy_arguments
 
 
@@ -82,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
         tests = read_test_files(args.files)
         cache: dict[tuple[str, str | None], CompiledPolicy | PolicyError] = {}
         policies = [_policy_for(test, args, cache) for test in tests]
+        typos = [problem for test, (_, policy) in zip(tests, policies, strict=True)
+                 if not isinstance(policy, PolicyError) for problem in unknown_rules(test, policy)]
+        if typos:
+            raise PolicyTestError(typos)
     except PolicyTestError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

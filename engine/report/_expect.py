@@ -90,11 +90,15 @@ def _duration(text: str) -> timedelta:
 
 
 class ExpectationError(ValueError):
-    """One expectation field is malformed: ``field`` names it (``expect.retry_at``), ``fix`` says what to write."""
+    """A malformed expectation field: ``field`` names it (``expect.retry_at``), ``fix`` says what to write.
+
+    `read_expectations` raises the first one it found with every one it found in ``problems`` (itself included), so
+    that a test file's author sees all of them at once."""
 
     def __init__(self, field: str, message: str, fix: str) -> None:
         self.field = field
         self.fix = fix
+        self.problems: tuple[ExpectationError, ...] = (self,)
         super().__init__(message)
 
 
@@ -118,52 +122,67 @@ def _table(field: str, value: object, keys: tuple[str, ...]) -> Mapping[str, Any
 
 
 def read_expectations(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate an ``expect`` table; raise `ExpectationError` at the first malformed field."""
+    """Validate an ``expect`` table; raise `ExpectationError` listing every malformed field in ``problems``."""
+    problems: list[ExpectationError] = []
     unknown = sorted(set(raw) - set(EXPECT_KEYS))
-    if unknown:
-        raise ExpectationError(f"expect.{unknown[0]}", "unknown expectation", f"use only: {', '.join(EXPECT_KEYS)}")
+    problems += [ExpectationError(f"expect.{key}", "unknown expectation", f"use only: {', '.join(EXPECT_KEYS)}")
+                 for key in unknown]
     if not raw:
-        raise ExpectationError("expect", "a case must expect something", 'add e.g. expect.verdict = "retry"')
+        problems.append(ExpectationError("expect", "a case must expect something", 'add e.g. expect.verdict = "retry"'))
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        field = f"expect.{key}"
-        if key == "verdict":
-            out[key] = _choice(field, value, VERDICTS)
-        elif key in ("rule", "reason_contains"):
-            if not isinstance(value, str) or not value:
-                raise ExpectationError(field, f"expected a non-empty string, got {value!r}", f'write {key} = "..."')
-            out[key] = value
-        elif key == "attempt":
-            if type(value) is not int or value < 1:
-                raise ExpectationError(field, f"{value!r} is not a whole number >= 1", "write e.g. attempt = 2")
-            out[key] = value
-        elif key == "channel":
-            out[key] = _choice(field, value, CHANNELS, allow_none=True)
-        elif key in TIME_KEYS:
-            if not isinstance(value, str):
-                raise ExpectationError(field, f"expected a time string, got {value!r}", _TIME_FIX)
-            try:
-                out[key] = TimeExpectation.parse(value)
-            except ValueError as exc:
-                raise ExpectationError(field, str(exc), _TIME_FIX) from None
-        elif key == "suppress":
-            table = _table(field, value, ("scope", "key", "until"))
-            if table is not None:
-                table = dict(table)
-                if "scope" in table:
-                    _choice(f"{field}.scope", table["scope"], SCOPES)
-                if "until" in table:
-                    try:
-                        table["until"] = TimeExpectation.parse(str(table["until"]))
-                    except ValueError as exc:
-                        raise ExpectationError(f"{field}.until", str(exc), _TIME_FIX) from None
-            out[key] = table
-        else:  # escalate
-            table = _table(field, value, ("route", "severity"))
-            if table is not None and "severity" in table:
-                _choice(f"{field}.severity", table["severity"], SEVERITIES)
-            out[key] = table
+        if key in unknown:
+            continue
+        try:
+            out[key] = _expectation(key, value)
+        except ExpectationError as exc:
+            problems.append(exc)
+    if problems:
+        first = problems[0]
+        first.problems = tuple(problems)
+        raise first
     return out
+
+
+def _expectation(key: str, value: object) -> Any:
+    """One ``expect`` field, validated (`ExpectationError` when it is malformed)."""
+    field = f"expect.{key}"
+    if key == "verdict":
+        return _choice(field, value, VERDICTS)
+    if key in ("rule", "reason_contains"):
+        if not isinstance(value, str) or not value:
+            raise ExpectationError(field, f"expected a non-empty string, got {value!r}", f'write {key} = "..."')
+        return value
+    if key == "attempt":
+        if type(value) is not int or value < 1:
+            raise ExpectationError(field, f"{value!r} is not a whole number >= 1", "write e.g. attempt = 2")
+        return value
+    if key == "channel":
+        return _choice(field, value, CHANNELS, allow_none=True)
+    if key in TIME_KEYS:
+        if not isinstance(value, str):
+            raise ExpectationError(field, f"expected a time string, got {value!r}", _TIME_FIX)
+        try:
+            return TimeExpectation.parse(value)
+        except ValueError as exc:
+            raise ExpectationError(field, str(exc), _TIME_FIX) from None
+    if key == "suppress":
+        table = _table(field, value, ("scope", "key", "until"))
+        if table is None:
+            return None
+        table = dict(table)
+        if "scope" in table:
+            _choice(f"{field}.scope", table["scope"], SCOPES)
+        if "until" in table:
+            try:
+                table["until"] = TimeExpectation.parse(str(table["until"]))
+            except ValueError as exc:
+                raise ExpectationError(f"{field}.until", str(exc), _TIME_FIX) from None
+        return table
+    table = _table(field, value, ("route", "severity"))  # escalate
+    if table is not None and "severity" in table:
+        _choice(f"{field}.severity", table["severity"], SEVERITIES)
+    return table
 
 
 def check(expect: Mapping[str, Any], decision: Decision, now: datetime) -> list[str]:

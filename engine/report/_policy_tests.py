@@ -235,7 +235,9 @@ def _read_case(reader: _Reader, index: int, raw: object, default_now: datetime |
         try:
             expect = read_expectations(raw_expect)
         except ExpectationError as exc:
-            reader.fail(f"{label}: {exc}", exc.fix, line=lines.key(index, exc.field), field=exc.field)
+            for problem in exc.problems:
+                reader.fail(f"{label}: {problem}", problem.fix, line=lines.key(index, problem.field),
+                            field=problem.field)
     history = None
     if "history" in raw:
         try:
@@ -314,6 +316,23 @@ def _outcome(reader: _Reader, index: int, raw: Mapping[str, Any], label: str,
                     line=lines.key(index, "history"), field="history")
         return None
     return outcomes[0], found.history
+
+
+def rule_ids(policy: CompiledPolicy) -> frozenset[str]:
+    """Every rule id a decision under ``policy`` can carry: its rules, the unknown-code plans, the event plans."""
+    plans = (policy.unknown, policy.unknown_permanent, *policy.events.values())
+    return frozenset(rule.id for rule in policy.rules) | {plan.rule for plan in plans}
+
+
+def unknown_rules(test: TestFile, policy: CompiledPolicy) -> list[PolicyProblem]:
+    """A problem for each case whose ``expect.rule`` names no rule of ``policy`` (a typo would only ever fail)."""
+    known = rule_ids(policy)
+    return [PolicyProblem(file=test.path, line=case.line, field="expect.rule",
+                          message=f"case {case.name!r}: expect.rule {case.expect['rule']!r} is no rule of the "
+                                  "policy under test",
+                          fix="use a rule id the policy has (`dlrpolicy policy lint` or `dlrpolicy explain` show "
+                              "them)")
+            for case in test.cases if "rule" in case.expect and case.expect["rule"] not in known]
 
 
 def run_case(case: Case, policy: CompiledPolicy) -> CaseResult:

@@ -131,6 +131,22 @@ def test_bad_test_file_lists_every_problem(capsys: pytest.CaptureFixture[str], t
     assert "6 problems in the test files; no case was run" in err
 
 
+def test_an_expected_rule_the_policy_lacks_is_a_bad_test_file(capsys: pytest.CaptureFixture[str],
+                                                               tmp_path: Path) -> None:
+    """expect.rule naming no rule of the policy (a typo) is exit 2 with the case's line, not a case that can only
+    fail."""
+    path = tmp_path / "marketing.test.toml"
+    text = Path(MARKETING).read_text(encoding="utf-8")
+    path.write_text(text.replace('policy_dir = ".."', f'policy_dir = "{TESTS.parent}"')
+                    .replace('rule = "sms.carrier-daily-quota"', 'rule = "sms.carrier-daily-qouta"'), encoding="utf-8")
+    assert 2 == main(["policy", "test", str(path)])
+    captured = capsys.readouterr()
+    assert "" == captured.out
+    line = 1 + text.splitlines().index("[[case]]")
+    assert f"error: {path}:{line}: " in captured.err
+    assert "'sms.carrier-daily-qouta' is no rule of the policy under test" in captured.err
+
+
 def test_invalid_toml_names_the_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """A TOML syntax error is a bad test file with its line."""
     path = tmp_path / "t.test.toml"

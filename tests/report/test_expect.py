@@ -73,6 +73,17 @@ def test_malformed_expectations_name_the_field(raw: dict[str, object], field: st
     assert caught.value.fix
 
 
+def test_every_malformed_expectation_is_reported() -> None:
+    """Four malformed fields of one case are four problems, each with its field and fix, not only the first."""
+    with pytest.raises(ExpectationError) as caught:
+        read_expectations({"verdict": "retyr", "channel": "pigeon", "retry_at": "soon", "rule": "ok",
+                           "escalate": {"severity": "meh"}, "colour": "red"})
+    problems = caught.value.problems
+    assert ["expect.colour", "expect.verdict", "expect.channel", "expect.retry_at", "expect.escalate.severity"] == [
+        p.field for p in problems]
+    assert all(p.fix for p in problems)
+
+
 def test_check_lists_every_failure(small_engine: Engine) -> None:
     """All failed expectations are reported, not only the first."""
     outcome = Outcome(provider="infobip", channel="sms", error=CodeRef(id=581), message_id="m", recipient="+1")
