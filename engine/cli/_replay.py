@@ -53,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be at least 1")
     if args.format == "html" and args.output is None and sys.stdout.isatty():
         raise UsageError("--format html writes a whole page: pass --output FILE.html (or redirect stdout)")
+    if args.format == "html":
+        # deferred: loading the HTML module loads the optional plotting library (slow, and only needed here).
+        from ..report._html import require_plotly
+
+        require_plotly()  # before the output file is opened: a missing extra must not leave an empty page behind
     config = ReplayConfig(policy_dir=args.policy_dir, baseline_dir=args.baseline_dir, now=parse_now(args.now),
                           provider=args.provider, channel=args.channel, tenant=args.tenant,
                           lines=args.format == "jsonl", default_for_unknown=args.default_for_unknown_tenants)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from ..model._vocabulary import VERDICTS
 from ._compare import ReplaySummary, Tally
@@ -44,10 +44,36 @@ def _short(value: object) -> str:
     return "-" if value is None else str(value)
 
 
+#: How much of a long text a change shows: the few characters before the first difference, then the rest.
+_LEAD: Final = 20
+_SHOWN: Final = 60
+
+
+def _texts(old: str, new: str) -> tuple[str, str]:
+    """Two long texts cut to where they differ (``...same words, then the change...``): a reason that gained a
+    sentence at its end looks the same in its first 60 characters."""
+    first = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
+    start = max(first - _LEAD, 0)
+
+    def cut(text: str) -> str:
+        piece = text[start:start + _SHOWN - 3]
+        return ("..." if start else "") + piece + ("..." if start + _SHOWN - 3 < len(text) else "")
+
+    return cut(old), cut(new)
+
+
+def _change(field: str, old: object, new: object) -> str:
+    if isinstance(old, str) and isinstance(new, str) and max(len(old), len(new)) > _SHOWN:
+        before, after = _texts(old, new)
+        return f"{field} {before} -> {after}"
+    return f"{field} {_short(old)} -> {_short(new)}"
+
+
 def sample_changes(sample: Mapping[str, Any]) -> str:
-    """``escalate support (warning) -> bank-oncall (warning); channel - -> sms`` for one changed record."""
+    """``escalate support (warning) -> bank-oncall (warning); channel - -> sms`` for one changed record; long texts
+    (reasons) are shown from just before where they differ."""
     old, new = sample["old"], sample["new"]
-    return "; ".join(f"{field} {_short(old.get(field))} -> {_short(new.get(field))}" for field in sample["fields"])
+    return "; ".join(_change(field, old.get(field), new.get(field)) for field in sample["fields"])
 
 
 def render_table(summary: ReplaySummary, *, compared: str, changes: int = 20) -> str:

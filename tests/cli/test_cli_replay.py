@@ -193,3 +193,13 @@ def test_unreadable_logs_are_one_error_record_each(capsys: pytest.CaptureFixture
     assert [23, 24] == [line["input"] for line in errors]
     assert all("reading failed" in line["error"]["message"] for line in errors)
     assert 44 == len(lines) - len(errors)
+
+
+def test_html_without_the_report_extra_writes_no_file(capsys: pytest.CaptureFixture[str], decision_log: Path,
+                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without plotly, --format html says how to install it and leaves no empty page behind."""
+    monkeypatch.setattr("dlrpolicy.report._html.pio", None)
+    page = tmp_path / "replay.html"
+    code = main(["replay", str(decision_log), "--policy-dir", POLICIES, "--format", "html", "--output", str(page)])
+    assert (1, False) == (code, page.exists())
+    assert "pip install 'dlrpolicy[report]'" in capsys.readouterr().err
