@@ -48,8 +48,12 @@ class Tally:
     retries_avoided: int = 0
     suppressions_added: int = 0
     suppressions_removed: int = 0
+    #: Decisions that gain an escalation (none before).
     escalations_added: int = 0
+    #: Decisions that lose their escalation.
     escalations_removed: int = 0
+    #: Decisions escalated before and after, to another route.
+    escalations_rerouted: int = 0
 
     def add(self, other: Tally) -> None:
         """Add ``other``'s counts to this one's."""
@@ -142,12 +146,18 @@ class ReplaySummary:
                 one.suppressions_removed = 1
                 self.unsuppressed_by_scope[before[0]] += 1
             old_route, new_route = _route(old), _route(new)
-            if new_route is not None and new_route != old_route:
-                one.escalations_added = 1
-                self.escalations_added[new_route] += 1
-            if old_route is not None and old_route != new_route:
-                one.escalations_removed = 1
-                self.escalations_removed[old_route] += 1
+            if new_route != old_route:
+                if old_route is None:
+                    one.escalations_added = 1
+                elif new_route is None:
+                    one.escalations_removed = 1
+                else:
+                    one.escalations_rerouted = 1
+                # By route, a reroute is an escalation the new route gains and the old one loses.
+                if new_route is not None:
+                    self.escalations_added[new_route] += 1
+                if old_route is not None:
+                    self.escalations_removed[old_route] += 1
         self.overall.add(one)
         _bump(self.by_tenant, tenant or "(none)", one)
         _bump(self.by_provider, provider, one)

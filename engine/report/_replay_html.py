@@ -36,6 +36,7 @@ def replay_page(summary: ReplaySummary, *, compared: str) -> str:
                                                                                            f"({share})"),
         ("retries added", total.retries_added), ("retries avoided", total.retries_avoided),
         ("newly suppressed", total.suppressions_added), ("escalations added", total.escalations_added),
+        ("escalations rerouted", total.escalations_rerouted),
         ("errors", summary.errors),
     ])
     sends = {"retries": (total.retries_added, total.retries_avoided),

@@ -12,7 +12,7 @@ from ._compare import ReplaySummary, Tally
 _TALLY_COLUMNS = (("decisions", "decisions"), ("changed", "changed"), ("retries_added", "retries+"),
                   ("retries_avoided", "retries-"), ("suppressions_added", "suppress+"),
                   ("suppressions_removed", "suppress-"), ("escalations_added", "escalate+"),
-                  ("escalations_removed", "escalate-"))
+                  ("escalations_removed", "escalate-"), ("escalations_rerouted", "rerouted"))
 
 
 def _counts(counter: Counter[str]) -> str:

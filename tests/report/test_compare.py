@@ -50,6 +50,21 @@ def test_counts_of_one_summary() -> None:
     assert 4 == sum(group["count"] for group in data["biggest_changes"])
 
 
+def test_a_new_route_for_an_escalation_is_a_reroute_not_an_added_escalation() -> None:
+    """Escalations added and removed count decisions that gain or lose one; a change of route is a reroute (the
+    by-route counts still say which route gained and which lost it)."""
+    summary = ReplaySummary()
+    support = {"route": "support", "severity": "warning"}
+    _add(summary, _decision("escalate", escalate=support),
+         _decision("escalate", escalate={"route": "bank-oncall", "severity": "warning"}))
+    _add(summary, _decision(), _decision("escalate", escalate=support), number=2)
+    _add(summary, _decision("escalate", escalate=support), _decision(), number=3)
+    data = summary.to_json()
+    assert (1, 1, 1) == (data["escalations_added"], data["escalations_removed"], data["escalations_rerouted"])
+    assert ({"bank-oncall": 1, "support": 1}, {"support": 2}) == (
+        data["escalations_added_by_route"], data["escalations_removed_by_route"])
+
+
 def test_merge_adds_counts_and_shifts_sample_numbers() -> None:
     """Two halves merged equal the whole; sample record numbers move by the offset."""
     whole, first, second = ReplaySummary(), ReplaySummary(), ReplaySummary()
