@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+
+import pytest
 
 import dlrpolicy
 
@@ -69,3 +72,30 @@ def test_no_test_file_is_too_long() -> None:
     long = [str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("test_*.py")
             if len(p.read_text(encoding="utf-8").splitlines()) > 620]
     assert [] == long
+
+
+def test_readme_first_command_output_is_current(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's sample output of the first command is what the command prints today (its summary line, and
+    each JSON line it quotes, field for field)."""
+    from dlrpolicy.cli._main import main
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = _readme_commands()[0].split(".venv/bin/dlrpolicy ", 1)[1].split()
+    payloads = sorted(str(p) for p in (ROOT / "examples" / "payloads").glob("*.json"))
+    assert 0 == main([command[0], *payloads, *command[2:]])
+    out, err = capsys.readouterr()
+    summary = err.strip().split(" in ", 1)[0]
+    assert summary in text, summary
+    block = text.split("```json", 1)[1].split("```", 1)[0]
+    quoted = re.findall(r'^\{"verdict".*?(?=^\{"verdict"|\Z)', block, re.MULTILINE | re.DOTALL)
+    assert 2 == len(quoted)
+    lines = [json.loads(line) for line in out.splitlines()]
+    for sample in quoted:
+        fields: dict[str, str] = {}
+        for key, value in re.findall(r'"(\w+)": ("[^"]*"|\d+|null|true|false)(?=[,}])', sample):
+            fields.setdefault(key, value)  # the first is the top-level one (outcome's channel comes later)
+        match = [line for line in lines if line["input"] == int(fields["input"])
+                 and json.dumps(line["rule"]) == fields["rule"]]
+        assert match, sample
+        top = {key: value for key, value in fields.items() if key in match[0]}
+        assert {key: json.loads(value) for key, value in top.items()} == {key: match[0][key] for key in top}
