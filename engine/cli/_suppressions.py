@@ -46,6 +46,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--sender", metavar="S")
     p.add_argument("--template", metavar="T")
     p.add_argument("--key", metavar="KEY", help="the message key (message-scoped entries)")
+    p.add_argument("--advertising", action="store_true", help="the send is advertising: opt-outs from a sender's "
+                   "advertising and numbers that refuse promotional messages block it too")
     add_common(p)
     p.set_defaults(run=_check)
     p = inner.add_parser("list", help="entries as JSON Lines")
@@ -59,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--channel", choices=CHANNELS)
     p.add_argument("--sender", metavar="S")
     p.add_argument("--template", metavar="T")
+    p.add_argument("--advertising", action="store_true", help="also the entries that block only advertising")
     p.add_argument("--force", action="store_true", help="lift an opt-out or complaint")
     p.add_argument("--actor", required=True, metavar="A", help="who lifts it (kept in the audit log)")
     p.add_argument("--note", required=True, metavar="N", help="why (kept in the audit log)")
@@ -81,7 +84,8 @@ def _check(args: argparse.Namespace) -> int:
         raise UsageError("name the send: --recipient, --sender, --template or --key")
     recorder = recorder_from(args)
     found = recorder.check(tenant_argument(args), now=parse_now(args.now), recipient=args.recipient,
-                           channel=args.channel, sender=args.sender, template=args.template, key=args.key)
+                           channel=args.channel, sender=args.sender, template=args.template, key=args.key,
+                           advertising=args.advertising)
     if found is None:
         return 0
     print(json.dumps(found.to_json(), ensure_ascii=False))
@@ -107,7 +111,8 @@ def _lift(args: argparse.Namespace) -> int:
         if not any((args.recipient, args.sender, args.template)):
             raise UsageError("name the entry: an ID, or --recipient/--sender/--template")
         ids = [e.id for e in recorder.find_entries(tenant_argument(args), recipient=args.recipient,
-                                                   channel=args.channel, sender=args.sender, template=args.template)]
+                                                   channel=args.channel, sender=args.sender, template=args.template,
+                                                   advertising=args.advertising)]
         if not ids:
             print("dlrpolicy: no entry names that send", file=sys.stderr)
             return 1

@@ -17,7 +17,10 @@ _MISSING: Final = {
     "message": "the report carries no message id",
     "recipient": "the report carries no recipient",
     "recipient_channel": "the report carries no recipient",
+    "recipient_channel_advertising": "the report carries no recipient",
     "recipient_sender": "the report lacks the recipient or the sender; give the sender in the envelope (sender)",
+    "recipient_sender_advertising": "the report lacks the recipient or the sender; give the sender in the envelope "
+                                    "(sender)",
     "sender": "the report carries no sender; give it in the envelope (sender)",
     "sender_domain": "the report carries no e-mail sender address; give it in the envelope (sender)",
     "template": "the report carries no template; give it in the envelope (template)",
@@ -43,12 +46,13 @@ def suppression_key(scope: str, outcome: Outcome, channel: str) -> str | None:
         return outcome.message_id
     if scope == "recipient":
         return outcome.recipient
-    if scope == "recipient_channel":
+    if scope == "recipient_channel" or scope == "recipient_channel_advertising":
         return None if outcome.recipient is None else f"{channel}:{outcome.recipient}"
-    if scope == "recipient_sender":
+    if scope == "recipient_sender" or scope == "recipient_sender_advertising":
         if outcome.recipient is None or outcome.sender is None:
             return None
-        return f"{outcome.sender}:{outcome.recipient}"
+        key = f"{outcome.sender}:{outcome.recipient}"
+        return key if scope == "recipient_sender" else f"{channel}:{key}"
     if scope == "sender":
         return outcome.sender
     if scope == "sender_domain":

@@ -122,10 +122,11 @@ class _EngineStrategies:
     logger: Any
     max_loop_attempts: int
     #: With a recorder (state): attempts are recorded through the ledger under ``key``, and every attempt is
-    #: checked against the suppression list (``check``: recipient, channel, sender, template, tenant) first.
+    #: checked against the suppression list (``check``: recipient, channel, sender, template, tenant, and
+    #: ``advertising=True`` for a promotion) first.
     recorder: Recorder | None = None
     key: str | None = None
-    check: Mapping[str, str] | None = None
+    check: Mapping[str, str | bool] | None = None
 
     def start(self, retry_state: tenacity.RetryCallState) -> None:
         """``before`` hook: remember when the run's first attempt started (on the injected clock); with a
@@ -134,7 +135,10 @@ class _EngineStrategies:
             setattr(retry_state, _STATE_ATTR, self._new_run())
         if self.recorder is not None and self.check:
             fields = dict(self.check)
-            entry = self.recorder.check(fields.pop("tenant", None), now=self.clock(), **fields)
+            tenant = fields.pop("tenant", None)
+            advertising = fields.pop("advertising", False) is True
+            entry = self.recorder.check(None if tenant is None else str(tenant), now=self.clock(),
+                                        advertising=advertising, **{name: str(value) for name, value in fields.items()})
             if entry is not None:
                 raise Blocked(entry)
 
@@ -238,7 +242,7 @@ def _configure(
     tenacity_kwargs: dict[str, Any],
     recorder: Recorder | None = None,
     key: str | None = None,
-    check: Mapping[str, str] | None = None,
+    check: Mapping[str, str | bool] | None = None,
 ) -> _EngineStrategies:
     for name in _ENGINE_OWNED:
         if name in tenacity_kwargs:
@@ -282,7 +286,7 @@ def retrying(
     max_loop_attempts: int = MAX_LOOP_ATTEMPTS,
     recorder: Recorder | None = None,
     key: str | None = None,
-    check: Mapping[str, str] | None = None,
+    check: Mapping[str, str | bool] | None = None,
     **tenacity_kwargs: Any,
 ) -> tenacity.Retrying:
     """A `tenacity.Retrying` whose retry, wait and stop strategies ask ``engine``.
@@ -298,8 +302,8 @@ def retrying(
 
     With ``recorder`` (a `dlrpolicy.Recorder` over a store), each attempt's outcome is recorded in the ledger
     under ``key`` (so attempts, deadlines and effects are the ledger's, across loops and processes), and before
-    each attempt ``check`` (``recipient``, ``channel``, ``sender``, ``template``, ``tenant``) is looked up in the
-    suppression list: a blocked send raises `Blocked` and nothing is sent.
+    each attempt ``check`` (``recipient``, ``channel``, ``sender``, ``template``, ``tenant``; ``advertising=True``
+    for a promotion) is looked up in the suppression list: a blocked send raises `Blocked` and nothing is sent.
     """
     strategies = _configure(
         engine, history=history, max_inline_wait=max_inline_wait, clock=clock,
@@ -335,7 +339,7 @@ def async_retrying(
     max_loop_attempts: int = MAX_LOOP_ATTEMPTS,
     recorder: Recorder | None = None,
     key: str | None = None,
-    check: Mapping[str, str] | None = None,
+    check: Mapping[str, str | bool] | None = None,
     **tenacity_kwargs: Any,
 ) -> tenacity.AsyncRetrying:
     """The asyncio twin of `retrying`: a `tenacity.AsyncRetrying` with the same strategies and endings.

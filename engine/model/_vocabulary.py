@@ -11,12 +11,17 @@ from .._errors import TenantError
 
 Verdict = Literal["retry", "suppress", "escalate", "wait", "done"]
 VERDICTS: Final[tuple[str, ...]] = ("retry", "suppress", "escalate", "wait", "done")
-#: What a suppression blocks.  ``recipient_sender`` is one recipient for one sender only (an opt-out from that
-#: sender's advertising, such as KakaoTalk's 080 opt-out).
+#: What a suppression blocks.  ``recipient_sender`` is one recipient for one sender only.  The ``_advertising``
+#: scopes block only sends the pipeline marks as advertising (``check(..., advertising=True)``), on one channel:
+#: ``recipient_channel_advertising`` a recipient's promotional messages (India's DLT refusing a category for a
+#: number on the DND register; OTPs still go), ``recipient_sender_advertising`` one sender's advertising to one
+#: recipient (KakaoTalk's 080 opt-out; the sender's informational messages still go).
 SCOPES: Final[tuple[str, ...]] = (
-    "message", "recipient", "recipient_channel", "recipient_sender", "sender", "sender_domain", "template",
-    "account",
+    "message", "recipient", "recipient_channel", "recipient_channel_advertising", "recipient_sender",
+    "recipient_sender_advertising", "sender", "sender_domain", "template", "account",
 )
+#: Scopes whose entries block only advertising sends.
+ADVERTISING_SCOPES: Final = frozenset({"recipient_channel_advertising", "recipient_sender_advertising"})
 SEVERITIES: Final[tuple[str, ...]] = ("info", "warning", "error", "critical")
 CHANNELS: Final[tuple[str, ...]] = (
     "sms", "mms", "voice", "webrtc", "email", "push", "whatsapp", "viber", "rcs", "line", "messenger", "zalo",

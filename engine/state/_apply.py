@@ -31,7 +31,7 @@ from ._codec import (
     ts,
 )
 from ._flood import EMPTY, RouteCounters, control
-from ._keys import entry_id, incident_id, suppression_key
+from ._keys import CHANNEL_SCOPES, entry_id, incident_id, suppression_key
 from ._records import Recorded, ScheduleEntry, tenant_of
 
 Op = dict[str, Any]
@@ -268,8 +268,9 @@ def _suppression(outcome: Outcome, decision: Decision, *, tenant: str, key: str,
     assert effect is not None
     scope = effect.scope
     raws = {"message": key, "recipient": outcome.recipient, "recipient_channel": outcome.recipient,
-            "recipient_sender": outcome.recipient, "sender": outcome.sender, "sender_domain": outcome.sender,
-            "template": outcome.template, "account": tenant}
+            "recipient_channel_advertising": outcome.recipient, "recipient_sender": outcome.recipient,
+            "recipient_sender_advertising": outcome.recipient, "sender": outcome.sender,
+            "sender_domain": outcome.sender, "template": outcome.template, "account": tenant}
     normal = suppression_key(scope, raw=raws.get(scope), channel=channel, region=settings.region,
                              sender=outcome.sender)
     if normal is None:
@@ -277,7 +278,7 @@ def _suppression(outcome: Outcome, decision: Decision, *, tenant: str, key: str,
     code = decision.code
     return {
         "id": entry_id(tenant, scope, normal), "tenant": tenant, "scope": scope, "key": normal,
-        "channel": channel if scope == "recipient_channel" else None,
+        "channel": channel if scope in CHANNEL_SCOPES else None,
         "reason": {"rule": decision.rule, "code": f"{code.provider} {code.kind} {code.id} {code.name or ''}".strip(),
                    "text": decision.reason},
         "origin": "policy", "liftable": decision.rule not in settings.unliftable, "created": ms(now_ts),

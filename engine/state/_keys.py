@@ -15,8 +15,11 @@ from ..model._datetimes import iso_z
 from ..model._outcome import CodeRef, Outcome
 
 #: Suppression scopes in the order `check` prefers them, most specific first.
-CHECK_ORDER: Final = ("message", "recipient_channel", "recipient_sender", "recipient", "sender", "sender_domain",
-                      "template", "account")
+CHECK_ORDER: Final = ("message", "recipient_sender_advertising", "recipient_channel_advertising", "recipient_channel",
+                      "recipient_sender", "recipient", "sender", "sender_domain", "template", "account")
+#: Scopes whose entries block one channel (their keys start with it).
+CHANNEL_SCOPES: Final = frozenset({"recipient_channel", "recipient_channel_advertising",
+                                   "recipient_sender_advertising"})
 #: How a missing tenant is written in keys (tenant ids never start with ``_``).
 NO_TENANT: Final = "_"
 
@@ -97,15 +100,20 @@ def address(raw: str, region: str | None) -> str:
 def suppression_key(scope: str, *, raw: str | None, channel: str | None, region: str | None,
                     sender: str | None = None) -> str | None:
     """The normalised key of a ``scope`` entry for ``raw`` (the recipient, sender, domain, template, ...);
-    ``recipient_sender`` keys the recipient (``raw``) for one ``sender``."""
+    ``recipient_sender`` keys the recipient (``raw``) for one ``sender``, its advertising form also for one
+    ``channel``."""
     if raw is None:
         return None
     if scope in ("recipient", "sender"):
         return address(raw, region)
-    if scope == "recipient_channel":
+    if scope == "recipient_channel" or scope == "recipient_channel_advertising":
         return None if channel is None else f"{channel}:{address(raw, region)}"
     if scope == "recipient_sender":
         return None if sender is None else f"{address(sender, region)}:{address(raw, region)}"
+    if scope == "recipient_sender_advertising":
+        if sender is None or channel is None:
+            return None
+        return f"{channel}:{address(sender, region)}:{address(raw, region)}"
     if scope == "sender_domain":
         return domain(raw.rpartition("@")[2])
     return raw
@@ -118,16 +126,22 @@ def entry_id(tenant: str, scope: str, key: str) -> str:
 
 
 def candidates(*, tenant: str, key: str | None, recipient: str | None, channel: str | None,
-               sender: str | None, template: str | None, region: str | None) -> list[tuple[str, str, str]]:
-    """(entry id, scope, normalised key) of every entry that would block this send, most specific first."""
-    raws = {"message": key, "recipient_channel": recipient, "recipient_sender": recipient, "recipient": recipient,
+               sender: str | None, template: str | None, region: str | None,
+               advertising: bool = False) -> list[tuple[str, str, str]]:
+    """(entry id, scope, normalised key) of every entry that would block this send, most specific first; the
+    advertising scopes only for a send marked ``advertising``."""
+    raws = {"message": key, "recipient_channel": recipient, "recipient_channel_advertising": recipient,
+            "recipient_sender": recipient, "recipient_sender_advertising": recipient, "recipient": recipient,
             "sender": sender, "sender_domain": sender, "template": template, "account": tenant}
     found = []
-    for scope in CHECK_ORDER:
+    for scope in CHECK_ORDER if advertising else _PLAIN_ORDER:
         normal = suppression_key(scope, raw=raws[scope], channel=channel, region=region, sender=sender)
         if normal is not None:
             found.append((entry_id(tenant, scope, normal), scope, normal))
     return found
+
+
+_PLAIN_ORDER: Final = tuple(scope for scope in CHECK_ORDER if not scope.endswith("_advertising"))
 
 
 def incident_id(tenant: str, route: str, cause: str, opened: str) -> str:

@@ -21,7 +21,7 @@ from ..policy._settings import StateSettings
 from ._apply import last_report
 from ._codec import dumps, ms, ts
 from ._failures import ImportLineError, LiftRefusedError, NotFoundError
-from ._keys import NO_TENANT, entry_id, suppression_key
+from ._keys import CHANNEL_SCOPES, NO_TENANT, entry_id, suppression_key
 from ._records import Incident, Recorded, ScheduleEntry, Suppression
 from ._store import Report, Store
 
@@ -96,14 +96,19 @@ class Operations(abc.ABC):
         raise DlrpolicyError(f"suppression {entry_id} kept changing while it was lifted: run the lift again")
 
     def find_entries(self, tenant: str | None, *, recipient: str | None = None, channel: str | None = None,
-                     sender: str | None = None, template: str | None = None) -> list[Suppression]:
-        """Entries naming exactly these values (for ``lift --recipient``), active or not."""
+                     sender: str | None = None, template: str | None = None,
+                     advertising: bool = False) -> list[Suppression]:
+        """Entries naming exactly these values (for ``lift --recipient``), active or not; with ``advertising`` also
+        those of the advertising scopes."""
         name = tenant or NO_TENANT
         region = self.settings_for(tenant).region
         wanted: list[str] = []
-        for scope, raw in (("recipient_channel", recipient), ("recipient_sender", recipient), ("recipient", recipient),
-                           ("sender", sender), ("sender_domain", sender), ("template", template)):
-            if raw is None or (scope == "recipient_channel" and channel is None):
+        scopes = [("recipient_channel", recipient), ("recipient_sender", recipient), ("recipient", recipient),
+                  ("sender", sender), ("sender_domain", sender), ("template", template)]
+        if advertising:
+            scopes += [("recipient_channel_advertising", recipient), ("recipient_sender_advertising", recipient)]
+        for scope, raw in scopes:
+            if raw is None:
                 continue
             normal = suppression_key(scope, raw=raw, channel=channel, region=region, sender=sender)
             if normal is not None:
@@ -142,19 +147,24 @@ class Operations(abc.ABC):
         raw = data.get("key")
         if not isinstance(raw, str) or not raw.strip():
             raise ImportLineError(number, "key must be a non-empty string (the recipient, sender, domain, ...)")
+        # Exported keys read "<channel>:<recipient>", "<sender>:<recipient>" or "<channel>:<sender>:<recipient>"
+        # (by scope); an import may also name the channel and the sender apart.
         channel = data.get("channel")
-        if scope == "recipient_channel" and channel is None and ":" in raw:
+        if scope in ("recipient_channel", "recipient_channel_advertising", "recipient_sender_advertising") and \
+                ":" in raw and (channel is None or raw.startswith(f"{channel}:")):
             channel, _, raw = raw.partition(":")
-        # An exported recipient_sender key reads "<sender>:<recipient>"; an import may also name the sender apart.
         sender = data.get("sender")
-        if scope == "recipient_sender" and sender is None and ":" in raw:
+        if scope in ("recipient_sender", "recipient_sender_advertising") and sender is None and ":" in raw:
             sender, _, raw = raw.partition(":")
         name = tenant or NO_TENANT
         normal = suppression_key(scope, raw=raw, channel=channel, region=self.settings_for(tenant).region,
                                  sender=None if sender is None else str(sender))
         if normal is None:
-            need = "a channel" if scope == "recipient_channel" else "a sender"
-            raise ImportLineError(number, f"{scope} entries need {need} (write the key as '<{need[2:]}>:<recipient>')")
+            need = {"recipient_channel": "a channel", "recipient_channel_advertising": "a channel",
+                    "recipient_sender": "a sender"}.get(scope, "a channel and a sender")
+            form = {"a channel": "<channel>:<recipient>", "a sender": "<sender>:<recipient>"}.get(
+                need, "<channel>:<sender>:<recipient>")
+            raise ImportLineError(number, f"{scope} entries need {need} (write the key as '{form}')")
         until = data.get("until")
         try:
             until_ts = None if until is None else ms(ts(datetime.fromisoformat(str(until).replace("Z", "+00:00"))))
@@ -165,7 +175,7 @@ class Operations(abc.ABC):
             reason = {"text": str(reason)}
         stamp = ms(ts(now))
         return {"id": entry_id(name, scope, normal), "tenant": name, "scope": scope, "key": normal,
-                "channel": channel if scope == "recipient_channel" else None, "reason": reason,
+                "channel": channel if scope in CHANNEL_SCOPES else None, "reason": reason,
                 "origin": data.get("origin") if data.get("origin") in _ORIGINS else origin,
                 "liftable": bool(data.get("liftable", True)), "created": stamp, "updated": stamp, "until": until_ts,
                 "source": data.get("source_key"), "hits": 1}

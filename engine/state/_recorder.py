@@ -201,14 +201,17 @@ class Recorder(Operations):
 
     def check(self, tenant: str | None = None, *, now: datetime, recipient: str | None = None,
               channel: str | None = None, sender: str | None = None, template: str | None = None,
-              key: str | None = None) -> Suppression | None:
+              key: str | None = None, advertising: bool = False) -> Suppression | None:
         """The most specific active suppression that blocks this send, or the tenant's account hold (an open
-        account-wide incident); None: allowed.  One round trip on Redis."""
+        account-wide incident); None: allowed.  One round trip on Redis.
+
+        ``advertising``: the send is advertising (a promotion), which entries of the advertising scopes also
+        block (opt-outs from one sender's advertising, a number that refuses promotional messages)."""
         require_aware("now", now)
         name = tenant or NO_TENANT
         region = self.settings_for(tenant).region
         wanted = candidates(tenant=name, key=key, recipient=recipient, channel=channel, sender=sender,
-                            template=template, region=region)
+                            template=template, region=region, advertising=advertising)
         entries, holds = self.store.lookup(name, [entry_id for entry_id, _, _ in wanted])
         by_id = {entry.id: entry for entry in entries if entry.active(now)}
         for entry_id, _, _ in wanted:

@@ -246,12 +246,13 @@ def test_nhn_3301_opt_out_is_scoped_to_the_sender() -> None:
     envelope = read_envelope({"report": nhn_api(-3301), "sender": "@acme-shop"})
     (outcome,) = envelope.apply(adapt(envelope.report, root=envelope.root))
     decision = Engine.default().evaluate(outcome, now=NOW)  # type: ignore[arg-type]
-    assert ("suppress", ("recipient_sender", "@acme-shop:01012345678", None)) == (decision.verdict, scope(decision))
+    assert ("suppress", None, None, ("recipient_sender_advertising", "kakao:@acme-shop:01012345678", None)) == (
+        decision.verdict, decision.retry_at, route(decision), scope(decision))
 
 
 @pytest.mark.parametrize(("code", "name", "expected"), [
-    (4137, "EC_PREFERENCE_NOT_MATCHED", ("suppress", "compliance", ("recipient_channel", "sms:14155550100",
-                                                                    NOW + timedelta(days=30)))),
+    (4137, "EC_PREFERENCE_NOT_MATCHED", ("suppress", "compliance", ("recipient_channel_advertising",
+                                                                    "sms:14155550100", NOW + timedelta(days=30)))),
     (4139, "EC_SE_CATEGORY_BLOCK", ("escalate", "compliance", None)),
     (4140, "EC_CONSENT_FAILED", ("escalate", "compliance", None)),
 ])

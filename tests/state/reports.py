@@ -3,7 +3,7 @@
 Shapes follow Infobip's SMS delivery report (webhook / ``GET /sms/1/reports`` ``results[]``: messageId, to,
 sentAt, doneAt, status {groupId, groupName, id, name}, error {groupId, groupName, id, name, permanent}); codes are
 catalog entries (status 1/7 PENDING_ENROUTE, 3/5 DELIVERED_TO_HANDSET, 5/12 REJECTED_NOT_ENOUGH_CREDITS; error 1/27
-EC_ABSENT_SUBSCRIBER, 2/603 EC_CONTENT_BLOCKED (an opt-out), chat 1/7017 EC_TOO_MANY_REQUESTS)."""
+EC_ABSENT_SUBSCRIBER, 2/603 EC_CONTENT_BLOCKED (an opt-out), chat 1/7017 EC_TOO_MANY_REQUESTS, DLT 4137 EC_PREFERENCE_NOT_MATCHED)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,15 @@ REJECTED_CREDITS = {"groupId": 5, "groupName": "REJECTED", "id": 12, "name": "RE
 NO_ERROR = {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR", "permanent": False}
 ABSENT = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 27, "name": "EC_ABSENT_SUBSCRIBER", "permanent": False}
 OPTED_OUT = {"groupId": 2, "groupName": "USER_ERRORS", "id": 603, "name": "EC_CONTENT_BLOCKED", "permanent": True}
+#: India's DLT table (the error table an Infobip SMS report to an Indian number names): the number's DND preference
+#: refuses the message's category.
+DLT_PREFERENCE = {"groupId": 2, "groupName": "USER_ERRORS", "id": 4137, "name": "EC_PREFERENCE_NOT_MATCHED", "permanent": True}
 TOO_MANY = {"groupId": 1, "groupName": "CLIENT_ERRORS", "id": 7017, "name": "EC_TOO_MANY_REQUESTS",
             "permanent": False}
 
 CODES = {"pending": (PENDING, NO_ERROR), "delivered": (DELIVERED, NO_ERROR), "absent": (UNDELIVERABLE, ABSENT),
          "credits": (REJECTED_CREDITS, NO_ERROR), "opted-out": (UNDELIVERABLE, OPTED_OUT),
-         "too-many": (UNDELIVERABLE, TOO_MANY)}
+         "too-many": (UNDELIVERABLE, TOO_MANY), "dlt-preference": (UNDELIVERABLE, DLT_PREFERENCE)}
 
 
 def iso(moment: datetime) -> str:

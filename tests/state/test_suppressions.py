@@ -126,8 +126,8 @@ def test_account_hold_is_reported_by_check(recorder: Recorder) -> None:
     assert recorder.check("other", now=NOW, recipient="+821099990000") is None
 
 
-def test_recipient_sender_entry_blocks_only_that_sender(recorder: Recorder) -> None:
-    """NHN -3301 (080 opt-out from one sender's advertising) blocks that sender to the recipient, no other."""
+def _nhn_opt_out() -> Outcome:
+    """An NHN send response whose one recipient got -3301 (unsubscribed: an 080 opt-out), sent as @acme-shop."""
     envelope = read_envelope({"report": {
         "header": {"resultCode": 0, "resultMessage": "SUCCESS", "isSuccessful": True},
         "message": {"requestId": "20261124190000abcdefghij0", "senderGroupingKey": None, "sendResults": [
@@ -135,15 +135,49 @@ def test_recipient_sender_entry_blocks_only_that_sender(recorder: Recorder) -> N
         "sender": "@acme-shop"})
     (report,) = envelope.apply(adapt(envelope.report, root=envelope.root))
     assert isinstance(report, Outcome)
-    result = recorder.record(report, now=NOW)
+    return report
+
+
+def test_advertising_opt_out_blocks_only_that_senders_kakaotalk_advertising(recorder: Recorder) -> None:
+    """NHN -3301 blocks advertising from that sender to the recipient on KakaoTalk; the sender's informational
+    messages, its SMS, and other senders still go."""
+    result = recorder.record(_nhn_opt_out(), now=NOW)
     assert result.suppression is not None
-    found = recorder.check(now=NOW, recipient="01012345678", sender="@acme-shop")
+    found = recorder.check(now=NOW, recipient="01012345678", channel="kakao", sender="@acme-shop", advertising=True)
     assert found is not None
-    assert ("recipient_sender", "@acme-shop:01012345678") == (found.scope, found.key)
-    assert (None, None) == (recorder.check(now=NOW, recipient="01012345678", sender="@other-shop"),
-                            recorder.check(now=NOW, recipient="01012345678"))
-    assert [found.id] == [entry.id for entry in recorder.find_entries(None, recipient="01012345678",
-                                                                      sender="@acme-shop")]
+    assert ("recipient_sender_advertising", "kakao:@acme-shop:01012345678", "kakao") == (
+        found.scope, found.key, found.channel)
+    allowed = [recorder.check(now=NOW, recipient="01012345678", channel="kakao", sender="@acme-shop"),
+               recorder.check(now=NOW, recipient="01012345678", channel="sms", sender="@acme-shop", advertising=True),
+               recorder.check(now=NOW, recipient="01012345678", channel="kakao", sender="@other", advertising=True)]
+    assert [None, None, None] == allowed
+    assert [found.id] == [entry.id for entry in recorder.find_entries(
+        None, recipient="01012345678", channel="kakao", sender="@acme-shop", advertising=True)]
+
+
+def test_advertising_entry_survives_export_and_import(recorder: Recorder) -> None:
+    """An exported advertising line ("<channel>:<sender>:<recipient>") imports to the same entry id."""
+    recorder.record(_nhn_opt_out(), now=NOW)
+    (exported,) = [json.loads(text) for text in recorder.export()]
+    recorder.lift(exported["id"], actor="ops", note="re-import", now=NOW, force=True)
+    line = json.dumps({k: exported[k] for k in ("scope", "key")})
+    assert 1 == recorder.import_lines([line], now=NOW)
+    found = recorder.check(now=NOW, recipient="01012345678", channel="kakao", sender="@acme-shop", advertising=True)
+    assert found is not None
+    assert (exported["id"], "kakao:@acme-shop:01012345678") == (found.id, found.key)
+    with pytest.raises(ImportLineError, match="need a channel and a sender"):
+        recorder.import_lines([json.dumps({"scope": "recipient_sender_advertising", "key": "01012345678"})], now=NOW)
+
+
+def test_dlt_preference_mismatch_blocks_advertising_sms_not_otps(recorder: Recorder) -> None:
+    """DLT 4137 (the number's DND preference refuses this category): promotional SMS to the number is paused;
+    OTPs and service messages (a check without advertising) still go."""
+    result = recorder.record(outcome("m-dlt", "dlt-preference", to="919812345678"), now=NOW)
+    assert result.suppression is not None
+    found = recorder.check(now=NOW, recipient="+919812345678", channel="sms", advertising=True)
+    assert found is not None
+    assert ("recipient_channel_advertising", "sms:+919812345678") == (found.scope, found.key)
+    assert recorder.check(now=NOW, recipient="+919812345678", channel="sms") is None
 
 
 def test_recipient_sender_entry_survives_export_and_import(recorder: Recorder, store: Store) -> None:
