@@ -73,13 +73,16 @@ class CatalogError(DlrpolicyError):
 class CodeNotFoundError(DlrpolicyError, LookupError):
     """No catalog entry has this identity."""
 
-    def __init__(self, provider: str, kind: str, product: str, id: int, group_id: int | None = None) -> None:
+    def __init__(self, provider: str, kind: str, product: str, id: int, group_id: int | None = None,
+                 name: str | None = None) -> None:
         self.provider = provider
         self.kind = kind
         self.product = product
         self.id = id
         self.group_id = group_id
-        where = f"{provider} {kind} {product} {id}" + (f" in group {group_id}" if group_id is not None else "")
+        self.name = name
+        where = (f"{provider} {kind} {product} {id}" + (f" in group {group_id}" if group_id is not None else "")
+                 + (f" named {name}" if name is not None else ""))
         super().__init__(
             f"no catalog entry for {where}: check the provider, kind and product "
             "(`dlrpolicy catalog search TEXT` finds codes by name)"

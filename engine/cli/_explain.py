@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from .._errors import CodeNotFoundError
 from ..model._outcome import CodeRef, History, Outcome
+from ..policy._catalog import lookup_chain
 from ..model._vocabulary import CHANNELS, DEFAULT_CHANNEL, SLOT_KINDS, VOCABULARY
 from ._common import UsageError, add_policy_arguments, engine_from, parse_now
 
@@ -23,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--channel", choices=CHANNELS, help="channel of the report (default: the product's)")
     p.add_argument("--now", help="evaluation time, ISO 8601 with offset (default: now)")
     p.add_argument("--attempt", type=int, default=1, help="attempts already made (default 1)")
-    p.add_argument("--first-attempt-at", help="time of the first attempt (default: --now)")
+    p.add_argument("--first-attempt-at", help="time of the first attempt (default: unknown, as in a report without "
+                   "history: the deadline counts from --now and the rule's implied attempt bound applies)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     add_policy_arguments(p)
     p.set_defaults(run=_run)
@@ -38,9 +41,18 @@ def _run(args: argparse.Namespace) -> int:
     kinds = tuple(VOCABULARY[args.provider])
     if args.kind not in kinds:
         raise UsageError(f"kind for {args.provider} is one of {', '.join(kinds)}, not {args.kind!r}")
-    entry = engine.catalog.lookup(args.provider, args.kind, args.product, args.id, args.group, args.name)
+    # The code as a report would name it, decided the way evaluate decides a report: along the product's lookup
+    # chain, narrowed by group and name, an ambiguous id with one shared plan decided by it.
+    catalog = engine.catalog
+    known = [e for product in lookup_chain(args.provider, args.kind, args.product)
+             for e in catalog.candidates(args.provider, args.kind, product, args.id)
+             if (args.group is None or e.group_id is None or e.group_id == args.group)
+             and (args.name is None or e.name == args.name)]
+    if not known:
+        raise CodeNotFoundError(args.provider, args.kind, args.product, args.id, args.group, args.name)
+    flags = {e.permanent for e in known}
     # An HTTP status travels in the error slot, marked as such (an API error is the error of its call).
-    ref = CodeRef(id=entry.id, group_id=entry.group_id, name=entry.name, permanent=entry.permanent,
+    ref = CodeRef(id=args.id, group_id=args.group, name=args.name, permanent=flags.pop() if len(flags) == 1 else None,
                   kind="http" if args.kind == "http" else None)
     channel = args.channel or DEFAULT_CHANNEL.get(args.product, "sms")
     outcome = Outcome(
@@ -49,7 +61,9 @@ def _run(args: argparse.Namespace) -> int:
         tenant=getattr(args, "tenant", None) or "tenant",
         status=ref if args.kind == status_kind else None, error=None if args.kind == status_kind else ref,
     )
-    first = parse_now(args.first_attempt_at) if args.first_attempt_at else now
+    # Without --first-attempt-at the first attempt is unknown, as for a stateless report: the deadline counts from
+    # now and the rule's implied attempt bound applies.
+    first = parse_now(args.first_attempt_at) if args.first_attempt_at else None
     history = History(attempts=args.attempt, first_attempt_at=first)
     explanation = engine.explain(outcome, now=now, history=history)
     if args.format == "json":

@@ -164,7 +164,9 @@ def explain(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history:
         timing = plan.describe_timing()
     timeline = [decision]
     step, attempts = decision, (history.attempts if history else 1)
-    first = (history.first_attempt_at if history else None) or outcome.sent_at or now
+    # The first attempt: this report's own when it is the first, else what the history proves.  Unknown stays
+    # unknown (None), so the simulated attempts stop where a stateless caller's would: at the rule's implied bound.
+    first = outcome.sent_at or now if history is None or history.attempts <= 1 else history.first_attempt_at
     channels = history.channels if history else ()
     while step.verdict == "retry" and step.retry_at is not None and step.channel is None \
             and len(timeline) < _TIMELINE_LIMIT:
@@ -172,6 +174,6 @@ def explain(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history:
         step = evaluate(policy, outcome, now=step.retry_at,
                         history=History(attempts=attempts, first_attempt_at=first, channels=channels))
         timeline.append(step)
-    if decision.give_up_at is not None and decision.verdict == "retry":
+    if decision.give_up_at is not None and decision.verdict == "retry" and first is not None:
         timing += f" (deadline {format_duration(decision.give_up_at - first)} after the first attempt)"
     return Explanation(decision, entry, tuple(matches), tuple(timeline), timing, policy.spec.settings)

@@ -112,7 +112,8 @@ class Catalog:
         group_id: int | None = None,
         name: str | None = None,
     ) -> CodeEntry:
-        """The one entry with this identity; group_id and then name disambiguate repeated ids.
+        """The one entry with this identity in ``product``'s own table; group_id and name select among repeated
+        ids, and an entry with another group or name is not this one.
 
         Raises `CodeNotFoundError` when nothing matches and `AmbiguousCodeError` (listing the candidates) when
         several entries remain.
@@ -120,10 +121,10 @@ class Catalog:
         found = self.candidates(provider, kind, product, id)
         if group_id is not None:
             found = tuple(e for e in found if e.group_id == group_id)
-        if name is not None and len(found) > 1:
+        if name is not None:
             found = tuple(e for e in found if e.name == name)
         if not found:
-            raise CodeNotFoundError(provider, kind, product, id, group_id)
+            raise CodeNotFoundError(provider, kind, product, id, group_id, name)
         if len(found) > 1:
             raise AmbiguousCodeError(provider, kind, product, id, [e.label for e in found])
         return found[0]

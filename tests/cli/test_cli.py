@@ -97,6 +97,41 @@ def test_explain_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert "sender_domain" == data["decision"]["suppress"]["scope"]
 
 
+@pytest.mark.parametrize(("argv", "rule", "code"), [
+    # Rule 4: an ambiguous id whose candidates share one plan is decided (and explained) by it.
+    (["infobip", "status", "general", "87"], "status.signals-fraud-block", "87"),
+    (["infobip", "error", "general", "4102"], "sms.smpp-not-bound", "4102"),
+    # Rule 5: a reported name that contradicts the voice table's 87 sends the lookup on to the general table.
+    (["infobip", "status", "voice", "87", "--group", "4", "--name", "SIGNALS_BLOCKED"], "status.signals-fraud-block",
+     "EXPIRED"),
+])
+def test_explain_resolves_codes_as_evaluate_does(capsys: pytest.CaptureFixture[str], argv: list[str], rule: str,
+                                                 code: str) -> None:
+    """explain takes the code as a report names it and decides it the way evaluate does (no catalog look-up that
+    calls an id with one answer ambiguous, or drops a name)."""
+    status, out, err = _run(capsys, "explain", *argv, "--now", "2026-11-24T10:00:00Z", "--format", "json")
+    assert 0 == status, err
+    data = json.loads(out)
+    assert rule == data["decision"]["rule"]
+    assert code in json.dumps(data["entry"] or data["decision"]["code"])
+
+
+def test_explain_without_a_first_attempt_applies_the_implied_attempt_bound(capsys: pytest.CaptureFixture[str]) -> None:
+    """Attempt 8 of 581 (every 24h for 7 days) without --first-attempt-at is the last: no retry is shown."""
+    status, out, _ = _run(capsys, "explain", "infobip", "error", "general", "581", "--attempt", "8", "--now",
+                          "2026-11-24T10:00:00Z", "--format", "json")
+    assert 0 == status
+    data = json.loads(out)
+    assert ("suppress", 1) == (data["decision"]["verdict"], len(data["timeline"]))
+
+
+def test_catalog_show_with_a_name_the_table_lacks_is_not_found(capsys: pytest.CaptureFixture[str]) -> None:
+    """catalog show with --name does not return the table's only entry of that id under another name."""
+    status, _, err = _run(capsys, "catalog", "show", "infobip", "status", "voice", "87", "--name", "SIGNALS_BLOCKED")
+    assert 1 == status
+    assert "no catalog entry for infobip status voice 87 named SIGNALS_BLOCKED" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
