@@ -7,8 +7,8 @@ import json
 
 from .._errors import CodeNotFoundError
 from ..model._outcome import CodeRef, History, Outcome
-from ..policy._catalog import lookup_chain
 from ..model._vocabulary import CHANNELS, DEFAULT_CHANNEL, SLOT_KINDS, VOCABULARY
+from ..policy._catalog import lookup_chain
 from ._common import UsageError, add_policy_arguments, engine_from, parse_now
 
 

@@ -50,7 +50,8 @@ def test_decision_log_skips_duplicates_so_replay_sees_no_change(state_url: str, 
     path = _envelopes(tmp_path / "in.jsonl", [("p-1", "absent", "order-1"), ("p-3", "opted-out", "order-2")])
     log = tmp_path / "decisions.jsonl"
     for now in (NOW, "2026-11-24T11:00:00Z", "2026-11-24T12:00:00Z"):
-        code, _, err = _run(capsys, "evaluate", path, "--state", state_url, *ANY_TENANT, "--now", now, "--log", str(log))
+        code, _, err = _run(capsys, "evaluate", path, "--state", state_url, *ANY_TENANT, "--now", now,
+                            "--log", str(log))
         assert 0 == code, err
     assert 2 == len(log.read_text(encoding="utf-8").splitlines())
     code, lines, err = _run(capsys, "replay", str(log), "--policy-dir", str(tmp_path), *ANY_TENANT,

@@ -3,7 +3,8 @@
 Shapes follow Infobip's SMS delivery report (webhook / ``GET /sms/1/reports`` ``results[]``: messageId, to,
 sentAt, doneAt, status {groupId, groupName, id, name}, error {groupId, groupName, id, name, permanent}); codes are
 catalog entries (status 1/7 PENDING_ENROUTE, 3/5 DELIVERED_TO_HANDSET, 5/12 REJECTED_NOT_ENOUGH_CREDITS; error 1/27
-EC_ABSENT_SUBSCRIBER, 2/603 EC_CONTENT_BLOCKED (an opt-out), chat 1/7017 EC_TOO_MANY_REQUESTS, DLT 4137 EC_PREFERENCE_NOT_MATCHED)."""
+EC_ABSENT_SUBSCRIBER, 2/603 EC_CONTENT_BLOCKED (an opt-out), chat 1/7017 EC_TOO_MANY_REQUESTS, DLT 4137
+EC_PREFERENCE_NOT_MATCHED)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ ABSENT = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 27, "name": "EC_ABS
 OPTED_OUT = {"groupId": 2, "groupName": "USER_ERRORS", "id": 603, "name": "EC_CONTENT_BLOCKED", "permanent": True}
 #: India's DLT table (the error table an Infobip SMS report to an Indian number names): the number's DND preference
 #: refuses the message's category.
-DLT_PREFERENCE = {"groupId": 2, "groupName": "USER_ERRORS", "id": 4137, "name": "EC_PREFERENCE_NOT_MATCHED", "permanent": True}
+DLT_PREFERENCE = {"groupId": 2, "groupName": "USER_ERRORS", "id": 4137, "name": "EC_PREFERENCE_NOT_MATCHED",
+                  "permanent": True}
 TOO_MANY = {"groupId": 1, "groupName": "CLIENT_ERRORS", "id": 7017, "name": "EC_TOO_MANY_REQUESTS",
             "permanent": False}
 
