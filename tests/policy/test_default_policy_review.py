@@ -314,11 +314,27 @@ def test_whatsapp_7002_offers_the_sms_fallback() -> None:
         decision.verdict, decision.channel, scope(decision))
 
 
-@pytest.mark.parametrize("code", ["3036", "3038"])
-def test_kakao_item_list_and_summary_mismatch_are_alike(code: str) -> None:
-    """3038 (item summary) now falls back to SMS like 3036 (item list), and content is told."""
-    decision = decide(nhn_hook(code))
-    assert ("retry", "sms", "content") == (decision.verdict, decision.channel, route(decision))
+@pytest.mark.parametrize("payload", [nhn_hook("3036"), nhn_hook("3038"), nhn_api(-3043)],
+                         ids=["3036 item list", "3038 item summary", "-3043 templateItem"])
+def test_kakao_item_list_and_summary_mismatch_are_alike(payload: dict[str, Any]) -> None:
+    """3036 (item list), 3038 (item summary) and -3043 (templateItem) are one problem: the message does not match
+    its template.  Decided alike: content fixes the template, and no SMS of our own (NHN resends by SMS itself
+    when the app's resend setting is on)."""
+    decision = decide(payload)
+    assert ("escalate", None, None, "content", "warning", None) == (
+        decision.verdict, decision.retry_at, decision.channel, route(decision),
+        decision.escalate.severity if decision.escalate else None, scope(decision))
+
+
+def test_kakao_template_mismatch_with_nhn_resend_done_is_done() -> None:
+    """A query row of 3036 whose SMS resend succeeded (RSC04): done, nothing more to send; content still told."""
+    row = {"requestId": "20261124190000abcdefghij0", "recipientSeq": 1, "recipientNo": "01012345678",
+           "requestDate": "2026-11-24 18:55:00.0", "resultCode": "3036", "messageStatus": "FAILED",
+           "resendStatus": "RSC04", "resendResultCode": "0"}
+    payload = {"header": {"resultCode": 0, "resultMessage": "success", "isSuccessful": True}, "message": row}
+    decision = decide(payload)
+    assert ("done", None, "content") == (decision.verdict, decision.retry_at, route(decision))
+    assert "RSC04" in decision.reason
 
 
 def test_status_29_tells_support() -> None:

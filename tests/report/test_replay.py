@@ -149,9 +149,9 @@ def test_replaying_a_log_under_its_own_policy_changes_nothing(tmp_path: Path) ->
     path = tmp_path / "decisions.jsonl"
     path.write_text("\n".join(_log_of(PAYLOADS, NOW)) + "\n")
     out, summary = _replay([str(path)], workers=1, size=500, tenant=None)
-    assert (22, 0, 0) == (summary["decisions"], summary["changed"], summary["errors"])
+    assert (27, 0, 0) == (summary["decisions"], summary["changed"], summary["errors"])
     assert all(json.loads(line)["changed"] is False for line in out.splitlines())
-    assert {default_policy().version: 22} == summary["old_policy_versions"] == summary["new_policy_versions"]
+    assert {default_policy().version: 27} == summary["old_policy_versions"] == summary["new_policy_versions"]
 
 
 def test_long_lines_are_shortened_before_they_are_held(tmp_path: Path) -> None:

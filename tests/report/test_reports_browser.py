@@ -66,7 +66,7 @@ def test_replay_report_in_chromium(browser: Chromium, tmp_path: Path) -> None:
     cells = browser.evaluate("Array.from(document.querySelectorAll('table td')).map((td) => td.textContent)")
     assert any("bank-messaging-oncall" in cell for cell in cells)
     heat = browser.evaluate("document.getElementById('chart-transitions').data[0].text")
-    assert 22 == sum(sum(row) for row in heat)
+    assert 27 == sum(sum(row) for row in heat)
 
 
 def test_page_text_cannot_inject_script(browser: Chromium, tmp_path: Path) -> None:
