@@ -82,6 +82,10 @@ def effects(plan: Plan, outcome: Outcome, now: datetime, verdict: str,
             escalate = escalate or plan.default_escalation
     elif verdict == "suppress":
         suppress = _effect("message", outcome.message_id, None)
+        if outcome.message_id is None:  # an API error names no message: a person applies the block
+            note = (" The message to block is not known (the report carries no message id; give the message key in "
+                    "the envelope (key)); a person is asked to apply the block.")
+            escalate = escalate or plan.default_escalation
     if escalate is None and verdict == "escalate":
         escalate = plan.default_escalation
     return suppress, escalate, note
