@@ -106,20 +106,25 @@ def _escalation(escalate: EscalateEffect) -> str:
     return text
 
 
-def _outcome_head(outcome: Outcome) -> str:
-    key = (outcome.provider, outcome.channel, outcome.channel_source)
+def _outcome_head(outcome: Outcome, source: str | None) -> str:
+    key = (outcome.provider, outcome.channel, source)
     head = _OUTCOME_HEADS.get(key)
     if head is None:
         head = (f'{{"provider": {_escape(outcome.provider)}, "channel": {_text(outcome.channel)}, '
-                f'"channel_source": {_text(outcome.channel_source)}, "message_id": ')
+                f'"channel_source": {_text(source)}, "message_id": ')
         _remember(_OUTCOME_HEADS, key, head)  # type: ignore[arg-type]
     return head
 
 
-def outcome_json(outcome: Outcome) -> str:
+def outcome_json(outcome: Outcome, decision: Decision | None = None) -> str:
     """The ``outcome`` object of an output line: what the decision was about, with the reported channel and where
-    it came from (null where unknown)."""
-    return (f'{_outcome_head(outcome)}{_text(outcome.message_id)}, "recipient": {_text(outcome.recipient)}, '
+    it came from: the report, the caller, a field only one channel carries (shape), or, when nobody said, ``code``:
+    the code's own table decided (``decision.code.product``); null when not even that is known."""
+    source = outcome.channel_source
+    if source is None and decision is not None and outcome.channel is None and not decision.code.unknown and \
+            decision.code.kind != "event":
+        source = "code"
+    return (f'{_outcome_head(outcome, source)}{_text(outcome.message_id)}, "recipient": {_text(outcome.recipient)}, '
             f'"sender": {_text(outcome.sender)}, "tenant": {_text(outcome.tenant)}}}')
 
 
@@ -134,7 +139,10 @@ def decision_body(decision: Decision, outcome: Outcome) -> str:
     escalate = decision.escalate
     message_id, recipient, sender = outcome.message_id, outcome.recipient, outcome.sender
     message_id_json = "null" if message_id is None else escape(message_id)
-    outcome_head = _OUTCOME_HEADS.get((outcome.provider, outcome.channel, outcome.channel_source))
+    source = outcome.channel_source
+    if source is None and outcome.channel is None and not decision.code.unknown and decision.code.kind != "event":
+        source = "code"  # nobody said the channel: the code's own table (decision.code.product) decided
+    outcome_head = _OUTCOME_HEADS.get((outcome.provider, outcome.channel, source))
     retry_at, give_up_at, check_at = decision.retry_at, decision.give_up_at, decision.check_at
     return (
         f'{start}{"null" if retry_at is None else _instant(retry_at)}, '
@@ -143,7 +151,7 @@ def decision_body(decision: Decision, outcome: Outcome) -> str:
         + ("null" if suppress is None else f'{{"scope": {escape(suppress.scope)}, "key": {_text(suppress.key)}, '
                                            f'"until": {_instant(suppress.until)}}}')
         + f', "escalate": {"null" if escalate is None else _escalation(escalate)}{_tail(decision)}, '
-          f'"outcome": {outcome_head or _outcome_head(outcome)}{message_id_json}, '
+          f'"outcome": {outcome_head or _outcome_head(outcome, source)}{message_id_json}, '
           f'"recipient": {"null" if recipient is None else escape(recipient)}, '
           f'"sender": {"null" if sender is None else escape(sender)}, "tenant": {_text(outcome.tenant)}}}, '
           f'"message_id": {message_id_json}, "input": '

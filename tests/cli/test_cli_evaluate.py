@@ -178,8 +178,10 @@ def test_decision_line_matches_to_json() -> None:
         payload = json.loads(path.read_text(encoding="utf-8"))
         for outcome in parse(payload.get("report", payload)):
             decision = engine.evaluate(outcome, now=now)
+            # Nobody said the channel: the code's own table decided ("code").
+            source = outcome.channel_source or (None if outcome.channel or decision.code.unknown else "code")
             expected = json.dumps({**decision.to_json(), "outcome": {
-                "provider": outcome.provider, "channel": outcome.channel, "channel_source": outcome.channel_source,
+                "provider": outcome.provider, "channel": outcome.channel, "channel_source": source,
                 "message_id": outcome.message_id, "recipient": outcome.recipient, "sender": outcome.sender,
                 "tenant": outcome.tenant}, "message_id": outcome.message_id, "input": 7})
             assert expected == decision_line(decision, outcome, 7)
@@ -226,3 +228,16 @@ def test_arbitrary_bytes_never_crash(data: bytes) -> None:
     lines = "".join(out).splitlines()
     assert summary.decisions + summary.errors == len(lines)
     assert "InternalError" not in "".join(lines)
+
+
+def test_a_channel_nobody_names_is_said_to_come_from_the_code() -> None:
+    """A push 8001 in an SMS-v3-shaped body with no channel anywhere: the push table decides, and the line says the
+    channel came from the code (`channel_source: "code"`), not from the report or the caller."""
+    result = {"bulkId": "b-1", "messageId": "p-1", "to": "41793026727", "sender": "ACME", "messageCount": 1,
+              "sentAt": "2026-11-24T09:58:00.000+0000", "doneAt": "2026-11-24T09:58:30.000+0000",
+              "status": {"groupId": 2, "groupName": "UNDELIVERABLE", "id": 9, "name": "UNDELIVERABLE_NOT_DELIVERED"},
+              "error": {"groupId": 2, "groupName": "USER_ERRORS", "id": 8001, "name": "EC_PUSH_INVALID_TOKEN",
+                        "permanent": True}}
+    (line,) = lines_for([{"results": [result]}])
+    assert ("push", None, "code") == (line["code"]["product"], line["outcome"]["channel"],
+                                      line["outcome"]["channel_source"])
