@@ -39,7 +39,8 @@ from urllib.parse import parse_qs, urlsplit
 import structlog
 import structlog.testing
 
-from dlrpolicy import Engine, PayloadError, Recorder, Report, log_decision, open_store, parse, verify_nhn_signature
+from dlrpolicy import (Engine, PayloadError, Recorder, Report, detect_provider, log_decision, open_store, parse,
+                       verify_nhn_signature)
 
 #: Largest body accepted; providers batch reports, but a webhook body beyond this is a misconfiguration.
 MAX_BODY = 1024 * 1024
@@ -89,6 +90,15 @@ class WebhookHandler(BaseHTTPRequestHandler):
     server: WebhookServer
     protocol_version = "HTTP/1.1"
 
+    def _unsigned(self) -> bool:
+        """Answer 401 and say so when the request lacks the NHN webhook's configured signature."""
+        if verify_nhn_signature(dict(self.headers.items()), self.server.nhn_signature or ""):
+            return False
+        problem = ("no NHN webhook signature is configured: start the receiver with --nhn-signature"
+                   if not self.server.nhn_signature else "X-Toast-Webhook-Signature is missing or wrong")
+        self._reject(HTTPStatus.UNAUTHORIZED, "bad_signature", problem, None, body=None)
+        return True
+
     def do_POST(self) -> None:
         url = urlsplit(self.path)
         parts = url.path.strip("/").split("/")
@@ -97,11 +107,7 @@ class WebhookHandler(BaseHTTPRequestHandler):
             return
         provider = PROVIDERS[parts[1]]
         channel = parse_qs(url.query).get("channel", [None])[0]
-        if provider == "nhn_kakao" and not verify_nhn_signature(dict(self.headers.items()),
-                                                                self.server.nhn_signature or ""):
-            problem = ("no NHN webhook signature is configured: start the receiver with --nhn-signature"
-                       if not self.server.nhn_signature else "X-Toast-Webhook-Signature is missing or wrong")
-            self._reject(HTTPStatus.UNAUTHORIZED, "bad_signature", problem, None, body=None)
+        if provider == "nhn_kakao" and self._unsigned():
             self.close_connection = True  # the body was not read
             return
         try:
@@ -124,6 +130,10 @@ class WebhookHandler(BaseHTTPRequestHandler):
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             self._reject(HTTPStatus.BAD_REQUEST, "invalid_json", str(exc), None,
                          body=body.decode("utf-8", "backslashreplace"))
+            return
+        # /webhooks/auto: a body that reads as NHN's must carry NHN's signature too, or anyone could post forged
+        # results (and suppress recipients) by leaving the provider to detection.
+        if provider is None and detect_provider(payload) == "nhn_kakao" and self._unsigned():
             return
         try:
             outcomes = parse(payload, provider=provider, channel=channel)

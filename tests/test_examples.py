@@ -200,8 +200,10 @@ def test_webhook_receiver_over_loopback(engine: Engine, tmp_path: Path, monkeypa
     assert ["m-1", "m-2", "m-3"] == [event["message_id"] for event in logger.events]
 
 
-def test_webhook_receiver_verifies_nhn_signatures(engine: Engine, tmp_path: Path) -> None:
-    """NHN posts need the configured X-Toast-Webhook-Signature: unconfigured and forged requests get 401."""
+@pytest.mark.parametrize("route", ["nhn_kakao", "auto"])
+def test_webhook_receiver_verifies_nhn_signatures(engine: Engine, tmp_path: Path, route: str) -> None:
+    """NHN posts need the configured X-Toast-Webhook-Signature: unconfigured and forged requests get 401, on NHN's
+    own route and on the auto-detecting one (an unsigned NHN body there was decided before)."""
     module = load_example("webhook_receiver")
     body = json.dumps(module.NHN_HOOKS).encode()
     answers = []
@@ -214,7 +216,7 @@ def test_webhook_receiver_verifies_nhn_signatures(engine: Engine, tmp_path: Path
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         try:
-            url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/nhn_kakao"
+            url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/{route}"
             answers.append(module.post(url, body, headers=headers)[0])
         finally:
             server.shutdown()
@@ -224,6 +226,8 @@ def test_webhook_receiver_verifies_nhn_signatures(engine: Engine, tmp_path: Path
     rejected = [json.loads(line)["rejected"]["type"] for line in (tmp_path / "j.jsonl").read_text().splitlines()
                 if "rejected" in line]
     assert ["bad_signature"] * 3 == rejected
+
+
 def test_webhook_receiver_records_through_the_ledger(engine: Engine, tmp_path: Path) -> None:
     """With a recorder, a redelivered body gets the stored decisions back, and the history counts once."""
     module = load_example("webhook_receiver")
