@@ -39,8 +39,17 @@ from urllib.parse import parse_qs, urlsplit
 import structlog
 import structlog.testing
 
-from dlrpolicy import (Engine, PayloadError, Recorder, Report, detect_provider, log_decision, open_store, parse,
-                       verify_nhn_signature)
+from dlrpolicy import (
+    Engine,
+    PayloadError,
+    Recorder,
+    Report,
+    detect_provider,
+    log_decision,
+    open_store,
+    parse,
+    verify_nhn_signature,
+)
 
 #: Largest body accepted; providers batch reports, but a webhook body beyond this is a misconfiguration.
 MAX_BODY = 1024 * 1024

@@ -90,7 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jsonl", metavar="FILE", help="read coverage rows from FILE ('-' for stdin)")
     parser.add_argument("--check", action="store_true", help="exit 1 if the checked-in document is stale")
-    parser.add_argument("--output", type=Path, default=DOC_PATH, help="the file to write, or a folder to write default-policy.md into (default: docs/default-policy.md)")
+    parser.add_argument("--output", type=Path, default=DOC_PATH,
+                        help="the file to write, or a folder to write default-policy.md into "
+                        "(default: docs/default-policy.md)")
     args = parser.parse_args(argv)
     if args.output.is_dir():
         args.output = args.output / DOC_PATH.name
