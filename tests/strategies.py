@@ -99,7 +99,8 @@ def complete_outcomes(draw: st.DrawFn) -> Outcome:
         done_at=draw(st.one_of(st.none(), offset_datetimes)),
         retry_after=draw(st.one_of(st.none(), st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=2)))),
         retry_not_before=draw(st.one_of(st.none(), offset_datetimes)),
-        channel_source=draw(st.one_of(st.none(), st.sampled_from(CHANNEL_SOURCES))) if outcome.channel else None,
+        channel_source=draw(st.one_of(st.none(), st.sampled_from([s for s in CHANNEL_SOURCES if s != "unrecognised"])))
+        if outcome.channel else draw(st.sampled_from([None, "unrecognised"])),
         event=draw(st.one_of(st.none(), st.sampled_from(EVENTS))),
         resend=draw(st.one_of(st.none(), st.builds(
             Resend, state=st.sampled_from(RESEND_STATES), channel=st.sampled_from(CHANNELS),

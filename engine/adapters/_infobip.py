@@ -30,7 +30,7 @@ _CHANNEL_NAMES: Final = {
     "INSTAGRAM_DM": "instagram", "INSTAGRAM": "instagram", "TELEGRAM": "telegram", "ZALO": "zalo",
     "ZALO_NOTIFICATION_SERVICE": "zalo", "ZALO_ZNS": "zalo", "KAKAO": "kakao", "KAKAO_ALIMTALK": "kakao",
     "KAKAO_FRIENDTALK": "kakao", "KAKAO_BRAND_MESSAGE": "kakao", "APPLE_MB": "apple_mfb",
-    "APPLE_MESSAGES_FOR_BUSINESS": "apple_mfb", "PUSH": "push", "MOBILE_PUSH": "push", "LIVE_CHAT": "live_chat",
+    "APPLE_MESSAGES_FOR_BUSINESS": "apple_mfb", "GBM": "gbm", "PUSH": "push", "MOBILE_PUSH": "push", "LIVE_CHAT": "live_chat",
 }
 # KakaoTalk message types that the channel name carries (FriendTalk retries must stay inside its send window).
 _KAKAO_TYPES: Final = {"KAKAO_ALIMTALK": "ALIMTALK", "KAKAO_FRIENDTALK": "FRIENDTALK",
@@ -97,12 +97,15 @@ def code_ref(obj: object, path: str) -> CodeRef:
 def report_channel(result: Mapping[str, object], caller: str | None = None) -> tuple[str | None, str | None]:
     """The channel a report travelled on and where that came from: its ``channel`` field (``report``), else the
     caller's (``caller``), else a field only one channel's reports carry (``shape``); (None, None) when nobody
-    says."""
+    says, and (None, ``unrecognised``) when the field names a channel no document lists."""
     named = result.get("channel")
     if type(named) is str:
         channel = _CHANNEL_NAMES.get(named.upper())
         if channel is not None:
             return channel, "report"
+        if caller is None:
+            # A name no provider document gave us: said (the code's own table decides), never guessed from it.
+            return None, "unrecognised"
     if caller is not None:
         return caller, "caller"
     for key in _VOICE_KEYS:

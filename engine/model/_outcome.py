@@ -123,7 +123,9 @@ class CodeRef:
 #: Where an outcome's channel came from: the report said it, the caller said it (envelope, ``--channel``, an
 #: adapter argument), or the report's shape admits only one channel (voice and e-mail fields, SMS counts).
 ChannelSource = Literal["report", "caller", "shape"]
-CHANNEL_SOURCES: Final[tuple[str, ...]] = ("report", "caller", "shape")
+#: Where an outcome's channel came from: the report's own field, the caller, a field only one channel's reports carry,
+#: or a channel field naming something no provider document lists (``unrecognised``: the channel stays unknown).
+CHANNEL_SOURCES: Final[tuple[str, ...]] = ("report", "caller", "shape", "unrecognised")
 
 #: What the provider's own fallback did (NHN KakaoTalk resends by SMS when configured): ``none`` the message is
 #: not a fallback target, ``pending`` the provider will resend (or is resending) it, ``delivered`` the fallback
@@ -247,9 +249,9 @@ class Outcome:
             if source not in _SOURCES:
                 raise InvalidOutcomeError("Outcome.channel_source", f"{quote(source)} is not known: use one of "
                                                                     f"{', '.join(CHANNEL_SOURCES)} or None")
-            if self.channel is None:
-                raise InvalidOutcomeError("Outcome.channel_source", "a channel source needs a channel: drop it or "
-                                                                    "set channel")
+            if (self.channel is None) != (source == "unrecognised"):
+                raise InvalidOutcomeError("Outcome.channel_source", "a channel source needs a channel (and "
+                                          "'unrecognised' none): drop it or set channel")
         if event is not None and event not in _EVENTS:
             raise InvalidOutcomeError("Outcome.event", f"{quote(event)} is not an event: use one of "
                                                        f"{', '.join(EVENTS)} or None")

@@ -25,10 +25,11 @@ ADVERTISING_SCOPES: Final = frozenset({"recipient_channel_advertising", "recipie
 SEVERITIES: Final[tuple[str, ...]] = ("info", "warning", "error", "critical")
 CHANNELS: Final[tuple[str, ...]] = (
     "sms", "mms", "voice", "webrtc", "email", "push", "whatsapp", "viber", "rcs", "line", "messenger", "zalo",
-    "kakao", "apple_mfb", "instagram", "telegram", "mobile_identity", "live_chat", "flow", "api",
+    "kakao", "apple_mfb", "instagram", "telegram", "gbm", "mobile_identity", "live_chat", "flow", "api",
 )
+# gbm: Google's Business Messages, a Messages API channel (GBM).
 CHAT_CHANNELS: Final = frozenset({"whatsapp", "viber", "rcs", "line", "messenger", "zalo", "kakao", "apple_mfb",
-                                  "instagram", "telegram"})
+                                  "instagram", "telegram", "gbm"})
 PROVIDERS: Final[tuple[str, ...]] = ("infobip", "nhn_kakao")
 
 #: The code identity vocabulary: provider -> kind -> products (see DESIGN.md, "Identity of a code").

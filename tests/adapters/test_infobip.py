@@ -141,11 +141,19 @@ def test_channel_field_wins_over_the_caller() -> None:
     [("WHATSAPP", "whatsapp"), ("VIBER_BOT", "viber"), ("RCS", "rcs"), ("LINE_ON", "line"),
      ("MESSENGER", "messenger"), ("INSTAGRAM_DM", "instagram"), ("TELEGRAM", "telegram"), ("APPLE_MB", "apple_mfb"),
      ("ZALO", "zalo"), ("ZALO_NOTIFICATION_SERVICE", "zalo"), ("KAKAO", "kakao"), ("KAKAO_FRIENDTALK", "kakao"),
-     ("SMS", "sms"), ("MMS", "mms"), ("VOICE", "voice"), ("EMAIL", "email")],
+     ("SMS", "sms"), ("MMS", "mms"), ("VOICE", "voice"), ("EMAIL", "email"), ("GBM", "gbm")],
 )
 def test_documented_channel_values_map(name: str, channel: str) -> None:
     """Every channel value of the Messages API (and Zalo's notification service) maps to a channel."""
     assert channel == parse(report(channel=name))[0].channel
+
+
+def test_a_channel_name_nobody_documented_is_said_not_guessed() -> None:
+    """A channel value dlrpolicy does not know is not dropped silently: without a caller's channel the outcome says
+    "unrecognised" (and its code's own table decides); the caller's channel, when given, is used and labelled."""
+    alone = parse(report(channel="PIGEON_POST"))[0]
+    given = parse(report(channel="PIGEON_POST"), channel="rcs")[0]
+    assert [(None, "unrecognised"), ("rcs", "caller")] == [(o.channel, o.channel_source) for o in (alone, given)]
 
 
 def test_kakao_channel_names_carry_the_message_type() -> None:
