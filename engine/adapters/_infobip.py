@@ -30,7 +30,8 @@ _CHANNEL_NAMES: Final = {
     "INSTAGRAM_DM": "instagram", "INSTAGRAM": "instagram", "TELEGRAM": "telegram", "ZALO": "zalo",
     "ZALO_NOTIFICATION_SERVICE": "zalo", "ZALO_ZNS": "zalo", "KAKAO": "kakao", "KAKAO_ALIMTALK": "kakao",
     "KAKAO_FRIENDTALK": "kakao", "KAKAO_BRAND_MESSAGE": "kakao", "APPLE_MB": "apple_mfb",
-    "APPLE_MESSAGES_FOR_BUSINESS": "apple_mfb", "GBM": "gbm", "PUSH": "push", "MOBILE_PUSH": "push", "LIVE_CHAT": "live_chat",
+    "APPLE_MESSAGES_FOR_BUSINESS": "apple_mfb", "GBM": "gbm", "PUSH": "push", "MOBILE_PUSH": "push",
+    "LIVE_CHAT": "live_chat",
 }
 # KakaoTalk message types that the channel name carries (FriendTalk retries must stay inside its send window).
 _KAKAO_TYPES: Final = {"KAKAO_ALIMTALK": "ALIMTALK", "KAKAO_FRIENDTALK": "FRIENDTALK",
