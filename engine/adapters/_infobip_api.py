@@ -75,6 +75,19 @@ def _error_name(payload: Mapping[str, object], path: str) -> tuple[str, str]:
     return name, where
 
 
+def parse_infobip_bare_status(http_status: int, *, channel: str | None = None,
+                              headers: Mapping[str, object] | None = None, tenant: str | None = None) -> Outcome:
+    """An Infobip API response that failed with ``http_status`` and no error body to read (an empty body, or a
+    gateway's HTML page): the status alone is the code, in the catalog's HTTP table."""
+    status = _http_status(http_status, "http_status")
+    assert status is not None
+    retry_after, not_before = parse_retry_after(headers, "$.headers")
+    return Outcome(provider="infobip", channel=channel, channel_source=None if channel is None else "caller",
+                   tenant=tenant, retry_after=retry_after, retry_not_before=not_before,
+                   error=CodeRef(id=status, kind="http",
+                                 permanent=400 <= status < 500 and status not in _RETRYABLE_4XX))
+
+
 def parse_infobip_api_error(payload: object, *, channel: str | None = None, http_status: int | None = None,
                             headers: Mapping[str, object] | None = None, path: str = "$",
                             tenant: str | None = None) -> Outcome:

@@ -9,13 +9,14 @@ from typing import Final
 
 import attrs
 
-from .._errors import PayloadError, TenantError
+from .._errors import InvalidOutcomeError, PayloadError, TenantError
 from ..model._outcome import Outcome
 from ..model._vocabulary import CHANNELS, PROVIDERS, validate_tenant
 from ._infobip import infobip_items, is_send_response
+from ._infobip_api import parse_infobip_bare_status
 from ._nhn import nhn_items
 from ._timestamps import parse_timestamp
-from ._values import Skipped, kind_of
+from ._values import Skipped, kind_of, payload_error
 
 Item = Outcome | PayloadError | Skipped
 
@@ -50,9 +51,13 @@ def adapt(payload: object, *, provider: str | None = None, channel: str | None =
     """Every outcome in ``payload``, with a `PayloadError` (its ``path`` under ``root``) for each part that
     cannot be read and a `Skipped` for each part with nothing to decide (an empty pull, an inbound message).
     Never raises for bad payload data: the streaming evaluator relies on that."""
+    if http_status is not None and http_status >= 400 and (payload is None or type(payload) is str or payload == {}):
+        return [_bare_status(http_status, provider=provider, channel=channel, headers=headers, tenant=tenant,
+                             root=root)]
     if type(payload) is not dict:
-        return [PayloadError(root, f"expected a payload object, got {kind_of(payload)}: a JSON array where an "
-                                   "object belongs is not a payload (write one payload per line)")]
+        hint = (": a JSON array where an object belongs is not a payload (write one payload per line)"
+                if type(payload) is list else "")
+        return [PayloadError(root, f"expected a payload object, got {kind_of(payload)}{hint}")]
     found = provider or detect_provider(payload)
     if found == "infobip":
         return infobip_items(payload, channel=channel, http_status=http_status, headers=headers, tenant=tenant,
@@ -66,6 +71,21 @@ def adapt(payload: object, *, provider: str | None = None, channel: str | None =
     return [PayloadError(root, f"unknown payload shape (top-level keys: {keys}): expected an Infobip report "
                                "(results, status) or API error (requestError), or an NHN KakaoTalk payload "
                                "(header, messageSearchResultResponse, messages, hooks); force one with provider")]
+
+
+def _bare_status(http_status: int, *, provider: str | None, channel: str | None,
+                 headers: Mapping[str, object] | None, tenant: str | None, root: str) -> Item:
+    """A failed API call whose response had no error body to read (empty, or a gateway's HTML page): its HTTP
+    status decides, for the provider the caller names (only Infobip documents its HTTP statuses)."""
+    if provider != "infobip":
+        why = "NHN Cloud answers errors in its JSON header, and documents no HTTP statuses" \
+            if provider == "nhn_kakao" else "the body does not say whose API answered"
+        return PayloadError(root, f"an HTTP {http_status} response without an error body: {why}; give "
+                                  "provider \"infobip\" in the envelope to decide it from Infobip's HTTP table")
+    try:
+        return parse_infobip_bare_status(http_status, channel=channel, headers=headers, tenant=tenant)
+    except (PayloadError, InvalidOutcomeError) as exc:
+        return payload_error(exc, root)
 
 
 def parse(payload: object, *, provider: str | None = None, channel: str | None = None,

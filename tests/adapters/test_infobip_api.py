@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from dlrpolicy import Catalog, Engine, PayloadError, parse, parse_infobip_api_error
+from dlrpolicy import Catalog, Engine, Outcome, PayloadError, parse, parse_infobip_api_error
 from dlrpolicy.adapters._infobip_api import PEOPLE_ERROR_CODES
+from dlrpolicy.adapters._records import read_record
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -136,3 +137,22 @@ def test_people_error_names_match_the_catalog() -> None:
     """The adapter's People API name -> id table is exactly the catalog's People API table."""
     expected = {e.name: e.id for e in Catalog.load().filter(provider="infobip", kind="error", product="people")}
     assert expected == dict(PEOPLE_ERROR_CODES)
+
+
+@pytest.mark.parametrize("body", [{}, None, "<html><body><h1>502 Bad Gateway</h1></body></html>"],
+                         ids=["empty object", "null", "a gateway's HTML page"])
+def test_a_failed_call_without_an_error_body_is_decided_by_its_status(body: object) -> None:
+    """Gateways answer 5xx with an empty or HTML body: the HTTP status alone decides (retry with backoff), not an
+    error record."""
+    (item,) = read_record({"report": body, "http_status": 503, "provider": "infobip", "channel": "sms"}).items
+    assert isinstance(item, Outcome)
+    decision = Engine.default().evaluate(item, now=NOW)
+    assert ("http", 503, "http.server-error", "retry") == (decision.code.kind, decision.code.id, decision.rule,
+                                                          decision.verdict)
+
+
+def test_a_bare_status_without_the_provider_says_what_to_add() -> None:
+    """Without the provider nobody can tell whose HTTP table applies: one error that says to name it."""
+    (item,) = read_record({"report": {}, "http_status": 503}).items
+    assert isinstance(item, PayloadError)
+    assert 'give provider "infobip" in the envelope' in item.message
