@@ -110,7 +110,9 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
     if resend is not None:
         if resend.state in ("delivered", "pending") and verdict != "done":
             verdict = "done" if resend.state == "delivered" else "wait"
-            retry_at = check_at = None
+            retry_at = None
+            # A provider resending by itself is looked at again (its result may never be reported to us).
+            check_at = now + policy.spec.defaults.resend_check if verdict == "wait" else None
         note += _resend_note(resend)
     # The decision: the plan's fields for this code, and what this report changed (one dict copy, not fourteen
     # keyword arguments: this runs for every report).

@@ -22,7 +22,7 @@ DEFAULT_KEYS: Final = frozenset(
     {
         "timezone", "backoff", "max_attempts", "give_up_after", "on_exhausted", "max_delay", "verdict", "reason",
         "unknown", "unknown_permanent", "escalate", "suppress", "after", "every", "window", "routes",
-        "attempts_ceiling", "same_day", "seen", "cancelled", "type_windows",
+        "attempts_ceiling", "same_day", "seen", "cancelled", "type_windows", "resend_check",
     }
 )
 #: Top-level keys: the policy's own tables, then the state layer's ([budgets], [breakers], ...).
@@ -148,6 +148,7 @@ def read_defaults(layers: Sequence[Layer], problems: Problems, windows: Mapping[
         reader.fail("defaults.give_up_after", "missing", 'add give_up_after = "48h"')
     on_exhausted = reader.choice(raw, "on_exhausted", EXHAUSTED, "defaults.on_exhausted") or "suppress"
     max_delay = reader.duration(raw, "max_delay", "defaults.max_delay") or timedelta(hours=1)
+    resend_check = reader.duration(raw, "resend_check", "defaults.resend_check") or timedelta(minutes=15)
     window = None
     if "window" in raw:
         name = raw["window"]
@@ -202,7 +203,7 @@ def read_defaults(layers: Sequence[Layer], problems: Problems, windows: Mapping[
         layers=tuple(dict.fromkeys(layer.name for layer in origin.values())) or (base.name,),
         window=window, routes=dict(routes), attempts_ceiling=attempts_ceiling, same_day=same_day,
         key_layers={key: origin[key].name for key in SHAPING_KEYS if key in origin},
-        seen=seen, cancelled=cancelled, type_windows=type_windows,
+        seen=seen, cancelled=cancelled, type_windows=type_windows, resend_check=resend_check,
     ), zone, backoff
 
 

@@ -171,6 +171,8 @@ class Defaults:
     cancelled: Body | None = None
     #: Windows that govern every retry of a message type (glob, e.g. ``FRIENDTALK_*``) whose rule names none.
     type_windows: tuple[tuple[str, Window], ...] = ()
+    #: When to look again at a message the provider is resending itself (NHN's SMS resend, RSC02/RSC03).
+    resend_check: timedelta = timedelta(minutes=15)
     #: The layer that set each key (``"window"`` -> ``"tenant:bank"``), so decisions those keys shaped say so.
     key_layers: Mapping[str, str] = attrs.field(factory=dict)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,9 @@ def test_resend_states_decide() -> None:
     assert ("done", None, "recipient_channel") == (delivered.verdict, delivered.channel,
                                                    delivered.suppress.scope if delivered.suppress else None)
     assert "RSC04" in delivered.reason
-    assert ("wait", None, None) == (resending.verdict, resending.channel, resending.retry_at)
+    # A resend NHN makes itself is looked at again ([defaults] resend_check, 15m): its result may never come.
+    assert ("wait", None, None, NOW + timedelta(minutes=15)) == (resending.verdict, resending.channel,
+                                                                resending.retry_at, resending.check_at)
     assert "resends the message by sms itself" in resending.reason
 
 

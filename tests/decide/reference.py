@@ -176,7 +176,8 @@ def reference_evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetim
         note += timing_note  # the provider's own fallback replaces the retry: its timing describes no send
     if resend is not None and resend.state in ("delivered", "pending") and verdict != "done":
         verdict = "done" if resend.state == "delivered" else "wait"
-        retry_at = check_at = None
+        retry_at = None
+        check_at = now + policy.spec.defaults.resend_check if verdict == "wait" else None
     if resend is not None and resend.state != "none":
         code = f", its result {resend.result_code}" if resend.result_code else ""
         if resend.state in _RESEND_NOTES:
