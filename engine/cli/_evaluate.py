@@ -253,7 +253,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "evaluate", help="decide provider payloads (delivery reports, API errors) from files or stdin",
         description="Read provider payloads (Infobip reports and API errors, NHN KakaoTalk Bizmessage results) "
         "as JSON documents or JSON Lines, raw or in an envelope {\"report\": ..., \"tenant\", \"attempt\", "
-        "\"first_attempt_at\", \"channel\", \"provider\", \"http_status\", \"headers\"}, and print one decision "
+        "\"first_attempt_at\", \"channel\", \"provider\", \"http_status\", \"headers\", \"sender\", \"template\", "
+        "\"key\"}, and print one decision "
         "per outcome as JSON Lines.  Exit 0: all decided; 1: some records could not be decided; 2: usage error.",
     )
     p.add_argument("files", nargs="*", metavar="FILE", help="input files (default or -: stdin)")

@@ -95,7 +95,7 @@ class Explanation:
         if d.channel:
             lines.append(f"channel   {d.channel}")
         if d.suppress is not None:
-            until = iso_z(d.suppress.until) if d.suppress.until else "until lifted"
+            until = iso_z(d.suppress.until) if d.suppress.until else "lifted"
             lines.append(f"suppress  {d.suppress.scope} {d.suppress.key or '-'} until {until}")
         if d.escalate is not None:
             lines.append(f"escalate  {d.escalate.route} ({d.escalate.severity})")

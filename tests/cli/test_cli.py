@@ -29,10 +29,10 @@ DOCUMENTED_ROWS = "cfa999fcb827998dbb890929ed95544346163507735e406c149df1094ae1d
 
 def test_catalog_list_jsonl_one_line_per_code(capsys: pytest.CaptureFixture[str]) -> None:
     """`catalog list --format jsonl` prints every code with its source: the 855 documented rows exactly (each
-    naming its seed document), and the 14 added later, each naming the page it comes from."""
+    naming its seed document), and the 15 added later, each naming the page it comes from."""
     status, out, _ = _run(capsys, "catalog", "list", "--format", "jsonl")
     rows = [json.loads(line) for line in out.splitlines()]
-    assert (0, 869) == (status, len(rows))
+    assert (0, 870) == (status, len(rows))
     assert ["provider", "kind", "product", "id", "name", "group_id", "group_name", "permanent", "success", "summary",
             "hints", "source"] == list(rows[0])
     documented = [r for r in rows if "(seed " in r["source"] and r["kind"] != "http"]
@@ -163,6 +163,13 @@ def test_explain_without_a_first_attempt_applies_the_implied_attempt_bound(capsy
     assert ("suppress", 1) == (data["decision"]["verdict"], len(data["timeline"]))
 
 
+def test_explain_text_names_a_suppression_without_end_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """A suppression until lifted reads "until lifted" (it read "until until lifted")."""
+    _, out, _ = _run(capsys, "explain", "nhn_kakao", "delivery", "bizmessage", "3020", "--now", "2026-11-24T10:00:00Z")
+    assert "suppress  recipient_channel kakao:recipient until lifted" in out
+    assert "until until" not in out
+
+
 def test_catalog_show_with_a_name_the_table_lacks_is_not_found(capsys: pytest.CaptureFixture[str]) -> None:
     """catalog show with --name does not return the table's only entry of that id under another name."""
     status, _, err = _run(capsys, "catalog", "show", "infobip", "status", "voice", "87", "--name", "SIGNALS_BLOCKED")
@@ -199,7 +206,7 @@ def test_policy_coverage_jsonl(capsys: pytest.CaptureFixture[str]) -> None:
     """coverage lists every catalog code with rule, verdict and summary."""
     status, out, _ = _run(capsys, "policy", "coverage", "--format", "jsonl")
     rows = [json.loads(line) for line in out.splitlines()]
-    assert (0, 869) == (status, len(rows))
+    assert (0, 870) == (status, len(rows))
     assert {"provider", "kind", "product", "id", "group_id", "name", "rule", "verdict", "summary"} <= set(rows[0])
 
 

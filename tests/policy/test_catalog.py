@@ -41,7 +41,7 @@ EXPECTED_ROWS = {
 # Rows added after the two documents, each with its own source: Infobip's HTTP statuses (the seed lists 200, 401
 # and 404 in prose, not as a code table) and the NHN API codes published after the seed.
 ADDED_ROWS = {
-    ("infobip", "http", "api"): {200, 400, 401, 403, 404, 429, 500, 502, 503, 504},
+    ("infobip", "http", "api"): {200, 400, 401, 403, 404, 409, 429, 500, 502, 503, 504},
     ("nhn_kakao", "api", "bizmessage"): {-3347, -3348, -3349, -4105},
 }
 
@@ -67,10 +67,10 @@ def test_per_table_counts_match_the_documents() -> None:
 
 
 def test_totals() -> None:
-    """855 documented codes (524 Infobip rows, 226 NHN API codes, 105 NHN send-result codes) and 14 added ones."""
+    """855 documented codes (524 Infobip rows, 226 NHN API codes, 105 NHN send-result codes) and 15 added ones."""
     by_provider = Counter(e.provider for e in DOCUMENTED)
     assert (855, 524, 331) == (len(DOCUMENTED), by_provider["infobip"], by_provider["nhn_kakao"])
-    assert 855 + 14 == len(CATALOG)
+    assert 855 + 15 == len(CATALOG)
 
 
 def test_added_rows_carry_their_own_source() -> None:

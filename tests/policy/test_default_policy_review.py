@@ -205,8 +205,8 @@ def test_rule6_nhn_send_response_without_a_sender_names_the_missing_key() -> Non
 
 
 def test_rule6_infobip_template_key_missing_is_labelled() -> None:
-    """7009 (the WhatsApp template is paused) blocks the template; Infobip reports name none: said, escalated."""
-    decision = decide(infobip((7009, 1, "USER_ERRORS", "EC_TEMPLATE_PAUSED", True), channel="WHATSAPP"))
+    """7009 (the template is invalid) blocks the template; Infobip reports name none: said, escalated."""
+    decision = decide(infobip((7009, 1, "CLIENT_ERRORS", "EC_INVALID_TEMPLATE", True), channel="WHATSAPP"))
     assert (decision.verdict, ("template", None, None)) == (facts(decision)[0], scope(decision))
     assert route(decision) is not None
     assert "give it in the envelope (template)" in decision.reason
@@ -238,7 +238,7 @@ def test_rule6_account_key_is_the_tenant() -> None:
     ("payload", "rule", "deadline"),
     [
         (infobip((541, 2, "USER_ERRORS", "EC_LIMIT_REACHED", False)), "sms.carrier-throughput-limit", 48),
-        (infobip((7017, 1, "USER_ERRORS", "EC_TOO_MANY_REQUESTS", False), channel="WHATSAPP"), "chat.rate-limited",
+        (infobip((7017, 1, "CLIENT_ERRORS", "EC_TOO_MANY_REQUESTS", False), channel="WHATSAPP"), "chat.rate-limited",
          48),
         (infobip((6057, 1, "DROPPED", "EC_SAFETY_RATE_LIMIT", False), channel="EMAIL", to="a@example.org"),
          "email.rate-limited", 72),
@@ -264,7 +264,7 @@ def test_rate_limits_back_off_to_the_deadline_then_escalate(payload: dict[str, A
 
 def test_a_rate_limit_honours_a_long_retry_after() -> None:
     """7017 with Retry-After: 7200 waits the two hours (rate-limit rules allow waits up to 24h), not a person."""
-    decision = decide(infobip((7017, 1, "USER_ERRORS", "EC_TOO_MANY_REQUESTS", False), channel="WHATSAPP"),
+    decision = decide(infobip((7017, 1, "CLIENT_ERRORS", "EC_TOO_MANY_REQUESTS", False), channel="WHATSAPP"),
                       headers={"Retry-After": "7200"})
     assert ("retry", NOW + timedelta(hours=2), None, None) == facts(decision)
 
@@ -291,7 +291,7 @@ def test_people_rate_limit_and_conflicts_wait_for_hours_not_minutes(messageid: s
 
 def test_345_holds_for_provisioning_and_pauses_the_number() -> None:
     """345 may be our own source address: escalate to provisioning and pause SMS to the number for 7 days only."""
-    decision = decide(infobip((345, 2, "USER_ERRORS", "EC_OPERATOR_NOT_FOUND", True)), channel="sms")
+    decision = decide(infobip((345, 3, "OPERATOR_ERRORS", "EC_OPERATOR_NOT_FOUND", True)), channel="sms")
     assert ("escalate", None, ("recipient_channel", "sms:14155550100", NOW + timedelta(days=7)),
             "provisioning") == facts(decision)
 
@@ -361,7 +361,7 @@ def test_kakao_3020_offers_the_sms_fallback() -> None:
 
 def test_whatsapp_7002_offers_the_sms_fallback() -> None:
     """7002 (unknown WhatsApp user): skip WhatsApp for 30 days, send by SMS (judgment)."""
-    decision = decide(infobip((7002, 1, "USER_ERRORS", "EC_UNKNOWN_USER", True), channel="WHATSAPP"))
+    decision = decide(infobip((7002, 1, "CLIENT_ERRORS", "EC_UNKNOWN_USER", True), channel="WHATSAPP"))
     assert (("retry", NOW, ("recipient_channel", "whatsapp:14155550100", NOW + timedelta(days=30)), None), "sms") == (
         facts(decision), decision.channel)
     assert "judgment" in decision.reason
@@ -420,16 +420,16 @@ def test_4104_waits_out_the_window_once_then_escalates() -> None:
 
 def test_564_short_code_blocked_suppresses_the_sender() -> None:
     """564 (short code blocked by the operator) blocks the sender, as 2053 does."""
-    decision = decide(infobip((564, 2, "USER_ERRORS", "EC_SC_BLOCKED", True)))
+    decision = decide(infobip((564, 3, "OPERATOR_ERRORS", "EC_SC_BLOCKED", True)))
     assert ("escalate", None, ("sender", "InfoSMS", None), "provisioning") == facts(decision)
 
 
 @pytest.mark.parametrize(("payload", "rule"), [
-    (infobip((7050, 1, "USER_ERRORS", "EC_PROVIDER_INTERNAL_ERROR", False), channel="WHATSAPP"),
+    (infobip((7050, 2, "PROVIDER_ERRORS", "EC_PROVIDER_INTERNAL_ERROR", False), channel="WHATSAPP"),
      "chat.provider-internal-error"),
-    (infobip((8009, 3, "OPERATOR_ERRORS", "EC_PUSH_INTERNAL_REQUEST_ERROR", True), channel="PUSH"),
+    (infobip((8009, 3, "CLOUD_ERRORS", "EC_PUSH_INTERNAL_REQUEST_ERROR", True), channel="PUSH"),
      "push.internal-error"),
-    (infobip((8011, 3, "OPERATOR_ERRORS", "EC_PUSH_INTERNAL_GW_ERROR", True), channel="PUSH"), "push.internal-error"),
+    (infobip((8011, 3, "CLOUD_ERRORS", "EC_PUSH_INTERNAL_GW_ERROR", True), channel="PUSH"), "push.internal-error"),
 ])
 def test_provider_internal_errors_back_off_for_hours(payload: dict[str, Any], rule: str) -> None:
     """7050, 8009, 8011 ("try again after a while"): the first wait is minutes, the fourth already hours, and the
@@ -446,12 +446,37 @@ def test_provider_internal_errors_back_off_for_hours(payload: dict[str, Any], ru
     assert ("escalate", None, None, "support") == facts(last)
 
 
-def test_kakao_provider_error_reason_does_not_claim_document_advice() -> None:
+@pytest.mark.parametrize("code", ["2001", "3000", "3006", "3010", "9998", "9999"])
+def test_kakao_provider_error_reason_does_not_claim_document_advice(code: str) -> None:
     """2001/3000/3006/3010/9998/9999 keep the SMS fallback, with a reason that says it is judgment."""
-    decision = decide(nhn_hook("3006"))
+    decision = decide(nhn_hook(code))
     assert (("retry", NOW, None, None), "sms") == (facts(decision), decision.channel)
     assert "no advice" in decision.reason
     assert "judgment" in decision.reason
+
+
+def test_kakao_provider_error_whose_nhn_resend_failed_tells_a_person() -> None:
+    """3006 whose SMS resend by NHN failed too (RSC05): SMS counts as tried, and a person hears of it instead of the
+    message being dropped."""
+    row = {"requestId": "20261124190000abcdefghij0", "recipientSeq": 1, "recipientNo": "01012345678",
+           "requestDate": "2026-11-24 18:55:00.0", "resultCode": "3006", "messageStatus": "FAILED",
+           "resendStatus": "RSC05", "resendResultCode": "3015"}
+    payload = {"header": {"resultCode": 0, "resultMessage": "success", "isSuccessful": True}, "message": row}
+    decision = decide(payload)
+    assert ("escalate", None, None, "support") == facts(decision)
+    assert "RSC05" in decision.reason
+
+
+def test_http_409_conflict_waits_for_the_other_operation() -> None:
+    """An HTTP 409 answer (any call) retries with a growing backoff within 48h, then a person decides."""
+    body = {"requestError": {"serviceException": {"messageId": "CONFLICT", "text": "Conflict"}}}
+    first = decide(body, http_status=409, channel="sms")
+    last = decide(body, http_status=409, channel="sms",
+                  history=History(attempts=20, first_attempt_at=NOW - timedelta(hours=47, minutes=59)))
+    assert ("http.conflict", "retry", None, None) == (first.rule, first.verdict, scope(first), route(first))
+    assert first.retry_at is not None
+    assert timedelta(minutes=4) <= first.retry_at - NOW <= timedelta(minutes=6)
+    assert ("escalate", None, None, "support") == facts(last)
 
 
 def test_http_401_pages_credentials_at_critical() -> None:
