@@ -5,7 +5,10 @@ or one script (Redis), checking that the message is still at the version it was 
 Ops, in order: ``msg`` (the message's new state; first, with the version check), ``link`` (provider id ->
 message key), ``sup`` (suppression upsert: never shortens ``until``, counts the hit), ``sched``/``unsched`` (the
 message's schedule entry), ``inc`` (incident hit, optionally holding the message), ``unhold``, ``fc`` (flood
-counters), ``brk`` (breaker transition, applied only at the generation it was decided at)."""
+counters), ``brk`` (breaker transition, applied only at the generation it was decided at).  `Recorder.sent` adds
+``ver`` (another message must still be at the version read), ``drop`` (delete a message merged into this one,
+checked likewise) and ``movehold`` (the merged message's hold moves to this one); every version is checked before
+anything is written."""
 
 from __future__ import annotations
 
@@ -86,7 +89,8 @@ def flood_ttl(settings: StateSettings) -> int:
 _TTLS: dict[int, tuple[StateSettings, int]] = {}
 
 
-def _history(state: Mapping[str, Any], hint: History | None) -> History:
+def history_of(state: Mapping[str, Any], hint: History | None = None) -> History:
+    """The `History` a report about this message is decided with (``hint``: a lower bound the caller knows)."""
     ids = state.get("ids", {})
     first = state.get("first")
     attempts = max(1, len(ids))
@@ -135,6 +139,16 @@ def last_report(state: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def report_time(line: Mapping[str, Any]) -> float:
+    """When a stored report happened: its done time, else its send time, else when it was recorded (an API
+    error names neither).  Orders reports of one message whatever order they arrived in."""
+    outcome = line.get("outcome") or {}
+    for name in ("done_at", "sent_at"):
+        if outcome.get(name):
+            return ts(datetime.fromisoformat(str(outcome[name]).replace("Z", "+00:00")))
+    return ts(datetime.fromisoformat(str(line["at"]).replace("Z", "+00:00")))
+
+
 def last_decision(state: Mapping[str, Any]) -> dict[str, Any]:
     """The decision in force: that of the newest report that was not superseded."""
     found = last_report(state)
@@ -181,7 +195,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
             stored = _find(snapshot.state, identity)
             decision = decision_from_json(stored["decision"] if stored else last_decision(snapshot.state))
             return Change(Recorded(decision=decision, tenant=tenant_of(tenant), key=key, report=identity,
-                                   history=_history(snapshot.state, hint), duplicate=True), [])
+                                   history=history_of(snapshot.state, hint), duplicate=True), [])
         # A copy: the snapshot may be the batch's own view of the message, still needed if this report fails.
         state = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
                  for k, v in snapshot.state.items()}
@@ -195,7 +209,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
     elif not state["ids"]:  # a report naming no message id (an API error) still stands for one attempt
         send_id = f"report:{identity}"
         add_send(state, send_id, channel=outcome.channel, at=sent, source="report")
-    history = _history(state, hint)
+    history = history_of(state, hint)
     decision = evaluate(outcome, history)
     channel = decided_channel(outcome, decision)
     if send_id is not None and outcome.channel is None and state["ids"][send_id]["channel"] is None:
@@ -242,7 +256,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
         elif state.get("held"):
             ops.append({"op": "unhold", "key": key})
         state["held"] = held or (decision.escalate is not None and bool(state.get("held")))
-        schedule = None if held else _schedule(decision, tenant=tenant, key=key, channel=channel)
+        schedule = None if held else schedule_for(decision, tenant=tenant, key=key, channel=channel)
         if schedule is not None:
             ops.append({"op": "sched", "key": key, "entry": _stored_entry(schedule, tenant)})
         elif state.get("sched"):
@@ -287,7 +301,8 @@ def _suppression(outcome: Outcome, decision: Decision, *, tenant: str, key: str,
     }
 
 
-def _schedule(decision: Decision, *, tenant: str, key: str, channel: str) -> ScheduleEntry | None:
+def schedule_for(decision: Decision, *, tenant: str, key: str, channel: str) -> ScheduleEntry | None:
+    """The schedule entry a decision asks for: a retry at ``retry_at``, a check at ``check_at``, or None."""
     if decision.verdict == "retry" and decision.retry_at is not None:
         due, kind = decision.retry_at, "retry"
     elif decision.verdict == "wait" and decision.check_at is not None:

@@ -62,10 +62,11 @@ end
 _APPLY: Final = _HELPERS + """
 local order = {info = 1, warning = 2, error = 3, critical = 4}
 local function apply(ops, FC, tenant)
-local first = ops[1]
-if first.op == 'msg' then
-  local v = tonumber(redis.call('HGET', VER, first.key) or '0')
-  if v ~= first.expect then return {0} end
+for _, op in ipairs(ops) do  -- every message the ops name, at the version it was read at, before any write
+  if op.op == 'msg' or op.op == 'ver' or op.op == 'drop' then
+    local v = tonumber(redis.call('HGET', VER, op.key) or '0')
+    if v ~= op.expect then return {0} end
+  end
 end
 local hits = {}
 for _, op in ipairs(ops) do
@@ -73,6 +74,23 @@ for _, op in ipairs(ops) do
   if k == 'msg' then
     redis.call('HSET', MSGS, op.key, op.state)
     redis.call('HSET', VER, op.key, op.expect + 1)
+  elseif k == 'ver' then
+  elseif k == 'drop' then
+    -- The version goes on counting (a writer that read the message before it went must not recreate it).
+    redis.call('HDEL', MSGS, op.key)
+    redis.call('HINCRBY', VER, op.key, 1)
+  elseif k == 'movehold' then
+    local id = redis.call('HGET', HELD, op.src)
+    if id then
+      if redis.call('HEXISTS', HELD, op.dst) == 1 then unhold(op.src)
+      else
+        local since = redis.call('ZSCORE', HELDZ, id .. '|' .. op.src)
+        redis.call('HDEL', HELD, op.src)
+        redis.call('ZREM', HELDZ, id .. '|' .. op.src)
+        redis.call('HSET', HELD, op.dst, id)
+        redis.call('ZADD', HELDZ, since, id .. '|' .. op.dst)
+      end
+    end
   elseif k == 'link' then
     redis.call('HSET', LINKS, op.pid, op.key)
   elseif k == 'sup' then

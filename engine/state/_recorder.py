@@ -5,7 +5,9 @@ sends: `sent`, `check`, and the schedule's `claim` / `ack` / `extend`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+import json
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -16,14 +18,26 @@ from .._errors import DlrpolicyError
 from ..decide._engine import Engine
 from ..decide._evaluate import evaluate
 from ..decide._resolve import channel_for
-from ..model._datetimes import require_aware
+from ..model._datetimes import iso_z, require_aware
 from ..model._duration import parse_duration
 from ..model._outcome import History, Outcome
 from ..policy._compile import CompiledPolicy
 from ..policy._settings import StateSettings
-from ._apply import Change, Snapshot, add_send, apply_report, provider_key, route_of
-from ._codec import encode_state, ts
+from ._apply import (
+    Change,
+    Snapshot,
+    add_send,
+    apply_report,
+    decided_channel,
+    history_of,
+    provider_key,
+    route_of,
+    schedule_for,
+    stored_entry,
+)
+from ._codec import decision_text, dumps, encode_state, ts
 from ._keys import NO_TENANT, candidates, report_identity
+from ._merge import merge_messages
 from ._operations import Operations
 from ._records import IncidentEvent, MessageHistory, Recorded, ScheduleEntry, Suppression
 from ._store import Committed, Item, Report, Store
@@ -149,39 +163,106 @@ class Recorder(Operations):
         """Tell the ledger an attempt went out: as provider message id ``message_id`` on ``channel`` at ``at``.
 
         Links the id to ``key`` so the reports about this attempt land on the message's history; sending the same
-        id twice counts once.
+        id twice counts once.  A report that came before this call (webhooks can beat the send loop) was recorded
+        as a message of its own under the provider's id: that message is merged into the key's, in the same
+        commit — its attempts, reports and first attempt join the key's history, its schedule entry goes, and
+        when its report is the newest it is decided again with the whole history (so the message keeps one
+        schedule entry, with the attempt number and deadline of all its attempts).
         """
         require_aware("at", at)
         name = tenant or NO_TENANT
+        pid = provider_key(provider, message_id) if message_id is not None else None
+        for _ in range(self.retries):
+            own: tuple[str, Mapping[str, Any] | None, int] | None = None
+            if pid is not None and message_id is not None and message_id != key \
+                    and self.store.resolve_key(name, pid) is None:
+                found, version = self.store.read_message(name, message_id)
+                # Another provider's message may carry the same id: only a message holding this attempt is ours.
+                own = (message_id, found if found is not None and pid in found.get("ids", {}) else None, version)
+            change = functools.partial(self._send_ops, tenant=name, key=key, pid=pid, channel=channel, at=at,
+                                       message_id=message_id, own=own)
+            if self._try_update(name, key, change):
+                found_history = self.history(key, tenant=tenant)
+                assert found_history is not None
+                return found_history
+        raise DlrpolicyError(f"message {key!r} kept changing under {self.retries} attempts to update it: retry")
 
-        def change(state: dict[str, Any]) -> list[dict[str, Any]]:
-            count = len(state.get("ids", {}))
-            pid = provider_key(provider, message_id) if message_id is not None else f"send:{count + 1}"
-            add_send(state, pid, channel=channel, at=ts(at), source="send")
-            events = state.setdefault("events", [])
-            events.append({"kind": "sent", "provider_id": message_id, "channel": channel, "at": at.isoformat()})
-            state["events"] = events[-50:]
-            return [{"op": "link", "pid": pid, "key": key}] if message_id is not None else []
+    def _send_ops(self, state: dict[str, Any], *, tenant: str, key: str, pid: str | None, channel: str,
+                  at: datetime, message_id: str | None,
+                  own: tuple[str, Mapping[str, Any] | None, int] | None) -> list[dict[str, Any]]:
+        ops: list[dict[str, Any]] = []
+        own_key, own_state, own_version = own if own is not None else ("", None, 0)
+        if own_state is not None:
+            state.update(merge_messages(state, own_state))
+            # The provider id's message goes (checked at the version read, like the key's), every attempt of it
+            # now finds the key, and its schedule entry and hold move with it.
+            ops.append({"op": "drop", "key": own_key, "expect": own_version})
+            ops += [{"op": "link", "pid": p, "key": key} for p in own_state.get("ids", {})]
+            if own_state.get("sched"):
+                ops.append({"op": "unsched", "key": own_key})
+            if own_state.get("held"):
+                ops.append({"op": "movehold", "src": own_key, "dst": key})
+            ops += self._redecide(state, tenant=tenant, key=key, own=own_state)
+        elif own is not None:  # no message of its own yet: fail if one appears before this commits
+            ops.append({"op": "ver", "key": own_key, "expect": own_version})
+        count = len(state.get("ids", {}))
+        send_id = pid if pid is not None else f"send:{count + 1}"
+        add_send(state, send_id, channel=channel, at=ts(at), source="send")
+        state["ids"][send_id]["source"] = "send"
+        events = state.setdefault("events", [])
+        events.append({"kind": "sent", "provider_id": message_id, "channel": channel, "at": at.isoformat()})
+        if own_state is not None:
+            events.append({"kind": "merged", "key": own_key, "at": at.isoformat()})
+        state["events"] = events[-50:]
+        if pid is not None:
+            ops.append({"op": "link", "pid": pid, "key": key})
+        return ops
 
-        self.update_message(name, key, change)
-        found = self.history(key, tenant=tenant)
-        assert found is not None
-        return found
+    def _redecide(self, state: dict[str, Any], *, tenant: str, key: str,
+                  own: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """When the merged message's report in force came from ``own``, it was decided as attempt 1 of a message
+        of its own: decide it again with the merged history and schedule what that decision asks for."""
+        lines = state.get("_raw", [])
+        index = next((i for i in range(len(lines) - 1, -1, -1) if not json.loads(lines[i]).get("superseded")), None)
+        if index is None or lines[index] not in own.get("_raw", ()):
+            return []
+        line = json.loads(lines[index])
+        outcome = Outcome.from_json(line["outcome"])
+        policy = self.policy_for(outcome.tenant)
+        at = datetime.fromisoformat(str(line["at"]).replace("Z", "+00:00"))
+        try:
+            decision = evaluate(policy, outcome, now=at, history=history_of(state))
+        except DlrpolicyError:
+            return []  # undecidable now (a policy changed): the report keeps the decision it was recorded with
+        line["decision"] = json.loads(decision_text(decision))
+        line["redecided"] = iso_z(at)
+        state["_raw"] = [*lines[:index], dumps(line), *lines[index + 1:]]
+        schedule = None if state.get("held") else schedule_for(
+            decision, tenant=tenant, key=key, channel=decided_channel(outcome, decision))
+        if schedule is not None:
+            state["sched"] = True
+            return [{"op": "sched", "key": key, "entry": stored_entry(schedule, tenant)}]
+        if state.get("sched"):
+            state["sched"] = False
+            return [{"op": "unsched", "key": key}]
+        return []
 
     def update_message(self, tenant: str, key: str, change: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> None:
         """Read the message, let ``change`` edit its state and return extra ops, commit; again on a conflict."""
         for _ in range(self.retries):
-            state, version = self.store.read_message(tenant, key)
-            edited: dict[str, Any] = dict(state or {})
-            edited["_raw"] = list(edited.get("_raw", ()))
-            edited["ids"] = {pid: dict(v) for pid, v in edited.get("ids", {}).items()}
-            extra = change(edited)
-            edited["v"] = version + 1
-            ops = [{"op": "msg", "key": key, "expect": version, "state": encode_state(edited)}, *extra]
-            hits = self.store.commit(tenant, ops)
-            if hits is not None:
+            if self._try_update(tenant, key, change):
                 return
         raise DlrpolicyError(f"message {key!r} kept changing under {self.retries} attempts to update it: retry")
+
+    def _try_update(self, tenant: str, key: str, change: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> bool:
+        state, version = self.store.read_message(tenant, key)
+        edited: dict[str, Any] = dict(state or {})
+        edited["_raw"] = list(edited.get("_raw", ()))
+        edited["ids"] = {pid: dict(v) for pid, v in edited.get("ids", {}).items()}
+        extra = change(edited)
+        edited["v"] = version + 1
+        ops = [{"op": "msg", "key": key, "expect": version, "state": encode_state(edited)}, *extra]
+        return self.store.commit(tenant, ops) is not None
 
     def history(self, key: str, *, tenant: str | None = None) -> MessageHistory | None:
         """What the ledger knows about message ``key`` (None: never recorded)."""

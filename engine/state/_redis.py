@@ -257,7 +257,8 @@ class RedisStore(Store):
         pipe.hget(self.key(tenant, "msgs"), key)
         pipe.hget(self.key(tenant, "ver"), key)
         raw, version = self._do(pipe.execute)
-        return (None, 0) if raw is None else (decode_state(raw), int(version or 0))
+        # A message merged into another has no state but keeps its version (see the ``drop`` op).
+        return (None if raw is None else decode_state(raw)), int(version or 0)
 
     def resolve_key(self, tenant: str, pid: str) -> str | None:
         found = self._do(lambda: self.client.hget(self.key(tenant, "links"), pid))

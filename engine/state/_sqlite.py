@@ -215,6 +215,15 @@ class SQLiteStore(SQLiteReads, Store):
                                         (op["state"], tenant, op["key"], op["expect"])).rowcount
                 if not done:
                     return None
+            elif kind in ("ver", "drop"):  # another message checked at the version it was read at (0: none)
+                row = conn.execute("SELECT version FROM messages WHERE tenant = ? AND key = ?",
+                                   (tenant, op["key"])).fetchone()
+                if (0 if row is None else row[0]) != op["expect"]:
+                    return None
+                if kind == "drop":
+                    conn.execute("DELETE FROM messages WHERE tenant = ? AND key = ?", (tenant, op["key"]))
+            elif kind == "movehold":
+                self._move_hold(tenant, op["src"], op["dst"])
             elif kind == "link":
                 conn.execute("INSERT OR REPLACE INTO links (tenant, pid, key) VALUES (?, ?, ?)",
                              (tenant, op["pid"], op["key"]))
@@ -290,6 +299,13 @@ class SQLiteStore(SQLiteReads, Store):
                      "(?, ?, ?, ?, ?, ?, ?)", (incident, tenant, op["group"], data["state"],
                                                int(bool(data.get("account_wide"))), data["last"], dumps(data)))
         return IncidentHit(incident, data["count"], opened)
+
+    def _move_hold(self, tenant: str, src: str, dst: str) -> None:
+        # A message merged into another: its hold moves along (or goes, when the other is held already).
+        if self._conn.execute("SELECT 1 FROM held WHERE tenant = ? AND key = ?", (tenant, dst)).fetchone():
+            self._unhold(tenant, src)
+        else:
+            self._conn.execute("UPDATE held SET key = ? WHERE tenant = ? AND key = ?", (dst, tenant, src))
 
     def _unhold(self, tenant: str, key: str) -> None:
         conn = self._conn

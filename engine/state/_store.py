@@ -77,7 +77,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def read_message(self, tenant: str, key: str) -> tuple[Mapping[str, Any] | None, int]:
-        """The message's state and version (None, 0 when never seen)."""
+        """The message's state and version (None, 0 when never seen; None and its version when it was merged into
+        another message)."""
 
     @abc.abstractmethod
     def resolve_key(self, tenant: str, pid: str) -> str | None:

@@ -110,3 +110,30 @@ def test_history_round_trips_through_json() -> None:
         History.from_json({"attempts": 1, "first_attempt_at": "yesterday"})
     with pytest.raises(InvalidOutcomeError, match="attempts"):
         History.from_json({"attempts": 0})
+
+
+def test_report_before_sent_is_merged_into_the_keys_message(recorder: Recorder) -> None:
+    """p-2's report arrives before `sent(key, p-2)`: sent merges p-2's message into the key's; one message, one
+    schedule entry, attempts and reports of both."""
+    recorder.sent(key="order-9", provider="infobip", message_id="p-1", channel="sms", at=NOW - timedelta(hours=1))
+    recorder.record(outcome("p-1", "absent", sent=NOW - timedelta(hours=1)), now=NOW - timedelta(minutes=50))
+    early = recorder.record(outcome("p-2", "absent", sent=NOW), now=NOW + timedelta(minutes=1))
+    assert ("p-2", 1) == (early.key, early.attempts)
+    merged = recorder.sent(key="order-9", provider="infobip", message_id="p-2", channel="sms", at=NOW)
+    assert (2, NOW - timedelta(hours=1), 2) == (merged.attempts, merged.first_attempt_at, len(merged.reports))
+    assert (None, merged) == (recorder.history("p-2"), recorder.history("infobip:p-2"))
+    due = recorder.due(now=NOW + timedelta(days=3), limit=10)
+    assert [("order-9", 3)] == [(entry.key, entry.attempt) for entry in due]
+    again = recorder.record(outcome("p-2", "absent", sent=NOW), now=NOW + timedelta(minutes=2))
+    assert ("order-9", True, 2) == (again.key, again.duplicate, again.attempts)
+
+
+def test_a_held_report_before_sent_moves_its_hold_to_the_key(recorder: Recorder) -> None:
+    """A credit rejection recorded before `sent`: after the merge the key's message is the one held, and
+    resolving the incident releases the key."""
+    recorder.record(outcome("p-5", "credits", tenant="acme"), now=NOW)
+    recorder.sent(key="order-5", provider="infobip", message_id="p-5", channel="sms", at=NOW, tenant="acme")
+    (incident,) = recorder.store.incidents(tenant="acme")
+    assert (1, ["order-5"]) == (incident.held, recorder.store.held(incident.id, limit=10))
+    resolution = recorder.resolve(incident.id, now=NOW, actor="kim", note="topped up")
+    assert ["order-5"] == [entry.key for entry in recorder.due(now=resolution.last_due or NOW)]
