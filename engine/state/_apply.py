@@ -149,6 +149,17 @@ def report_time(line: Mapping[str, Any]) -> float:
     return ts(datetime.fromisoformat(str(line["at"]).replace("Z", "+00:00")))
 
 
+def final_time(state: Mapping[str, Any]) -> float | None:
+    """When the newest final report the message acted on happened (`report_time`; None: none yet).  Kept in the
+    state as ``fin``; worked out from the reports for a state written before it was kept."""
+    if "fin" in state:
+        found: float | None = state["fin"]
+        return found
+    times = [report_time(line) for line in (json.loads(text) for text in state.get("_raw", ()))
+             if not line.get("superseded") and line["decision"]["verdict"] != "wait"]
+    return max(times, default=None)
+
+
 def last_decision(state: Mapping[str, Any]) -> dict[str, Any]:
     """The decision in force: that of the newest report that was not superseded."""
     found = last_report(state)
@@ -216,7 +227,12 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
         note_channel(state, send_id, channel)
     rank = _rank(decision)
     previous = state["ids"][pid]["rank"] if pid is not None else -1
-    superseded = rank < previous
+    # Status rank is per message, not only per attempt: a report that happened before the newest final report
+    # the message acted on (a late PENDING or a stale failure of an earlier attempt, after the resend was
+    # DELIVERED) changes nothing, as a PENDING after its own attempt's final report changes nothing.
+    happened = ts(outcome.done_at or outcome.sent_at) if (outcome.done_at or outcome.sent_at) else now_ts
+    fin = final_time(state)
+    superseded = rank < previous or (fin is not None and happened < fin)
     ops: list[Op] = [{"op": "msg", "key": key, "expect": snapshot.version}]
     if pid is not None and outcome.message_id != key:  # a message id that is its own key needs no link
         ops.append({"op": "link", "pid": pid, "key": key})
@@ -228,6 +244,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
     if not superseded:
         if pid is not None:
             state["ids"][pid]["rank"] = rank
+        state["fin"] = fin if rank == 0 else max(happened, fin or happened)
         flood = control(decision, settings=settings, route=route, channel=channel,
                         counters=snapshot.counters, now=now_ts, key=key)
         decision, notes = flood.decision, flood.notes

@@ -129,7 +129,7 @@ def encode_state(state: Mapping[str, Any]) -> str:
     return "\n".join([_head_text(state), *state.get("_raw", ())])
 
 
-_HEAD_FAST = frozenset({"ids", "first", "channels", "held", "sched", "seen", "v", "_raw"})
+_HEAD_FAST = frozenset({"ids", "first", "channels", "held", "sched", "seen", "v", "fin", "_raw"})
 
 
 def _head_text(state: Mapping[str, Any]) -> str:
@@ -141,9 +141,11 @@ def _head_text(state: Mapping[str, Any]) -> str:
     first = state.get("first")
     channels = ",".join(f'"{c}"' for c in state.get("channels", ()))
     seen = ",".join(f'"{i}"' for i in state.get("seen", ()))
+    # "fin" is absent from states written before it existed (readers then work it out from the reports).
+    fin = "" if "fin" not in state else f',"fin":{"null" if state["fin"] is None else repr(state["fin"])}'
     return (f'{{"ids":{{{ids}}},"first":{"null" if first is None else repr(first)},"channels":[{channels}],'
             f'"held":{"true" if state.get("held") else "false"},"sched":{"true" if state.get("sched") else "false"},'
-            f'"seen":[{seen}],"v":{state.get("v", 0)}}}')
+            f'"seen":[{seen}],"v":{state.get("v", 0)}{fin}}}')
 
 
 def decode_state(text: str | bytes) -> dict[str, Any]:

@@ -58,4 +58,5 @@ def merge_messages(into: Mapping[str, Any] | None, other: Mapping[str, Any]) -> 
     merged["seen"] = (seen + [i for i in other.get("seen", ()) if i not in known])[-MAX_SEEN:]
     merged["events"] = [*merged.get("events", ()), *other.get("events", ())][-50:]
     merged["held"] = bool(merged.get("held")) or bool(other.get("held"))
+    merged.pop("fin", None)  # the newest final report of the two: worked out again from the merged reports
     return merged

@@ -29,6 +29,7 @@ from ._apply import (
     add_send,
     apply_report,
     decided_channel,
+    final_time,
     history_of,
     provider_key,
     route_of,
@@ -203,6 +204,7 @@ class Recorder(Operations):
             if own_state.get("held"):
                 ops.append({"op": "movehold", "src": own_key, "dst": key})
             ops += self._redecide(state, tenant=tenant, key=key, own=own_state)
+            state["fin"] = final_time(state)
         elif own is not None:  # no message of its own yet: fail if one appears before this commits
             ops.append({"op": "ver", "key": own_key, "expect": own_version})
         count = len(state.get("ids", {}))

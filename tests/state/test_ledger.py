@@ -137,3 +137,22 @@ def test_a_held_report_before_sent_moves_its_hold_to_the_key(recorder: Recorder)
     assert (1, ["order-5"]) == (incident.held, recorder.store.held(incident.id, limit=10))
     resolution = recorder.resolve(incident.id, now=NOW, actor="kim", note="topped up")
     assert ["order-5"] == [entry.key for entry in recorder.due(now=resolution.last_due or NOW)]
+
+
+def test_reports_older_than_a_final_decision_of_another_attempt_are_superseded(recorder: Recorder) -> None:
+    """Status rank is per message: after the resend p-2 is DELIVERED, p-1's late PENDING and its stale failure
+    (both done before p-2's delivery) are recorded as superseded and schedule nothing."""
+    recorder.sent(key="order-9", provider="infobip", message_id="p-1", channel="sms", at=NOW - timedelta(hours=1))
+    recorder.sent(key="order-9", provider="infobip", message_id="p-2", channel="sms", at=NOW - timedelta(minutes=5))
+    done = recorder.record(outcome("p-2", "delivered", sent=NOW - timedelta(minutes=5)), now=NOW)
+    late = [recorder.record(outcome("p-1", code, sent=NOW - timedelta(hours=1)), now=NOW + timedelta(minutes=n))
+            for n, code in enumerate(["pending", "absent"], start=1)]
+    assert ("done", [True, True], [None, None]) == (
+        done.decision.verdict, [r.superseded for r in late], [r.schedule for r in late])
+    assert [] == recorder.due(now=NOW + timedelta(days=3), limit=10)
+    history = recorder.history("order-9")
+    assert history is not None
+    assert [False, True, True] == [r["superseded"] for r in history.reports]
+    newer = recorder.record(outcome("p-3", "absent", sent=NOW + timedelta(hours=1)), now=NOW + timedelta(hours=1),
+                            key="order-9")
+    assert (False, "retry", 3) == (newer.superseded, newer.decision.verdict, newer.attempts)
