@@ -230,7 +230,8 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
     # Status rank is per message, not only per attempt: a report that happened before the newest final report
     # the message acted on (a late PENDING or a stale failure of an earlier attempt, after the resend was
     # DELIVERED) changes nothing, as a PENDING after its own attempt's final report changes nothing.
-    happened = ts(outcome.done_at or outcome.sent_at) if (outcome.done_at or outcome.sent_at) else now_ts
+    when = outcome.done_at or outcome.sent_at
+    happened = now_ts if when is None else ts(when)
     fin = final_time(state)
     superseded = rank < previous or (fin is not None and happened < fin)
     ops: list[Op] = [{"op": "msg", "key": key, "expect": snapshot.version}]
