@@ -154,10 +154,13 @@ class RedisStore(Store):
         return self._scripts["write"](keys=[*self._tenant_keys(tenant), self.key(tenant, f"fc:{route}")],
                                       args=[text, tenant, state], client=client)
 
-    def _register(self, pipe: Any, tenant: str) -> None:
-        if tenant not in self._known:
-            pipe.sadd(f"{self.prefix}:tenants", tenant)
-            self._known.add(tenant)
+    def _register(self, pipe: Any, tenants: Sequence[str]) -> list[str]:
+        """Add ``tenants`` to the tenant index in ``pipe``; the caller marks them known only once the pipeline
+        succeeded (a failed first write must not hide a tenant from list, export, prune and claim)."""
+        new = sorted(set(tenants) - self._known)
+        if new:
+            pipe.sadd(f"{self.prefix}:tenants", *new)
+        return new
 
     # --- recording ---------------------------------------------------------------------------------------------
 
@@ -245,9 +248,10 @@ class RedisStore(Store):
 
     def commit(self, tenant: str, ops: Sequence[Op]) -> list[IncidentHit] | None:
         pipe = self.client.pipeline(transaction=False)
-        self._register(pipe, tenant)
+        new = self._register(pipe, [tenant])
         self._write(tenant, ops, pipe)
         reply = self._do(pipe.execute)[-1]
+        self._known.update(new)
         if int(reply[0]) == 0:
             return None
         return [IncidentHit(_s(h[0]), int(h[1]), bool(int(h[2]))) for h in reply[1]]
@@ -299,11 +303,12 @@ class RedisStore(Store):
         for entry in entries:
             by_tenant.setdefault(entry["tenant"], []).append(dumps(entry))
         pipe = self.client.pipeline(transaction=False)
+        new = self._register(pipe, list(by_tenant))
         for tenant, lines in by_tenant.items():
-            self._register(pipe, tenant)
             for start in range(0, len(lines), 1000):
                 self._scripts["import"](keys=[self.key(tenant, "sup")], args=lines[start:start + 1000], client=pipe)
         self._do(pipe.execute)
+        self._known.update(new)
         return len(entries)
 
     def prune(self, now: float) -> int:

@@ -18,6 +18,7 @@ import pytest
 
 import dlrpolicy.state._recorder as recorder_module
 from dlrpolicy import Engine
+from dlrpolicy.state._failures import StoreUnavailableError
 from dlrpolicy.state._open import open_store
 from dlrpolicy.state._recorder import Recorder
 from dlrpolicy.state._store import Report, Store
@@ -155,3 +156,23 @@ def test_nothing_scheduled_is_lost_by_a_crash_between_claim_and_ack(state_url: s
     assert [] == recorder.claim(now=later + timedelta(minutes=4), limit=5)
     again = recorder.claim(now=later + timedelta(minutes=6), limit=5)
     assert sorted(e.key for e in claimed) == sorted(e.key for e in again)
+
+
+def test_a_failed_first_write_does_not_hide_the_tenant(tmp_path: Path) -> None:
+    """The server is down for a tenant's first write: once it is back, the tenant's next write registers it, so
+    list, export, prune and claim see it."""
+    server = ValkeyServer(tmp_path).start()
+    try:
+        recorder = Recorder(Engine.default(default_for_unknown=True), open_store(server.url))
+        server.kill()
+        with pytest.raises(StoreUnavailableError):
+            recorder.sent(key="order-1", provider="infobip", message_id="p-1", channel="sms", at=NOW, tenant="acme")
+        with pytest.raises(StoreUnavailableError):
+            recorder.import_lines(['{"tenant": "beta", "scope": "template", "key": "promo"}'], now=NOW)
+        server.start()
+        recorder.sent(key="order-1", provider="infobip", message_id="p-1", channel="sms", at=NOW, tenant="acme")
+        recorder.import_lines(['{"tenant": "beta", "scope": "template", "key": "promo"}'], now=NOW)
+        assert (["acme", "beta"], ["promo"]) == (recorder.store.tenants(),
+                                                 [e.key for e in recorder.store.suppressions()])
+    finally:
+        server.stop()
