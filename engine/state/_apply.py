@@ -193,8 +193,10 @@ def _rank(decision: Decision) -> int:
 
 
 def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity: str, now: datetime,
-                 evaluate: Evaluate, settings: StateSettings, hint: History | None = None) -> Change:
-    """Dedupe, evaluate with the stored history, apply flood control and list the writes."""
+                 evaluate: Evaluate, settings: StateSettings, hint: History | None = None,
+                 flood: bool = True) -> Change:
+    """Dedupe, evaluate with the stored history, apply flood control and list the writes (``flood`` False: a
+    replayed report, which flood control neither counts nor shapes)."""
     key = snapshot.key
     state: dict[str, Any]
     seen: list[str]
@@ -246,15 +248,16 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
         if pid is not None:
             state["ids"][pid]["rank"] = rank
         state["fin"] = fin if rank == 0 else max(happened, fin or happened)
-        flood = control(decision, settings=settings, route=route, channel=channel,
-                        counters=snapshot.counters, now=now_ts, key=key)
-        decision, notes = flood.decision, flood.notes
-        ttl = flood_ttl(settings)
-        ops.append({"op": "fc", "route": route, "bucket": flood.bucket, "add": list(flood.add),
-                    "keep": flood.keep_from, "ttl": ttl})
-        if flood.breaker is not None:
-            ops.append({"op": "brk", "route": route, "until": flood.breaker[0], "brk": flood.breaker[1],
-                        "since": flood.breaker[2], "gen": flood.gen, "ttl": ttl})
+        if flood:
+            shaped = control(decision, settings=settings, route=route, channel=channel,
+                             counters=snapshot.counters, now=now_ts, key=key)
+            decision, notes = shaped.decision, shaped.notes
+            ttl = flood_ttl(settings)
+            ops.append({"op": "fc", "route": route, "bucket": shaped.bucket, "add": list(shaped.add),
+                        "keep": shaped.keep_from, "ttl": ttl})
+            if shaped.breaker is not None:
+                ops.append({"op": "brk", "route": route, "until": shaped.breaker[0], "brk": shaped.breaker[1],
+                            "since": shaped.breaker[2], "gen": shaped.gen, "ttl": ttl})
         held = decision.escalate is not None and decision.rule in settings.holds
         account_wide = decision.suppress is not None and decision.suppress.scope == "account"
         if decision.suppress is not None and not (held and account_wide):

@@ -270,5 +270,7 @@ class Operations(abc.ABC):
         outcome = Outcome.from_json(newest["outcome"])
         # A distinct identity per schedule entry: a second claimant of the same entry records a duplicate.
         outcome = attrs.evolve(outcome, done_at=entry.deadline)
-        (result,) = self.record_many([Report(outcome=outcome, key=entry.key)], now=now)
+        # A replay: the message's last report again, not new traffic on the route (a worker catching up on many
+        # expired entries must not open a breaker or spend a budget).
+        (result,) = self.record_many([Report(outcome=outcome, key=entry.key, replay=True)], now=now)
         return result

@@ -115,7 +115,7 @@ class Recorder(Operations):
                 channel = "sms"  # the policy's own error is reported when the report is decided
         return Item(outcome=outcome, tenant=outcome.tenant or NO_TENANT, key=report.key, pid=pid,
                     default_key=outcome.message_id or f"report:{identity}", identity=identity,
-                    route=route_of(outcome, channel), hint=report.history)
+                    route=route_of(outcome, channel), hint=report.history, replay=report.replay)
 
     def record_many(self, reports: Sequence[Report], *, now: datetime) -> list[Recorded | DlrpolicyError]:
         """Record a batch: one transaction (SQLite) or one pipelined round of scripts (Redis).
@@ -133,7 +133,7 @@ class Recorder(Operations):
             policy = policies[index[id(item)]] or self.policy_for(item.outcome.tenant)
             try:
                 return apply_report(item.outcome, snapshot=snapshot, tenant=item.tenant, identity=item.identity,
-                                    now=now, settings=policy.spec.settings, hint=item.hint,
+                                    now=now, settings=policy.spec.settings, hint=item.hint, flood=not item.replay,
                                     evaluate=lambda o, h: evaluate(policy, o, now=now, history=h))
             except DlrpolicyError as exc:
                 return exc

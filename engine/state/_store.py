@@ -19,12 +19,17 @@ from ._records import Incident, ScheduleEntry, Suppression
 
 @attrs.frozen(kw_only=True)
 class Report:
-    """One outcome to record: its message key (None: the ledger finds it), a history hint, a policy."""
+    """One outcome to record: its message key (None: the ledger finds it), a history hint, a policy.
+
+    ``replay``: the state layer records a stored report again (an entry claimed past its deadline ends as the
+    rule's exhausted decision): it is no new traffic, so it counts in no retry budget or breaker and flood
+    control does not shape its decision."""
 
     outcome: Outcome
     key: str | None = None
     history: History | None = None
     policy: CompiledPolicy | None = None
+    replay: bool = False
 
 
 @attrs.frozen
@@ -39,6 +44,7 @@ class Item:
     identity: str
     route: str
     hint: History | None = None
+    replay: bool = False
 
 
 @attrs.frozen

@@ -69,3 +69,20 @@ def test_budget_holds_retries_at_its_share(store: Store, small_engine: Engine) -
     assert budgeted
     assert len(retries) - len(budgeted) <= max(10, 0.2 * 180) + 1
     assert "retry budget of infobip:whatsapp spent" in budgeted[0].decision.reason  # type: ignore[attr-defined]
+
+
+def test_entries_ended_past_their_deadline_do_not_count_as_traffic(flood_recorder: Recorder) -> None:
+    """A worker catching up ends 120 rate-limited messages past their deadline at once: re-recording their last
+    reports counts in no budget and no breaker, so the next real report finds the route closed."""
+    recorder = flood_recorder
+    for n in range(120):  # two a second apart: never 100 reports in a minute
+        recorder.record(outcome(f"w-{n:04d}", "too-many", channel="whatsapp"), now=NOW + timedelta(seconds=2 * n))
+    later = NOW + timedelta(days=3)
+    assert [] == recorder.claim(now=later, limit=500)
+    history = recorder.history("w-0119")
+    assert history is not None
+    assert "Gave up" in history.reports[-1]["decision"]["reason"]
+    fresh = [recorder.record(outcome(f"x-{n:04d}", "too-many", channel="whatsapp", sent=later), now=later)
+             for n in range(99)]
+    assert {"retry"} == {r.decision.verdict for r in fresh}
+    assert [] == [r.flood for r in fresh if any("breaker" in note for note in r.flood)]
