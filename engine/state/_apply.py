@@ -254,7 +254,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
             decision, notes = shaped.decision, shaped.notes
             ttl = flood_ttl(settings)
             ops.append({"op": "fc", "route": route, "bucket": shaped.bucket, "add": list(shaped.add),
-                        "keep": shaped.keep_from, "ttl": ttl})
+                        "xb": shaped.retry_bucket, "keep": shaped.keep_from, "ttl": ttl})
             if shaped.breaker is not None:
                 ops.append({"op": "brk", "route": route, "until": shaped.breaker[0], "brk": shaped.breaker[1],
                             "since": shaped.breaker[2], "gen": shaped.gen, "ttl": ttl})

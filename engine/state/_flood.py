@@ -2,6 +2,11 @@
 may add at most a share of the route's recent reports) and a circuit breaker (a route whose flood failures
 cross a ratio opens, defers retries until a half-open probe succeeds, and doubles its break on each failed probe).
 
+Retries count in the bucket they come due in, so a window's budget covers what reaches the provider in it; a retry
+that does not fit is deferred to the first later bucket with room, at most ``allowed / buckets`` per bucket,
+evenly spaced: deferred retries come due at the budget's rate over the following windows (and count there), not
+all in the instant the budget recovers.  Retries the breaker holds back go through the same budget from its end.
+
 Counters live in buckets of a sixth of the longer window.  The store reads them together with the message's
 history and writes the increments in the report's own transaction (SQLite) or script (Redis), so flood control
 adds no round trip and no transaction."""
@@ -50,6 +55,8 @@ class FloodChange:
     notes: tuple[str, ...]
     bucket: int
     add: tuple[int, int, int]
+    #: The bucket a retry is counted in (the one it comes due in), or None.
+    retry_bucket: int | None
     keep_from: int
     #: New breaker state (until, break seconds, closed since) to write if the generation is still ``gen``.
     breaker: tuple[float, float, float] | None
@@ -87,23 +94,49 @@ def bucket_size(settings: StateSettings) -> float:
     return max(settings.budget.window, settings.breaker.window).total_seconds() / BUCKETS
 
 
-def _sums(counters: RouteCounters, current: int, count: int, first: int | None = None) -> tuple[int, int, int,
-                                                                                              int | None]:
-    reports = retries = failures = 0
-    oldest_retry: int | None = None
+def _sums(counters: RouteCounters, current: int, count: int, first: int | None = None) -> tuple[int, int]:
+    reports = failures = 0
     start = current - count + 1 if first is None else max(first, current - count + 1)
     for b in range(start, current + 1):
-        r, x, f = counters.buckets.get(b, (0, 0, 0))
-        reports, retries, failures = reports + r, retries + x, failures + f
-        if x and oldest_retry is None:
-            oldest_retry = b
-    return reports, retries, failures, oldest_retry
+        r, _, f = counters.buckets.get(b, (0, 0, 0))
+        reports, failures = reports + r, failures + f
+    return reports, failures
 
 
 def _spread(key: str, size: float) -> float:
-    # Deferred retries would otherwise all come due at the same instant; spread them over one bucket, derived
-    # from the message key (deterministic, like evaluate's jitter).
+    # Retries the breaker holds back would otherwise all come due at the instant it ends; spread them over one
+    # bucket, derived from the message key (deterministic, like evaluate's jitter).
     return (zlib.crc32(key.encode()) % 1000) / 1000 * size
+
+
+#: How far ahead (in windows) a deferred retry looks for room in the budget before it takes the last slot seen.
+HORIZON_WINDOWS = 60
+
+
+def _fits(counters: RouteCounters, bucket: int, count: int, allowed: float) -> bool:
+    # One more retry due in ``bucket`` keeps every window that contains it (those ending at bucket ...
+    # bucket + count - 1) within the budget.
+    retries = [counters.buckets.get(b, (0, 0, 0))[1] for b in range(bucket - count + 1, bucket + count)]
+    total = sum(retries[:count])
+    for end in range(count - 1, 2 * count - 1):
+        if end >= count:
+            total += retries[end] - retries[end - count]
+        if total + 1 > allowed:
+            return False
+    return True
+
+
+def _budget_slot(counters: RouteCounters, start: int, count: int, allowed: float) -> tuple[int, float]:
+    """The first bucket from ``start`` where a deferred retry fits the budget, and where in it: deferred retries
+    go at most ``allowed / count`` to a bucket, evenly spaced inside it, so they come due at the budget's rate
+    over the following windows instead of all at once when it recovers."""
+    cap = max(1, math.ceil(allowed / count))
+    bucket = start
+    for bucket in range(start, start + HORIZON_WINDOWS * count):
+        taken = counters.buckets.get(bucket, (0, 0, 0))[1]
+        if taken < cap and _fits(counters, bucket, count, allowed):
+            return bucket, taken / cap
+    return bucket, 0.0
 
 
 def control(decision: Decision, *, settings: StateSettings, route: str, channel: str, counters: RouteCounters,
@@ -138,39 +171,43 @@ def control(decision: Decision, *, settings: StateSettings, route: str, channel:
             count = spans.breaker_buckets
             # Buckets are coarse: after a close, count from the bucket after the one it closed in.
             first = math.floor(counters.since / size) + 1 if counters.since else None
-            reports, _, failures, _ = _sums(counters, current, count, first)
+            reports, failures = _sums(counters, current, count, first)
             reports, failures = reports + 1, failures + int(flood)
             if reports >= breaker.min_reports and failures / reports >= breaker.failure_ratio:
                 new_breaker = (now + base, base, counters.since)
                 defer_to = now + base
                 notes.append(f"circuit breaker {route} opened: {failures} of {reports} reports in "
                              f"{format_duration(breaker.window)} were flood failures; open for {_span(base)}")
-    counted = 0
-    if retry and budget.enabled and defer_to is None:
-        count = spans.budget_buckets
-        reports, retries, _, oldest = _sums(counters, current, count)
-        allowed = max(budget.floor, budget.ratio * (reports + 1))
-        if retries + 1 > allowed:
-            recover = ((oldest if oldest is not None else current) + count) * size
-            defer_to = recover
-            deferral = (f"retry budget of {route} spent ({retries} retries for {reports + 1} reports in "
-                        f"{format_duration(budget.window)}, {budget.ratio:.0%} allowed)")
-        else:
-            counted = 1
+    retry_bucket: int | None = None
+    budget_note = ""
     adjusted = decision
-    if retry and defer_to is not None:
+    if retry:
         assert decision.retry_at is not None
-        target = defer_to + _spread(key, size)
-        if target > ts(decision.retry_at):
-            moved = from_ts(target)
+        due = ts(decision.retry_at)
+        if defer_to is not None:  # the breaker is open: no retry before it ends
+            due = max(due, defer_to + _spread(key, size))
+        if budget.enabled:
+            # Retries count in the bucket they come due in (when they reach the provider), deferred ones too,
+            # against a share of the reports of the window ending now.
+            count = spans.budget_buckets
+            reports, _ = _sums(counters, current, count)
+            allowed = max(budget.floor, budget.ratio * (reports + 1))
+            retry_bucket = math.floor(due / size)
+            if not _fits(counters, retry_bucket, count, allowed):
+                retry_bucket, offset = _budget_slot(counters, retry_bucket + 1, count, allowed)
+                due = (retry_bucket + offset) * size
+                budget_note = (f"retry budget of {route} spent ({format_duration(budget.window)} windows allow "
+                               f"{allowed:.0f} retries at {budget.ratio:.0%} of {reports + 1} reports)")
+        if due > ts(decision.retry_at):
+            moved = from_ts(due)
             if decision.give_up_at is not None and moved > decision.give_up_at:
                 moved = decision.give_up_at
-            if deferral:
-                notes.append(deferral)
+                retry_bucket = None if retry_bucket is None else math.floor(ts(moved) / size)
+            notes += [note for note in (deferral, budget_note) if note]
             adjusted = attrs.evolve(decision, retry_at=moved, reason=f"{decision.reason} Flood control: "
                                     f"{'; '.join(notes)}; retry deferred to {iso_z(moved)}.")
     keep_from = current - BUCKETS * 2
-    return FloodChange(adjusted, tuple(notes), current, (1, counted, int(flood)), keep_from, new_breaker,
+    return FloodChange(adjusted, tuple(notes), current, (1, 0, int(flood)), retry_bucket, keep_from, new_breaker,
                        counters.gen)
 
 

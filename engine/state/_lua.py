@@ -146,6 +146,7 @@ for _, op in ipairs(ops) do
     local b = string.format('%d', op.bucket)
     redis.call('HINCRBY', FC, 'r' .. b, op.add[1])
     if op.add[2] > 0 then redis.call('HINCRBY', FC, 'x' .. b, op.add[2]) end
+    if op.xb ~= nil and op.xb ~= cjson.null then redis.call('HINCRBY', FC, 'x' .. string.format('%d', op.xb), 1) end
     if op.add[3] > 0 then redis.call('HINCRBY', FC, 'f' .. b, op.add[3]) end
     local old = string.format('%d', op.keep - 1)
     redis.call('HDEL', FC, 'r' .. old, 'x' .. old, 'f' .. old)

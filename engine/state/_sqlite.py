@@ -245,6 +245,9 @@ class SQLiteStore(SQLiteReads, Store):
                 for i, n in enumerate(op["add"]):
                     counts[i] += n
                 state.dirty.add(op["bucket"])
+                if op.get("xb") is not None:  # a retry counts in the bucket it comes due in
+                    state.buckets.setdefault(op["xb"], [0, 0, 0])[1] += 1
+                    state.dirty.add(op["xb"])
                 state.keep = max(state.keep, op["keep"])
                 state.changed()
             elif kind == "brk":

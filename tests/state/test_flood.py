@@ -3,6 +3,8 @@ close the breaker again."""
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -69,6 +71,15 @@ def test_budget_holds_retries_at_its_share(store: Store, small_engine: Engine) -
     assert budgeted
     assert len(retries) - len(budgeted) <= max(10, 0.2 * 180) + 1
     assert "retry budget of infobip:whatsapp spent" in budgeted[0].decision.reason  # type: ignore[attr-defined]
+    # Due times: no minute carries more retries than the budget allows (deferred ones count where they land),
+    # and the deferred ones spread over the following window in 10s slots instead of all landing in one.
+    slots = Counter(int(r.decision.retry_at.timestamp()) // 10 for r in retries)  # type: ignore[attr-defined]
+    first, last = min(slots), max(slots)
+    per_minute = [sum(slots.get(s, 0) for s in range(start, start + 6)) for start in range(first - 5, last + 1)]
+    assert max(per_minute) <= max(10, 0.2 * 181)
+    deferred = Counter(int(r.decision.retry_at.timestamp()) // 10 for r in budgeted)  # type: ignore[attr-defined]
+    assert len(deferred) >= 3
+    assert max(deferred.values()) <= math.ceil(0.2 * 181 / 6)
 
 
 def test_entries_ended_past_their_deadline_do_not_count_as_traffic(flood_recorder: Recorder) -> None:
