@@ -11,6 +11,7 @@ from typing import Final
 from .._errors import DlrpolicyError, InvalidOutcomeError, NaiveDatetimeError, SettingError
 from ..decide._engine import Engine
 from ..model._datetimes import require_instant
+from ..model._vocabulary import validate_tenant
 from ..policy._catalog import Catalog
 from ..policy._limits import DEFAULT_LIMITS, PolicyLimits
 from ..policy._tenants import ENV_POLICY_DIR, PolicyStore
@@ -40,6 +41,15 @@ def parse_now(text: str | None) -> datetime:
 
 #: The most worker processes ``--workers`` starts.
 MAX_WORKERS: Final = 256
+
+
+def check_tenant_argument(args: argparse.Namespace) -> None:
+    """``--tenant``, when given, is a safe tenant id (a usage error naming the rule otherwise)."""
+    if args.tenant is not None:
+        try:
+            validate_tenant(args.tenant)
+        except DlrpolicyError as exc:
+            raise UsageError(f"--tenant: {exc}") from None
 
 
 def usable_cores() -> int:

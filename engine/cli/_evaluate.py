@@ -20,10 +20,10 @@ from ..decide._engine import Engine
 from ..decide._evaluate import evaluate
 from ..model._decision import Decision
 from ..model._outcome import History, Outcome
-from ..model._vocabulary import CHANNELS, PROVIDERS, validate_tenant
+from ..model._vocabulary import CHANNELS, PROVIDERS
 from ..policy._compile import CompiledPolicy
 from ..report._decision_log import DecisionLog
-from ._common import UsageError, add_policy_arguments, engine_from, parse_now, workers_count
+from ._common import UsageError, add_policy_arguments, check_tenant_argument, engine_from, parse_now, workers_count
 from ._inputs import add_input_arguments, check_inputs, input_records
 from ._lines import LINE_START, decision_body, decision_line, error_line, error_tail, skipped_tail
 from ._state import DEFAULT_BATCH, StateBatch, add_state_argument, recorder_from
@@ -208,11 +208,7 @@ def _on_workers(args: argparse.Namespace, files: list[str], engine: Engine, now:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate the inputs; exit 0 when every record was decided, 1 when some were not."""
-    if args.tenant is not None:
-        try:
-            validate_tenant(args.tenant)
-        except DlrpolicyError as exc:
-            raise UsageError(f"--tenant: {exc}") from None
+    check_tenant_argument(args)
     files = _inputs(list(args.files))
     if args.workers > 1 and args.state:
         raise UsageError(f"--workers {args.workers} with --state: recording is sequential (duplicates, attempts "

@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 from typing import IO
 
-from .._errors import DlrpolicyError
 from ..adapters._chunks import read_chunks
-from ..model._vocabulary import CHANNELS, PROVIDERS, validate_tenant
+from ..model._vocabulary import CHANNELS, PROVIDERS
 from ..policy._tenants import ENV_POLICY_DIR
 from ..report._compare import ReplaySummary
 from ..report._replay import ReplayConfig, replay_chunks
 from ..report._text import render_table
-from ._common import UsageError, parse_now
+from ._common import UsageError, check_tenant_argument, parse_now
 
 
 def _compared(args: argparse.Namespace) -> str:
@@ -36,11 +35,7 @@ def _html(summary: ReplaySummary, args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Replay; exit 1 when records could not be replayed, or anything changed with --fail-on-change."""
-    if args.tenant is not None:
-        try:
-            validate_tenant(args.tenant)
-        except DlrpolicyError as exc:
-            raise UsageError(f"--tenant: {exc}") from None
+    check_tenant_argument(args)
     if not args.policy_dir:
         raise UsageError(f"replay needs --policy-dir DIR (or ${ENV_POLICY_DIR}): the policies to replay under")
     for name, folder in (("--policy-dir", args.policy_dir), ("--baseline-dir", args.baseline_dir)):

@@ -6,18 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from .._errors import DlrpolicyError
-from ..model._vocabulary import validate_tenant
-from ._common import UsageError, add_policy_arguments, engine_from, parse_now
+from ._common import UsageError, add_policy_arguments, check_tenant_argument, engine_from, parse_now
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the report; exit 0."""
-    if args.tenant is not None:
-        try:
-            validate_tenant(args.tenant)
-        except DlrpolicyError as exc:
-            raise UsageError(f"--tenant: {exc}") from None
+    check_tenant_argument(args)
     target = Path(args.html)
     if not target.parent.is_dir():
         raise UsageError(f"--html {target}: the folder {target.parent} does not exist")
