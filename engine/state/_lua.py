@@ -2,8 +2,9 @@
 `Script`); every key of one call carries the tenant's hash tag, so a call touches one Redis Cluster slot.
 
 Keys of a tenant ``T`` (prefix ``dlr``): ``dlr:{t:T}:msgs`` (message key -> state JSON), ``:ver`` (-> version),
-``:links`` (provider id -> key), ``:sup`` (entry id -> JSON), ``:sched`` / ``:due`` / ``:lease`` / ``:tokens`` /
-``:ltok`` (the schedule: entries, due and lease sorted sets, token <-> key), ``:inc`` / ``:incopen`` /
+``:links`` (provider id -> key), ``:sup`` (entry id -> JSON), ``:sched`` / ``:due`` / ``:tokens`` / ``:ltok``
+(the schedule: entries; a sorted set of when each is next claimable — its due time, or its lease's end while a
+worker holds it, as SQLite's ``ready`` column; token <-> key while leased), ``:inc`` / ``:incopen`` /
 ``:incrcpt`` (incidents, open incident per group, recipients seen), ``:held`` / ``:heldz`` (key -> incident;
 ``incident|key`` by hold time), ``:holds`` (open account-wide incidents), ``:audit`` (operator actions),
 ``:fc:<route>`` (flood counters and breaker)."""
@@ -13,8 +14,8 @@ from __future__ import annotations
 from typing import Final
 
 #: The order of the tenant keys every write-side script receives.
-TENANT_KEYS: Final = ("msgs", "ver", "links", "sup", "sched", "due", "lease", "tokens", "ltok", "inc", "incopen",
-                      "incrcpt", "held", "heldz", "holds", "audit")
+TENANT_KEYS: Final = ("msgs", "ver", "links", "sup", "sched", "due", "tokens", "ltok", "inc", "incopen", "incrcpt",
+                      "held", "heldz", "holds", "audit")
 
 _MERGE: Final = """
 local function merge(raw, new)
@@ -32,9 +33,9 @@ end
 """
 
 _HELPERS: Final = _MERGE + """
-local MSGS, VER, LINKS, SUP, SCHED, DUE, LEASE, TOKENS, LTOK, INC, INCOPEN, INCRCPT, HELD, HELDZ, HOLDS, AUDIT =
+local MSGS, VER, LINKS, SUP, SCHED, DUE, TOKENS, LTOK, INC, INCOPEN, INCRCPT, HELD, HELDZ, HOLDS, AUDIT =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12],
-  KEYS[13], KEYS[14], KEYS[15], KEYS[16]
+  KEYS[13], KEYS[14], KEYS[15]
 local function unhold(key)
   local id = redis.call('HGET', HELD, key)
   if not id then return end
@@ -50,7 +51,6 @@ end
 local function unsched(key)
   redis.call('HDEL', SCHED, key)
   redis.call('ZREM', DUE, key)
-  redis.call('ZREM', LEASE, key)
   local t = redis.call('HGET', LTOK, key)
   if t then
     redis.call('HDEL', TOKENS, t)
@@ -172,7 +172,7 @@ end
 WRITE: Final = _APPLY + """
 local ops = cjson.decode(ARGV[1])
 ops[1].state = ARGV[3]
-return apply(ops, KEYS[17], ARGV[2])
+return apply(ops, KEYS[16], ARGV[2])
 """
 
 #: Apply many reports' ops, each checked against its own version (a conflict skips only that report).  KEYS:
@@ -184,7 +184,7 @@ local out = {}
 for i = 2, #ARGV, 2 do
   local report = cjson.decode(ARGV[i])
   report.ops[1].state = ARGV[i + 1]
-  out[#out + 1] = apply(report.ops, KEYS[16 + report.fc], ARGV[1])
+  out[#out + 1] = apply(report.ops, KEYS[15 + report.fc], ARGV[1])
 end
 return out
 """
@@ -214,43 +214,38 @@ CHECK: Final = """
 return {redis.call('HMGET', KEYS[1], unpack(ARGV)), redis.call('SMEMBERS', KEYS[2])}
 """
 
-#: Claim due entries.  KEYS: sched, due, lease, tokens, ltok.  ARGV: now, limit, lease until, then one fresh
-#: token per entry that may be claimed.  Expired leases are due again first.
+#: Claim chosen entries (the caller read them as due, earliest first across tenants).  KEYS: sched, due, tokens,
+#: ltok.  ARGV: now, lease until, then (key, fresh token) pairs.  Each key is checked to be still due (another
+#: worker may have claimed it since it was read); an expired lease's old token stops working.  Returns
+#: {token, entry JSON} per entry claimed.
 CLAIM: Final = """
 local now = tonumber(ARGV[1])
-for _, k in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
-  redis.call('ZREM', KEYS[3], k)
-  local t = redis.call('HGET', KEYS[5], k)
-  if t then
-    redis.call('HDEL', KEYS[4], t)
-    redis.call('HDEL', KEYS[5], k)
-  end
-  redis.call('ZADD', KEYS[2], now, k)
-end
 local out = {}
-for i, k in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))) do
-  local t = ARGV[3 + i]
-  redis.call('ZREM', KEYS[2], k)
-  redis.call('ZADD', KEYS[3], ARGV[3], k)
-  redis.call('HSET', KEYS[4], t, k)
-  redis.call('HSET', KEYS[5], k, t)
-  out[#out + 1] = {t, redis.call('HGET', KEYS[1], k) or ''}
+for i = 3, #ARGV, 2 do
+  local k, t = ARGV[i], ARGV[i + 1]
+  local ready = redis.call('ZSCORE', KEYS[2], k)
+  if ready and tonumber(ready) <= now then
+    local old = redis.call('HGET', KEYS[4], k)
+    if old then redis.call('HDEL', KEYS[3], old) end
+    redis.call('ZADD', KEYS[2], ARGV[2], k)
+    redis.call('HSET', KEYS[3], t, k)
+    redis.call('HSET', KEYS[4], k, t)
+    out[#out + 1] = {t, redis.call('HGET', KEYS[1], k) or ''}
+  end
 end
 return out
 """
 
-#: Ack (ARGV[2] == '') or extend (ARGV[2]: the new lease end) a lease.  KEYS: sched, due, lease, tokens, ltok.
+#: Ack (ARGV[2] == '') or extend (ARGV[2]: the new lease end) a lease.  KEYS: sched, due, tokens, ltok.
 LEASE: Final = """
-local k = redis.call('HGET', KEYS[4], ARGV[1])
+local k = redis.call('HGET', KEYS[3], ARGV[1])
 if not k then return 0 end
 if ARGV[2] ~= '' then
-  if not redis.call('ZSCORE', KEYS[3], k) then return 0 end
-  redis.call('ZADD', KEYS[3], ARGV[2], k)
+  redis.call('ZADD', KEYS[2], ARGV[2], k)
   return 1
 end
-redis.call('HDEL', KEYS[4], ARGV[1])
-redis.call('HDEL', KEYS[5], k)
-redis.call('ZREM', KEYS[3], k)
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[4], k)
 redis.call('ZREM', KEYS[2], k)
 redis.call('HDEL', KEYS[1], k)
 return 1

