@@ -89,6 +89,8 @@ class _RunState:
     # Channels tried, the resumed history's first, in order and without repeats (a dict is an ordered set).
     channels: dict[str, None]
     judged: AttemptDecision | None = None
+    #: When the current attempt started (what `Recorder.sent` records as the send's time).
+    attempt_at: datetime | None = None
     # What the judged attempt raised (None: it returned); read once, since each read takes the future's lock.
     failure: BaseException | None = None
 
@@ -127,12 +129,17 @@ class _EngineStrategies:
     recorder: Recorder | None = None
     key: str | None = None
     check: Mapping[str, str | bool] | None = None
+    #: The provider message id of an attempt that returned (a send that went out), and the provider sending it:
+    #: recorded as `Recorder.sent` under ``key``, so the reports that follow land on the message.
+    sent_id_from_result: Callable[[Any], str | None] | None = None
+    provider: str | None = None
 
     def start(self, retry_state: tenacity.RetryCallState) -> None:
         """``before`` hook: remember when the run's first attempt started (on the injected clock); with a
         recorder, refuse to send what the suppression list blocks."""
         if not isinstance(getattr(retry_state, _STATE_ATTR, None), _RunState):
             setattr(retry_state, _STATE_ATTR, self._new_run())
+        getattr(retry_state, _STATE_ATTR).attempt_at = self.clock()
         if self.recorder is not None and self.check:
             fields = dict(self.check)
             tenant = fields.pop("tenant", None)
@@ -169,6 +176,8 @@ class _EngineStrategies:
         future = retry_state.outcome
         run.failure = future.exception() if future is not None else None
         outcome = self._read_outcome(retry_state, run.failure)
+        if run.failure is None:
+            self._record_send(retry_state, outcome, run.attempt_at or run.started_at)
         if outcome is None:
             run.judged = AttemptDecision(number, None, None, None, None)
             return run.judged
@@ -189,6 +198,22 @@ class _EngineStrategies:
         log_decision(self.logger, decision, outcome)
         run.judged = AttemptDecision(number, outcome, decision, self._inline_delay(decision, now), history)
         return run.judged
+
+    def _record_send(self, retry_state: tenacity.RetryCallState, outcome: Outcome | None, at: datetime) -> None:
+        # A send that returned went out: with the provider's id for it, the ledger links the id to the key.
+        if self.recorder is None or self.key is None:
+            return
+        check = self.check or {}
+        message_id, provider, channel = None, self.provider, check.get("channel")
+        if outcome is not None and outcome.message_id is not None:
+            message_id, provider, channel = outcome.message_id, outcome.provider, outcome.channel or channel
+        elif self.sent_id_from_result is not None and retry_state.fn is not None and retry_state.outcome is not None:
+            message_id = self.sent_id_from_result(retry_state.outcome.result())
+        if message_id is None or provider is None or channel is None:
+            return
+        tenant = check.get("tenant") if outcome is None else outcome.tenant
+        self.recorder.sent(key=self.key, provider=provider, message_id=message_id, channel=str(channel), at=at,
+                           tenant=None if tenant is None else str(tenant))
 
     def _inline_delay(self, decision: Decision, now: datetime) -> float | None:
         # A fallback channel needs the caller to change how it sends, so it always leaves the loop.
@@ -243,6 +268,8 @@ def _configure(
     recorder: Recorder | None = None,
     key: str | None = None,
     check: Mapping[str, str | bool] | None = None,
+    sent_id_from_result: Callable[[Any], str | None] | None = None,
+    provider: str | None = None,
 ) -> _EngineStrategies:
     for name in _ENGINE_OWNED:
         if name in tenacity_kwargs:
@@ -258,18 +285,21 @@ def _configure(
                               f"got {max_inline_wait!r}")
     if type(max_loop_attempts) is not int or max_loop_attempts < 1:
         raise LoopConfigError("max_loop_attempts", f"expected an integer >= 1, got {max_loop_attempts!r}")
+    if sent_id_from_result is not None:
+        if recorder is None or key is None:
+            raise LoopConfigError("sent_id_from_result", "records sends in the ledger: pass recorder= and key=")
+        if provider is None:
+            raise LoopConfigError("provider", "sent_id_from_result needs the provider the loop sends through, "
+                                  'e.g. provider="infobip"')
+        if not (check or {}).get("channel"):
+            raise LoopConfigError("check", "sent_id_from_result needs the channel the loop sends on: name it in "
+                                  'check={"channel": ..., "recipient": ...}')
     return _EngineStrategies(
-        engine=engine,
-        history=history,
-        max_inline_wait=wait,
-        clock=clock or _utc_now,
-        outcome_from_exception=outcome_from_exception,
-        outcome_from_result=outcome_from_result,
+        engine=engine, history=history, max_inline_wait=wait, clock=clock or _utc_now,
+        outcome_from_exception=outcome_from_exception, outcome_from_result=outcome_from_result,
         logger=logger if logger is not None else structlog.get_logger("dlrpolicy"),
-        max_loop_attempts=max_loop_attempts,
-        recorder=recorder,
-        key=key,
-        check=check,
+        max_loop_attempts=max_loop_attempts, recorder=recorder, key=key, check=check,
+        sent_id_from_result=sent_id_from_result, provider=provider,
     )
 
 
@@ -287,6 +317,8 @@ def retrying(
     recorder: Recorder | None = None,
     key: str | None = None,
     check: Mapping[str, str | bool] | None = None,
+    sent_id_from_result: Callable[[Any], str | None] | None = None,
+    provider: str | None = None,
     **tenacity_kwargs: Any,
 ) -> tenacity.Retrying:
     """A `tenacity.Retrying` whose retry, wait and stop strategies ask ``engine``.
@@ -304,12 +336,15 @@ def retrying(
     under ``key`` (so attempts, deadlines and effects are the ledger's, across loops and processes), and before
     each attempt ``check`` (``recipient``, ``channel``, ``sender``, ``template``, ``tenant``; ``advertising=True``
     for a promotion) is looked up in the suppression list: a blocked send raises `Blocked` and nothing is sent.
+    An attempt that returns went out: when its provider message id is known — the `Outcome` ``outcome_from_result``
+    reads, or ``sent_id_from_result(result)`` with ``provider`` and ``check``'s channel — the loop records it with
+    `Recorder.sent`, so the webhook reports that name only that id land on ``key``.
     """
     strategies = _configure(
         engine, history=history, max_inline_wait=max_inline_wait, clock=clock,
         outcome_from_exception=outcome_from_exception, outcome_from_result=outcome_from_result, logger=logger,
         max_loop_attempts=max_loop_attempts, tenacity_kwargs=tenacity_kwargs, recorder=recorder, key=key,
-        check=check,
+        check=check, sent_id_from_result=sent_id_from_result, provider=provider,
     )
     user_before = tenacity_kwargs.pop("before", None)
 
@@ -340,6 +375,8 @@ def async_retrying(
     recorder: Recorder | None = None,
     key: str | None = None,
     check: Mapping[str, str | bool] | None = None,
+    sent_id_from_result: Callable[[Any], str | None] | None = None,
+    provider: str | None = None,
     **tenacity_kwargs: Any,
 ) -> tenacity.AsyncRetrying:
     """The asyncio twin of `retrying`: a `tenacity.AsyncRetrying` with the same strategies and endings.
@@ -354,7 +391,7 @@ def async_retrying(
         engine, history=history, max_inline_wait=max_inline_wait, clock=clock,
         outcome_from_exception=outcome_from_exception, outcome_from_result=outcome_from_result, logger=logger,
         max_loop_attempts=max_loop_attempts, tenacity_kwargs=tenacity_kwargs, recorder=recorder, key=key,
-        check=check,
+        check=check, sent_id_from_result=sent_id_from_result, provider=provider,
     )
     user_before = tenacity_kwargs.pop("before", None)
 
