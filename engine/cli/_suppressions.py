@@ -8,6 +8,7 @@ import json
 import sys
 
 from ..model._vocabulary import CHANNELS, SCOPES, validate_tenant
+from ..state._failures import ImportLineError
 from ._common import UsageError, add_policy_arguments, parse_now
 from ._state import add_state_argument, recorder_from, write_lines
 
@@ -131,14 +132,22 @@ def _export(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     recorder = recorder_from(args)
     now = parse_now(args.now)
-    if args.file == "-":
-        count = recorder.import_lines(sys.stdin, now=now)
-    else:
-        try:
-            with open(args.file, encoding="utf-8") as handle:
-                count = recorder.import_lines(handle, now=now)
-        except OSError as exc:
-            raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    try:
+        if args.file == "-":
+            count = recorder.import_lines(sys.stdin, now=now)
+        else:
+            try:
+                with open(args.file, encoding="utf-8") as handle:
+                    count = recorder.import_lines(handle, now=now)
+            except OSError as exc:
+                raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    except ImportLineError as exc:  # every bad line on a line of its own, then what happened
+        for number, problem in exc.problems:
+            print(f"dlrpolicy: error: import line {number}: {problem}", file=sys.stderr)
+        print(f"dlrpolicy: error: {len(exc.problems)} bad line{'s' if len(exc.problems) > 1 else ''} of "
+              f"{exc.lines}: nothing was imported; fix {'them' if len(exc.problems) > 1 else 'it'} and run the "
+              "import again", file=sys.stderr)
+        return 1
     print(f"dlrpolicy suppressions import: {count} entries", file=sys.stderr)
     return 0
 

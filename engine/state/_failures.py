@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .._errors import DlrpolicyError
@@ -58,12 +59,19 @@ class NotFoundError(DlrpolicyError, LookupError):
 
 
 class ImportLineError(DlrpolicyError, ValueError):
-    """A line of a suppression import is not a valid entry; nothing of the import was applied."""
+    """Lines of a suppression import are not valid entries; nothing of the import was applied.  ``problems``:
+    (line number, what is wrong) of every bad line; ``line`` and ``problem``: the first."""
 
-    def __init__(self, line: int, problem: str) -> None:
-        self.line = line
-        self.problem = problem
-        super().__init__(f"import line {line}: {problem} (nothing was imported; fix the line and run it again)")
+    def __init__(self, problems: Sequence[tuple[int, str]], *, lines: int | None = None) -> None:
+        self.problems = list(problems)
+        self.line, self.problem = self.problems[0]
+        self.lines = lines
+        if len(self.problems) == 1:
+            text = f"import line {self.line}: {self.problem} (nothing was imported; fix the line and run it again)"
+        else:
+            text = (f"{len(self.problems)} bad import lines, nothing was imported (fix them and run it again): "
+                    + "; ".join(f"line {number}: {problem}" for number, problem in self.problems))
+        super().__init__(text)
 
 
 class Blocked(DlrpolicyError):

@@ -16,16 +16,14 @@ from .._errors import DlrpolicyError
 from ..model._datetimes import iso_z
 from ..model._decision import decision_from_json
 from ..model._outcome import Outcome
-from ..model._vocabulary import SCOPES, validate_tenant
 from ..policy._settings import StateSettings
 from ._apply import last_report
 from ._codec import dumps, ms, ts
-from ._failures import ImportLineError, LiftRefusedError, NotFoundError
-from ._keys import CHANNEL_SCOPES, NO_TENANT, entry_id, suppression_key
+from ._failures import LiftRefusedError, NotFoundError
+from ._import import parse_lines
+from ._keys import NO_TENANT, entry_id, suppression_key
 from ._records import Incident, Recorded, ScheduleEntry, Suppression
 from ._store import Report, Store
-
-_ORIGINS = ("policy", "operator", "import")
 
 
 @attrs.frozen(kw_only=True)
@@ -122,63 +120,10 @@ class Operations(abc.ABC):
             yield json.dumps(entry.to_json(), ensure_ascii=False)
 
     def import_lines(self, lines: Iterable[str], *, now: datetime, origin: str = "import") -> int:
-        """Validate every line first, then apply all of them in one transaction; a bad line is reported with its
-        number and nothing is applied."""
-        entries = [self._parse_line(number, line, now, origin) for number, line in enumerate(lines, start=1)
-                   if line.strip()]
+        """Validate every line first, then apply all of them in one transaction; every bad line is reported
+        with its number (`ImportLineError`) and then nothing is applied."""
+        entries = parse_lines(lines, now=now, origin=origin, region_of=lambda tenant: self.settings_for(tenant).region)
         return self.store.import_suppressions(entries) if entries else 0
-
-    def _parse_line(self, number: int, line: str, now: datetime, origin: str) -> dict[str, Any]:
-        try:
-            data = json.loads(line)
-        except ValueError as exc:
-            raise ImportLineError(number, f"not JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise ImportLineError(number, "expected a JSON object like an export line")
-        tenant = data.get("tenant")
-        try:
-            if tenant is not None:
-                validate_tenant(tenant)
-        except DlrpolicyError as exc:
-            raise ImportLineError(number, str(exc)) from None
-        scope = data.get("scope")
-        if scope not in SCOPES:
-            raise ImportLineError(number, f"scope {scope!r} is not one of {', '.join(SCOPES)}")
-        raw = data.get("key")
-        if not isinstance(raw, str) or not raw.strip():
-            raise ImportLineError(number, "key must be a non-empty string (the recipient, sender, domain, ...)")
-        # Exported keys read "<channel>:<recipient>", "<sender>:<recipient>" or "<channel>:<sender>:<recipient>"
-        # (by scope); an import may also name the channel and the sender apart.
-        channel = data.get("channel")
-        if scope in ("recipient_channel", "recipient_channel_advertising", "recipient_sender_advertising") and \
-                ":" in raw and (channel is None or raw.startswith(f"{channel}:")):
-            channel, _, raw = raw.partition(":")
-        sender = data.get("sender")
-        if scope in ("recipient_sender", "recipient_sender_advertising") and sender is None and ":" in raw:
-            sender, _, raw = raw.partition(":")
-        name = tenant or NO_TENANT
-        normal = suppression_key(scope, raw=raw, channel=channel, region=self.settings_for(tenant).region,
-                                 sender=None if sender is None else str(sender))
-        if normal is None:
-            need = {"recipient_channel": "a channel", "recipient_channel_advertising": "a channel",
-                    "recipient_sender": "a sender"}.get(scope, "a channel and a sender")
-            form = {"a channel": "<channel>:<recipient>", "a sender": "<sender>:<recipient>"}.get(
-                need, "<channel>:<sender>:<recipient>")
-            raise ImportLineError(number, f"{scope} entries need {need} (write the key as '{form}')")
-        until = data.get("until")
-        try:
-            until_ts = None if until is None else ms(ts(datetime.fromisoformat(str(until).replace("Z", "+00:00"))))
-        except (ValueError, TypeError):
-            raise ImportLineError(number, f"until {until!r} is not an ISO 8601 time with an offset") from None
-        reason = data.get("reason") or {}
-        if not isinstance(reason, dict):
-            reason = {"text": str(reason)}
-        stamp = ms(ts(now))
-        return {"id": entry_id(name, scope, normal), "tenant": name, "scope": scope, "key": normal,
-                "channel": channel if scope in CHANNEL_SCOPES else None, "reason": reason,
-                "origin": data.get("origin") if data.get("origin") in _ORIGINS else origin,
-                "liftable": bool(data.get("liftable", True)), "created": stamp, "updated": stamp, "until": until_ts,
-                "source": data.get("source_key"), "hits": 1}
 
     def prune(self, *, now: datetime) -> int:
         """Drop expired entries; how many."""

@@ -98,9 +98,14 @@ def test_suppressions_commands(state_url: str, tmp_path: Path,  # noqa: F811
     assert 0 == _run(capsys, "suppressions", "prune", "--state", state_url, *ANY_TENANT, "--now", NOW)[0]
     assert 1 == len(_run(capsys, "suppressions", "list", "--all", *base)[1])
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"scope": "recipient", "key": "+821012340009"}\n{"scope": 7}\n', encoding="utf-8")
+    bad.write_text('{"scope": "recipient", "key": "+821012340009"}\n{"scope": 7}\n{"scope": "x", "key": "y"}\n',
+                   encoding="utf-8")
     code, _, err = _run(capsys, "suppressions", "import", str(bad), "--state", state_url, *ANY_TENANT, "--now", NOW)
-    assert (1, True) == (code, "import line 2" in err)
+    problems = err.strip().splitlines()
+    assert (1, 3) == (code, len(problems))
+    assert [True, True, True] == [line.startswith(f"dlrpolicy: error: {start}") for line, start in zip(
+        problems, ("import line 2: scope 7", "import line 3: scope 'x'", "2 bad lines of 3: nothing was imported"),
+        strict=True)]
 
 
 def test_history_due_ack_and_incidents(state_url: str, tmp_path: Path,  # noqa: F811

@@ -97,6 +97,20 @@ def test_import_checks_every_line_before_applying_any(recorder: Recorder, store:
     assert [] == list(store.suppressions())
 
 
+def test_import_reports_every_bad_line(store: Store) -> None:
+    """Every bad line is named with its number and what is wrong, a tenant without a policy too; nothing of the
+    import is applied."""
+    recorder = Recorder(Engine.default(), store)  # no policy for tenants without a file
+    lines = [json.dumps({"scope": "recipient", "key": "+821012340001"}), json.dumps({"scope": "nobody", "key": "x"}),
+             "{not json", "", json.dumps({"scope": "template", "key": "promo", "tenant": "acme"}),
+             json.dumps({"scope": "template", "key": "promo", "until": "tomorrow"})]
+    with pytest.raises(ImportLineError) as exc:
+        recorder.import_lines(lines, now=NOW)
+    starts = {2: "scope 'nobody'", 3: "not JSON", 5: "tenant 'acme'", 6: "until 'tomorrow'"}
+    assert starts == {number: problem[:len(starts.get(number, ""))] for number, problem in exc.value.problems}
+    assert [] == list(store.suppressions())
+
+
 def test_export_then_import_round_trips(recorder: Recorder, store: Store, tmp_path: object) -> None:
     """Exported lines import back into an empty store as the same entries."""
     recorder.record(outcome("m-1", "opted-out", to="15550100"), now=NOW)

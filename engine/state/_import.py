@@ -1,0 +1,115 @@
+"""Reading a suppression import: JSON Lines in the export format (`Suppression.to_json`), every line checked before
+any is applied, and every bad line reported with its number and what is wrong."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, Final
+
+from .._errors import DlrpolicyError
+from ..model._vocabulary import SCOPES, validate_tenant
+from ._codec import ms, ts
+from ._failures import ImportLineError
+from ._keys import CHANNEL_SCOPES, NO_TENANT, entry_id, suppression_key
+
+ORIGINS: Final = ("policy", "operator", "import")
+
+
+class _Bad(Exception):
+    """What is wrong with one line."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+def parse_lines(lines: Iterable[str], *, now: datetime, origin: str,
+                region_of: Callable[[str | None], str | None]) -> list[dict[str, Any]]:
+    """The entries of ``lines`` in the stores' form, or `ImportLineError` naming every bad line (blank lines are
+    skipped).  ``region_of(tenant)`` is the tenant's phone region; a tenant it refuses (no policy) is a bad
+    line."""
+    regions: dict[str | None, str | _Bad | None] = {}
+
+    def region(tenant: str | None) -> str | None:
+        if tenant not in regions:  # once per tenant: a large import names few tenants
+            try:
+                regions[tenant] = region_of(tenant)
+            except DlrpolicyError as exc:
+                regions[tenant] = _Bad(str(exc))
+        found = regions[tenant]
+        if isinstance(found, _Bad):
+            raise found
+        return found
+
+    entries, problems, count = [], [], 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        count += 1
+        try:
+            entries.append(_parse(line, now=now, origin=origin, region=region))
+        except _Bad as exc:
+            problems.append((number, exc.problem))
+    if problems:
+        raise ImportLineError(problems, lines=count)
+    return entries
+
+
+def _parse(line: str, *, now: datetime, origin: str, region: Callable[[str | None], str | None]) -> dict[str, Any]:
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        raise _Bad(f"not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise _Bad("expected a JSON object like an export line")
+    tenant = data.get("tenant")
+    try:
+        if tenant is not None:
+            validate_tenant(tenant)
+    except DlrpolicyError as exc:
+        raise _Bad(str(exc)) from None
+    scope = data.get("scope")
+    if scope not in SCOPES:
+        raise _Bad(f"scope {scope!r} is not one of {', '.join(SCOPES)}")
+    raw = data.get("key")
+    if not isinstance(raw, str) or not raw.strip():
+        raise _Bad("key must be a non-empty string (the recipient, sender, domain, ...)")
+    # Exported keys read "<channel>:<recipient>", "<sender>:<recipient>" or "<channel>:<sender>:<recipient>"
+    # (by scope); an import may also name the channel and the sender apart.
+    channel = data.get("channel")
+    if scope in ("recipient_channel", "recipient_channel_advertising", "recipient_sender_advertising") and \
+            ":" in raw and (channel is None or raw.startswith(f"{channel}:")):
+        channel, _, raw = raw.partition(":")
+    sender = data.get("sender")
+    if scope in ("recipient_sender", "recipient_sender_advertising") and sender is None and ":" in raw:
+        sender, _, raw = raw.partition(":")
+    name = tenant or NO_TENANT
+    normal = suppression_key(scope, raw=raw, channel=channel, region=region(tenant),
+                             sender=None if sender is None else str(sender))
+    if normal is None:
+        need = {"recipient_channel": "a channel", "recipient_channel_advertising": "a channel",
+                "recipient_sender": "a sender"}.get(scope, "a channel and a sender")
+        form = {"a channel": "<channel>:<recipient>", "a sender": "<sender>:<recipient>"}.get(
+            need, "<channel>:<sender>:<recipient>")
+        raise _Bad(f"{scope} entries need {need} (write the key as '{form}')")
+    until = data.get("until")
+    until_ts = None if until is None else _instant("until", until)
+    reason = data.get("reason") or {}
+    if not isinstance(reason, dict):
+        reason = {"text": str(reason)}
+    stamp = ms(ts(now))
+    return {"id": entry_id(name, scope, normal), "tenant": name, "scope": scope, "key": normal,
+            "channel": channel if scope in CHANNEL_SCOPES else None, "reason": reason,
+            "origin": data.get("origin") if data.get("origin") in ORIGINS else origin,
+            "liftable": bool(data.get("liftable", True)), "created": stamp, "updated": stamp, "until": until_ts,
+            "source": data.get("source_key"), "hits": 1}
+
+
+def _instant(name: str, value: object) -> float:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return ms(ts(moment))
+    except (ValueError, TypeError):
+        raise _Bad(f"{name} {value!r} is not an ISO 8601 time with an offset") from None
