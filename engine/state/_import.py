@@ -99,12 +99,27 @@ def _parse(line: str, *, now: datetime, origin: str, region: Callable[[str | Non
     reason = data.get("reason") or {}
     if not isinstance(reason, dict):
         reason = {"text": str(reason)}
+    # What an export line carries is kept, so export then import gives the same entry; a value of the wrong
+    # kind is a bad line (liftable "no" would otherwise read as true and let an opt-out be lifted).
+    liftable = data.get("liftable", True)
+    if type(liftable) is not bool:
+        raise _Bad(f"liftable {liftable!r} is not true or false")
+    hits = data.get("hits", 1)
+    if type(hits) is not int or hits < 1:
+        raise _Bad(f"hits {hits!r} is not a whole number >= 1")
+    kept = data.get("origin", origin)
+    if kept not in ORIGINS:
+        raise _Bad(f"origin {kept!r} is not one of {', '.join(ORIGINS)}")
+    for field in ("incident", "source_key"):
+        if not isinstance(data.get(field), str | None):
+            raise _Bad(f"{field} {data[field]!r} is not a string or null")
     stamp = ms(ts(now))
+    created = stamp if data.get("created_at") is None else _instant("created_at", data["created_at"])
+    updated = created if data.get("updated_at") is None else _instant("updated_at", data["updated_at"])
     return {"id": entry_id(name, scope, normal), "tenant": name, "scope": scope, "key": normal,
-            "channel": channel if scope in CHANNEL_SCOPES else None, "reason": reason,
-            "origin": data.get("origin") if data.get("origin") in ORIGINS else origin,
-            "liftable": bool(data.get("liftable", True)), "created": stamp, "updated": stamp, "until": until_ts,
-            "source": data.get("source_key"), "hits": 1}
+            "channel": channel if scope in CHANNEL_SCOPES else None, "reason": reason, "origin": kept,
+            "liftable": liftable, "created": created, "updated": updated, "until": until_ts,
+            "source": data.get("source_key"), "hits": hits, "incident": data.get("incident")}
 
 
 def _instant(name: str, value: object) -> float:

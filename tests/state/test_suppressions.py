@@ -122,6 +122,25 @@ def test_export_then_import_round_trips(recorder: Recorder, store: Store, tmp_pa
     assert json.loads(exported[0])["key"] == entry.key
 
 
+def test_export_then_import_keeps_every_field(recorder: Recorder, store: Store) -> None:
+    """An entry exported and imported into an emptied store is the same entry: created and updated times, hits,
+    origin, liftable, reason and source; liftable must be true or false, not a word."""
+    recorder.record(outcome("m-1", "opted-out", to="15550100"), now=NOW)
+    recorder.record(outcome("m-2", "opted-out", to="15550100"), now=NOW + timedelta(hours=1))
+    (before,) = list(store.suppressions())
+    exported = list(recorder.export())
+    recorder.lift(before.id, actor="t", note="t", now=NOW, force=True)
+    assert 1 == recorder.import_lines(exported, now=NOW + timedelta(days=1))
+    (after,) = list(store.suppressions())
+    assert (2, "policy", False) == (after.hits, after.origin, after.liftable)
+    assert before.to_json() == after.to_json()
+    words = [json.dumps({**json.loads(exported[0]), "liftable": "no"}), json.dumps({**json.loads(exported[0]),
+                                                                                    "hits": "many"})]
+    with pytest.raises(ImportLineError) as exc:
+        recorder.import_lines(words, now=NOW)
+    assert [(1, "liftable"), (2, "hits")] == [(n, problem.split(" ")[0]) for n, problem in exc.value.problems]
+
+
 def test_prune_drops_only_expired_entries(recorder: Recorder, store: Store) -> None:
     """prune removes what expired at or before now, keeps the rest."""
     rows = [{"scope": "recipient", "key": f"+8210123400{n:02d}", "until": (NOW + timedelta(hours=n - 2)).isoformat()}
