@@ -45,25 +45,34 @@ CREATE TABLE audit (id INTEGER PRIMARY KEY, at REAL NOT NULL, tenant TEXT NOT NU
 MIGRATIONS: Final[dict[int, str]] = {1: _V1}
 
 
+def _version(conn: sqlite3.Connection, url: str) -> int:
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "meta" not in tables:
+        if tables:
+            raise CorruptStoreError(url, f"the file holds tables ({', '.join(sorted(tables)[:4])}) but no "
+                                    "dlrpolicy schema: point --state at a new file or at a dlrpolicy store")
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+    return int(row[0]) if row is not None else 0
+
+
 def migrate(conn: sqlite3.Connection, url: str) -> None:
     """Create the schema in an empty file, bring an older one up to date, refuse a newer one.
 
-    Runs inside ``BEGIN IMMEDIATE`` so two processes opening a new file at once do not both create it.
+    The version is read first without a lock: a file at the current schema (every open but the first after an
+    upgrade) is opened without waiting for a writer, so read-only commands answer while a batch is being
+    written.  Only a migration takes ``BEGIN IMMEDIATE``, and reads the version again under it, so two processes
+    opening a new file at once do not both create it.
     """
+    version = _version(conn, url)
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(url, f"schema version {version} was written by a newer dlrpolicy (this one "
+                                 f"reads up to {SCHEMA_VERSION}): upgrade dlrpolicy (pip install -U dlrpolicy)")
+    if version == SCHEMA_VERSION:
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "meta" not in tables:
-            if tables:
-                raise CorruptStoreError(url, f"the file holds tables ({', '.join(sorted(tables)[:4])}) but no "
-                                        "dlrpolicy schema: point --state at a new file or at a dlrpolicy store")
-            version = 0
-        else:
-            row = conn.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
-            version = int(row[0]) if row is not None else 0
-        if version > SCHEMA_VERSION:
-            raise SchemaVersionError(url, f"schema version {version} was written by a newer dlrpolicy (this one "
-                                     f"reads up to {SCHEMA_VERSION}): upgrade dlrpolicy (pip install -U dlrpolicy)")
+        version = _version(conn, url)
         for step in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[step].split(";"):
                 if statement.strip():

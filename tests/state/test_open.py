@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -112,6 +113,24 @@ def test_a_locked_sqlite_file_waits_for_the_busy_timeout_then_says_so(tmp_path: 
     finally:
         holder.execute("ROLLBACK")
     assert (None, 0) == store.read_message("_", "m-1")
+
+
+def test_reading_an_sqlite_store_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """Opening a store of the current schema takes no write lock: a check and a history read answer while
+    another writer holds the lock, well inside the busy timeout."""
+    path = tmp_path / "state.db"
+    Recorder(Engine.default(), open_store(f"sqlite:///{path}")).record(outcome("m-1", "opted-out"), now=NOW)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        recorder = Recorder(Engine.default(), open_store(f"sqlite:///{path}?busy_timeout=3"))
+        found = recorder.check(now=NOW, recipient="+821012340001")
+        history = recorder.history("m-1")
+        elapsed = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+    assert (True, 1, True) == (found is not None, history.attempts if history else 0, elapsed < 1.5)
 
 
 def test_a_client_object_is_accepted(redis_url: str) -> None:
