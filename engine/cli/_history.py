@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run(args: argparse.Namespace) -> int:
-    recorder = recorder_from(args)
+    recorder = recorder_from(args, create=False)
     tenant = tenant_argument(args)
     found = recorder.history(args.key, tenant=tenant)
     if found is None:

@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _list(args: argparse.Namespace) -> int:
-    recorder = recorder_from(args)
+    recorder = recorder_from(args, create=False)
     incidents = recorder.store.incidents(tenant=tenant_argument(args), state=args.only)
     if args.format == "jsonl":
         write_lines(sys.stdout, (i.to_json() for i in incidents))
@@ -52,7 +52,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    found = recorder_from(args).store.incident(args.id)
+    found = recorder_from(args, create=False).store.incident(args.id)
     if found is None:
         print(f"dlrpolicy: no incident {args.id!r} (see `dlrpolicy incidents list`)", file=sys.stderr)
         return 1
@@ -73,7 +73,7 @@ def _rate(text: str | None) -> float | None:
 
 
 def _resolve(args: argparse.Namespace) -> int:
-    recorder = recorder_from(args)
+    recorder = recorder_from(args, create=False)
     result = recorder.resolve(args.id, now=parse_now(args.now), actor=args.actor, note=args.note,
                               release=args.release, rate=_rate(args.rate))
     if args.format == "jsonl":

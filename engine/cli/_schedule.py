@@ -33,18 +33,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _due(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    recorder = recorder_from(args)
+    recorder = recorder_from(args, create=False)
     now = parse_now(args.now)
     if args.claim:
         entries = recorder.claim(now=now, limit=args.limit, lease=args.lease)
     else:
-        entries = recorder.due(now=now, limit=args.limit)
+        entries = recorder.due(now=now, limit=args.limit, exhausted=False)
     write_lines(sys.stdout, (entry.to_json() for entry in entries))
     return 0
 
 
 def _ack(args: argparse.Namespace) -> int:
-    recorder = recorder_from(args)
+    recorder = recorder_from(args, create=False)
     missing = [token for token in args.tokens if not recorder.ack(token)]
     for token in missing:
         print(f"dlrpolicy ack: {token} is no longer held (expired and claimed again, or replaced)", file=sys.stderr)

@@ -37,11 +37,11 @@ def add_state_argument(parser: argparse.ArgumentParser, *, required: bool = True
     parser.set_defaults(state_required=required)
 
 
-def store_from(args: argparse.Namespace) -> Store:
-    """The store ``--state`` names (a usage error when there is none)."""
+def store_from(args: argparse.Namespace, *, create: bool = True) -> Store:
+    """The store ``--state`` names (a usage error when there is none); ``create`` False: it must exist."""
     if not args.state:
         raise UsageError(f"--state URL is required (or set ${ENV_STATE}), e.g. --state sqlite:///state.db")
-    return open_store(args.state)
+    return open_store(args.state, create=create)
 
 
 def event_logger() -> Any:
@@ -51,9 +51,10 @@ def event_logger() -> Any:
         structlog.processors.JSONRenderer()])
 
 
-def recorder_from(args: argparse.Namespace, engine: Engine | None = None) -> Recorder:
-    """A recorder over the store and the policy the arguments name."""
-    return Recorder(engine or engine_from(args), store_from(args), logger=event_logger())
+def recorder_from(args: argparse.Namespace, engine: Engine | None = None, *, create: bool = True) -> Recorder:
+    """A recorder over the store and the policy the arguments name (``create`` False: commands that read or act
+    on what a store holds, which must not create one at a mistyped path)."""
+    return Recorder(engine or engine_from(args), store_from(args, create=create), logger=event_logger())
 
 
 def write_lines(out: TextIO, rows: Iterable[dict[str, object]]) -> int:

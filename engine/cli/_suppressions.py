@@ -83,7 +83,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _check(args: argparse.Namespace) -> int:
     if not any((args.recipient, args.sender, args.template, args.key)):
         raise UsageError("name the send: --recipient, --sender, --template or --key")
-    recorder = recorder_from(args)
+    recorder = recorder_from(args, create=False)
     found = recorder.check(tenant_argument(args), now=parse_now(args.now), recipient=args.recipient,
                            channel=args.channel, sender=args.sender, template=args.template, key=args.key,
                            advertising=args.advertising)
@@ -94,7 +94,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    recorder = recorder_from(args)
+    recorder = recorder_from(args, create=False)
     now = parse_now(args.now)
     tenant = tenant_argument(args)
     entries = recorder.store.suppressions(tenant=None if tenant is None else tenant)
@@ -104,7 +104,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _lift(args: argparse.Namespace) -> int:
-    recorder = recorder_from(args)
+    recorder = recorder_from(args, create=False)
     now = parse_now(args.now)
     if args.id is not None:
         ids = [args.id]
@@ -124,7 +124,7 @@ def _lift(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    for line in recorder_from(args).export(tenant=tenant_argument(args)):
+    for line in recorder_from(args, create=False).export(tenant=tenant_argument(args)):
         sys.stdout.write(line + "\n")
     return 0
 
@@ -153,6 +153,6 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    count = recorder_from(args).prune(now=parse_now(args.now))
+    count = recorder_from(args, create=False).prune(now=parse_now(args.now))
     print(f"dlrpolicy suppressions prune: {count} expired entries dropped", file=sys.stderr)
     return 0

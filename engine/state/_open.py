@@ -30,7 +30,7 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _sqlite(url: str) -> SQLiteStore:
+def _sqlite(url: str, create: bool) -> SQLiteStore:
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
         raise StoreURLError(url, "an SQLite URL names a file, not a host: write sqlite:///relative.db or "
@@ -50,11 +50,14 @@ def _sqlite(url: str) -> SQLiteStore:
     synchronous = options.get("synchronous", "normal").upper()
     if synchronous not in ("NORMAL", "FULL"):
         raise StoreURLError(url, "synchronous must be normal or full")
-    return SQLiteStore(path, busy_timeout=timeout, synchronous=synchronous, url=url)
+    return SQLiteStore(path, busy_timeout=timeout, synchronous=synchronous, url=url, create=create)
 
 
-def open_store(target: str | Store | Any, *, prefix: str = "dlr") -> Store:
+def open_store(target: str | Store | Any, *, prefix: str = "dlr", create: bool = True) -> Store:
     """The store ``target`` names: a URL, a `Store`, or a redis-py / valkey client object.
+
+    ``create`` False: an SQLite file that does not exist is an error (`StateError`) instead of a new store, for
+    commands that only read or change what is there.
 
     Raises `StoreURLError` for a URL no store knows, `StoreUnavailableError` when the server cannot be reached,
     `SchemaVersionError` for a store written by a newer dlrpolicy and `CorruptStoreError` for a damaged one.
@@ -69,7 +72,7 @@ def open_store(target: str | Store | Any, *, prefix: str = "dlr") -> Store:
     url = os.path.expanduser(target.strip())
     scheme = urlsplit(url).scheme.lower()
     if scheme == "sqlite":
-        return _sqlite(url)
+        return _sqlite(url, create)
     if scheme in SCHEMES:
         parts = urlsplit(url)
         query = parse_qs(parts.query)

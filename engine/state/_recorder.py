@@ -339,6 +339,17 @@ class Recorder(Operations):
         span = parse_duration(lease) if isinstance(lease, str) else lease
         return self.store.extend(token, ts(now + span))
 
-    def due(self, *, now: datetime, limit: int = 100) -> list[ScheduleEntry]:
-        """Due entries, without claiming them."""
-        return self.store.peek(now=ts(now), limit=limit)
+    def due(self, *, now: datetime, limit: int = 100, exhausted: bool = True) -> list[ScheduleEntry]:
+        """Up to ``limit`` due entries, without claiming them.  ``exhausted`` False: only what `claim` would hand
+        out at ``now`` — not the entries past their deadline then, which a claim ends as the rule's exhausted
+        decision (what ``dlrpolicy due`` prints).  True (the default) keeps them, for a look ahead at what comes
+        due (``due(now=far_future, limit=1)``: the next entry, whatever its deadline)."""
+        if exhausted:
+            return self.store.peek(now=ts(now), limit=limit)
+        asked = limit
+        while True:
+            entries = self.store.peek(now=ts(now), limit=asked)
+            live = [entry for entry in entries if entry.deadline is None or entry.deadline >= now]
+            if len(live) >= limit or len(entries) < asked:
+                return live[:limit]
+            asked *= 2  # as many again past their deadline: look further

@@ -59,15 +59,20 @@ class SQLiteStore(SQLiteReads, Store):
     """State in one SQLite file (``sqlite:///path/state.db``); safe for many processes on one machine."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, synchronous: str = "NORMAL",
-                 url: str | None = None) -> None:
+                 url: str | None = None, create: bool = True) -> None:
         self.path = Path(path)
         self.url = url or f"sqlite:///{self.path}"
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._routes: dict[tuple[str, str], _Route] = {}
         self._batch: _Batch | None = None
+        if not create and not self.path.is_file():
+            # A read-only command must not leave an empty store (and its directories) behind a mistyped path.
+            raise StateError(self.url, f"no store at {self.path}: check the path, or record into it first "
+                             "(dlrpolicy evaluate --state URL creates it)")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(str(self.path), timeout=busy_timeout, isolation_level=None,
                                          check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode = WAL")

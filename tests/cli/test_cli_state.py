@@ -143,3 +143,26 @@ def test_state_commands_need_a_store(capsys: pytest.CaptureFixture[str], monkeyp
     assert (2, True) == (code, "--state URL is required" in err)
     code, _, err = _run(capsys, "due", "--state", "ftp://x")
     assert (1, 1) == (code, len(err.strip().splitlines()))
+
+
+@pytest.mark.parametrize("command", [["due"], ["suppressions", "check", "--recipient", "+821012340001"],
+                                     ["history", "k-1"], ["incidents", "list"], ["suppressions", "list"]])
+def test_read_only_commands_never_create_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 command: list[str]) -> None:
+    """A read-only command naming an SQLite file that does not exist says so in one line and creates neither
+    the file nor its directory."""
+    folder = tmp_path / "nonexistent"
+    code, _, err = _run(capsys, *command, "--state", f"sqlite:///{folder / 'x.db'}", "--now", NOW)
+    assert (1, 1, False) == (code, len(err.strip().splitlines()), folder.exists())
+    assert "no store at" in err
+
+
+def test_due_prints_no_entry_past_its_deadline(state_url: str, tmp_path: Path,  # noqa: F811
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """`due` without --claim leaves out what a claim would end as exhausted, as its help says."""
+    path = _envelopes(tmp_path / "in.jsonl", [("p-1", "absent", "k-1")])
+    assert 0 == _run(capsys, "evaluate", path, "--state", state_url, *ANY_TENANT, "--now", NOW)[0]
+    state = ["--state", state_url, *ANY_TENANT]
+    code, lines, _ = _run(capsys, "due", "--now", "2026-11-24T12:00:00Z", *state)
+    assert (0, ["k-1"]) == (code, [json.loads(line)["key"] for line in lines])
+    assert (0, []) == _run(capsys, "due", "--now", "2026-12-24T12:00:00Z", *state)[:2]

@@ -127,3 +127,15 @@ def test_redis_claim_is_a_few_round_trips_whatever_the_tenants(redis_url: str) -
         claimed = recorder.claim(now=later + timedelta(seconds=30), limit=2)
     assert earliest == [e.key for e in claimed]
     assert {"SMEMBERS": 1, "ZRANGEBYSCORE": 40, "EVALSHA": 2} == dict(Counter(monitor.names()))
+
+
+def test_due_leaves_out_entries_past_their_deadline(recorder: Recorder) -> None:
+    """`due(exhausted=False)` (what `dlrpolicy due` prints) shows what a claim would hand out: not entries past
+    their deadline, which a claim ends as exhausted instead; the limit counts the entries shown."""
+    first = recorder.record(outcome("m-1", "absent", sent=NOW - timedelta(hours=47)), now=NOW - timedelta(hours=46))
+    recorder.record(outcome("m-2", "absent"), now=NOW)
+    assert first.decision.give_up_at is not None
+    assert first.decision.give_up_at < NOW + timedelta(days=1)
+    later = NOW + timedelta(days=1)
+    assert (["m-2"], ["m-1", "m-2"]) == ([e.key for e in recorder.due(now=later, limit=1, exhausted=False)],
+                                         sorted(e.key for e in recorder.due(now=later)))
