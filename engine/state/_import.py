@@ -3,6 +3,7 @@ any is applied, and every bad line reported with its number and what is wrong.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -119,7 +120,14 @@ def _parse(line: str, *, now: datetime, origin: str, region: Callable[[str | Non
     return {"id": entry_id(name, scope, normal), "tenant": name, "scope": scope, "key": normal,
             "channel": channel if scope in CHANNEL_SCOPES else None, "reason": reason, "origin": kept,
             "liftable": liftable, "created": created, "updated": updated, "until": until_ts,
-            "source": data.get("source_key"), "hits": hits, "incident": data.get("incident")}
+            "source": data.get("source_key"), "hits": hits, "incident": data.get("incident"),
+            "import": _mark(data)}
+
+
+def _mark(data: dict[str, Any]) -> str:
+    # The line's content whatever the order of its keys: the same line marks its entry alike in every run.
+    return hashlib.blake2b(json.dumps(data, sort_keys=True, separators=(",", ":")).encode(),
+                           digest_size=8).hexdigest()
 
 
 def _instant(name: str, value: object) -> float:

@@ -19,15 +19,33 @@ TENANT_KEYS: Final = ("msgs", "ver", "links", "sup", "sched", "due", "tokens", "
 
 _MERGE: Final = """
 local function merge(raw, new)
-  if not raw then return new end
-  local old = cjson.decode(raw)
-  if old['until'] == cjson.null or new['until'] == cjson.null then old['until'] = cjson.null
-  elseif new['until'] > old['until'] then old['until'] = new['until'] end
-  old.hits = (old.hits or 1) + (new.hits or 1)
-  old.updated = new.updated
-  old.reason = new.reason
-  old.source = new.source
-  old.liftable = (old.liftable ~= false) and (new.liftable ~= false)
+  local mark = new.import
+  new.import = nil
+  local old
+  if raw then
+    old = cjson.decode(raw)
+    if mark then
+      for _, seen in ipairs(old.imports or {}) do
+        if seen == mark then return old end
+      end
+    end
+    if old['until'] == cjson.null or new['until'] == cjson.null then old['until'] = cjson.null
+    elseif new['until'] > old['until'] then old['until'] = new['until'] end
+    old.hits = (old.hits or 1) + (new.hits or 1)
+    old.updated = new.updated
+    old.reason = new.reason
+    old.source = new.source
+    old.liftable = (old.liftable ~= false) and (new.liftable ~= false)
+  else
+    old = new
+  end
+  if mark then
+    local marks = {}
+    for _, seen in ipairs(old.imports or {}) do marks[#marks + 1] = seen end
+    marks[#marks + 1] = mark
+    while #marks > 20 do table.remove(marks, 1) end
+    old.imports = marks
+  end
   return old
 end
 """

@@ -11,10 +11,27 @@ from typing import Any
 
 from ._apply import MAX_REPORTS, MAX_SEEN, report_time
 
+#: Import marks an entry keeps (the lines of the last imports applied to it).
+IMPORT_MARKS = 20
+
 
 def merge_suppression(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
     """Re-suppressing refreshes ``until`` (never shortens it; None, until lifted, wins), counts the hit, keeps the
-    creation time and origin, and stays unliftable once any of its sources was an opt-out."""
+    creation time and origin, and stays unliftable once any of its sources was an opt-out.
+
+    An imported entry carries its line's mark (``import``): a line already applied to the entry changes nothing,
+    so an import run again — after a failure half-way, on Redis — ends in the state of one run."""
+    mark = new.get("import")
+    if old is not None and mark is not None and mark in old.get("imports", ()):
+        return dict(old)
+    merged = _merged(old, new)
+    merged.pop("import", None)
+    if mark is not None:
+        merged["imports"] = [*(old or {}).get("imports", ()), mark][-IMPORT_MARKS:]
+    return merged
+
+
+def _merged(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
     if old is None:
         return dict(new)
     merged = dict(old)

@@ -120,8 +120,11 @@ class Operations(abc.ABC):
             yield json.dumps(entry.to_json(), ensure_ascii=False)
 
     def import_lines(self, lines: Iterable[str], *, now: datetime, origin: str = "import") -> int:
-        """Validate every line first, then apply all of them in one transaction; every bad line is reported
-        with its number (`ImportLineError`) and then nothing is applied."""
+        """Validate every line first, then apply them; every bad line is reported with its number
+        (`ImportLineError`) and then nothing is applied.  Idempotent: a line already applied to its entry
+        changes nothing, so running the same import again is always safe.  SQLite applies an import in one
+        transaction (all or none); Redis per tenant chunk of 1,000 entries, each atomic — an import that failed
+        half-way is finished by running it again."""
         entries = parse_lines(lines, now=now, origin=origin, region_of=lambda tenant: self.settings_for(tenant).region)
         return self.store.import_suppressions(entries) if entries else 0
 

@@ -112,7 +112,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def import_suppressions(self, entries: Sequence[Mapping[str, Any]]) -> int:
-        """Upsert validated entries (merging like policy suppressions do); all or none."""
+        """Upsert validated entries (merging like policy suppressions do; a line already applied to its entry
+        changes nothing).  SQLite: all or none.  Redis: each tenant's chunk of 1,000 atomically (one script;
+        tenants live in different Cluster slots, so no more can be had) — an import cut short is finished by
+        running the same import again, which ends in the state of one run."""
 
     @abc.abstractmethod
     def prune(self, now: float) -> int:

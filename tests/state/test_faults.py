@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 import dlrpolicy.state._recorder as recorder_module
 from dlrpolicy import Engine
-from dlrpolicy.state._failures import StoreUnavailableError
+from dlrpolicy.state._failures import CorruptStoreError, StoreUnavailableError
 from dlrpolicy.state._open import open_store
 from dlrpolicy.state._recorder import Recorder
 from dlrpolicy.state._store import Report, Store
@@ -176,3 +177,22 @@ def test_a_failed_first_write_does_not_hide_the_tenant(tmp_path: Path) -> None:
                                                  [e.key for e in recorder.store.suppressions()])
     finally:
         server.stop()
+
+
+def test_an_interrupted_redis_import_is_finished_by_running_it_again(redis_url: str) -> None:
+    """Redis applies an import per tenant chunk: when one tenant's chunk fails (its key holds foreign data), the
+    others are applied; running the same import again once the key is fixed applies the rest and counts
+    nothing twice."""
+    prefix = fresh_prefix()
+    store = open_store(f"{redis_url}?prefix={prefix}")
+    recorder = Recorder(Engine.default(default_for_unknown=True), store)
+    client = redis.Redis.from_url(redis_url)
+    client.set(f"{prefix}:{{t:beta}}:sup", "not a hash")
+    lines = [json.dumps({"tenant": tenant, "scope": "template", "key": f"promo-{n}"})
+             for tenant in ("acme", "beta") for n in range(3)]
+    with pytest.raises(CorruptStoreError):
+        recorder.import_lines(lines, now=NOW)
+    assert 3 == len(list(store.suppressions(tenant="acme")))
+    client.delete(f"{prefix}:{{t:beta}}:sup")
+    recorder.import_lines(lines, now=NOW)
+    assert [("acme", 1)] * 3 + [("beta", 1)] * 3 == sorted((e.tenant, e.hits) for e in store.suppressions())

@@ -111,6 +111,19 @@ def test_import_reports_every_bad_line(store: Store) -> None:
     assert [] == list(store.suppressions())
 
 
+def test_running_the_same_import_again_changes_nothing(recorder: Recorder, store: Store) -> None:
+    """An import retried after a failure (or run twice) ends in the state of one run: a line already applied to
+    its entry is not counted again; another line for the same entry still is."""
+    lines = [json.dumps({"tenant": "acme", "scope": "recipient", "key": f"+8210123400{n:02d}"}) for n in range(5)]
+    recorder.import_lines(lines, now=NOW)
+    once = sorted(json.dumps(e.to_json(), sort_keys=True) for e in store.suppressions())
+    recorder.import_lines(lines, now=NOW + timedelta(hours=1))
+    assert once == sorted(json.dumps(e.to_json(), sort_keys=True) for e in store.suppressions())
+    recorder.import_lines([json.dumps({"tenant": "acme", "scope": "recipient", "key": "+821012340000",
+                                       "reason": "second source"})], now=NOW)
+    assert [2, 1, 1, 1, 1] == [e.hits for e in sorted(store.suppressions(), key=lambda e: e.key)]
+
+
 def test_export_then_import_round_trips(recorder: Recorder, store: Store, tmp_path: object) -> None:
     """Exported lines import back into an empty store as the same entries."""
     recorder.record(outcome("m-1", "opted-out", to="15550100"), now=NOW)
