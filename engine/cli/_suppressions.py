@@ -117,8 +117,7 @@ def _lift(args: argparse.Namespace) -> int:
         if not ids:
             print("dlrpolicy: no entry names that send", file=sys.stderr)
             return 1
-    for entry_id in ids:
-        lifted = recorder.lift(entry_id, actor=args.actor, note=args.note, now=now, force=args.force)
+    for lifted in recorder.lift_all(ids, actor=args.actor, note=args.note, now=now, force=args.force):
         print(json.dumps({"lifted": lifted.to_json(), "by": args.actor, "note": args.note}, ensure_ascii=False))
     return 0
 

@@ -33,8 +33,10 @@ local function merge(raw, new)
     elseif new['until'] > old['until'] then old['until'] = new['until'] end
     old.hits = (old.hits or 1) + (new.hits or 1)
     old.updated = new.updated
-    old.reason = new.reason
-    old.source = new.source
+    if old.liftable ~= false or new.liftable == false then  -- an opt-out's reason stays (see merge_suppression)
+      old.reason = new.reason
+      old.source = new.source
+    end
     old.liftable = (old.liftable ~= false) and (new.liftable ~= false)
   else
     old = new

@@ -41,8 +41,11 @@ def _merged(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, 
         merged["until"] = max(old["until"], new["until"])
     merged["hits"] = int(old.get("hits", 1)) + int(new.get("hits", 1))
     merged["updated"] = new["updated"]
-    merged["reason"] = new["reason"]
-    merged["source"] = new.get("source")
+    # An entry an opt-out made unliftable keeps that reason: a softer rule's would make a refused lift name
+    # the wrong rule.
+    if bool(old.get("liftable", True)) or not bool(new.get("liftable", True)):
+        merged["reason"] = new["reason"]
+        merged["source"] = new.get("source")
     merged["liftable"] = bool(old.get("liftable", True)) and bool(new.get("liftable", True))
     return merged
 

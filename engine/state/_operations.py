@@ -93,6 +93,22 @@ class Operations(abc.ABC):
                 return entry
         raise DlrpolicyError(f"suppression {entry_id} kept changing while it was lifted: run the lift again")
 
+    def lift_all(self, entry_ids: Sequence[str], *, actor: str, note: str, now: datetime,
+                 force: bool = False) -> list[Suppression]:
+        """Lift several entries (``lift --recipient`` naming more than one), all or none: every one is found and
+        checked before any is lifted, so one opt-out among them refuses them all without ``force``."""
+        entries = []
+        for ident in entry_ids:
+            entry = self.store.suppression(ident)
+            if entry is None:
+                raise NotFoundError("suppression", ident, "find it with `dlrpolicy suppressions list`")
+            entries.append(entry)
+        refused = [entry for entry in entries if not entry.liftable]
+        if refused and not force:
+            raise LiftRefusedError(", ".join(e.id for e in refused),
+                                   ", ".join(sorted({str(e.reason.get("rule")) for e in refused})))
+        return [self.lift(entry.id, actor=actor, note=note, now=now, force=force) for entry in entries]
+
     def find_entries(self, tenant: str | None, *, recipient: str | None = None, channel: str | None = None,
                      sender: str | None = None, template: str | None = None,
                      advertising: bool = False) -> list[Suppression]:

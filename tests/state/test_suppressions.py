@@ -62,6 +62,34 @@ def test_lifting_an_opt_out_needs_force(kr_recorder: Recorder) -> None:
     assert kr_recorder.check(now=NOW, recipient="+821012345678") is None
 
 
+def test_a_softer_rule_keeps_the_reason_that_made_an_entry_unliftable(kr_recorder: Recorder) -> None:
+    """An opt-out entry suppressed again by a liftable source keeps the opt-out's reason, so a refused lift
+    names the rule that refuses it."""
+    result = kr_recorder.record(outcome("m-1", "opted-out", to="821012345678"), now=NOW)
+    kr_recorder.import_lines([json.dumps({"scope": "recipient", "key": "+821012345678",
+                                          "reason": {"rule": "bounce-cooling", "text": "soft"}})], now=NOW)
+    found = kr_recorder.check(now=NOW, recipient="01012345678")
+    assert found is not None
+    assert (result.suppression, "sms.recipient-opted-out", False, 2) == (
+        found.id, found.reason["rule"], found.liftable, found.hits)
+    with pytest.raises(LiftRefusedError, match=r"rule sms\.recipient-opted-out\)"):
+        kr_recorder.lift(found.id, actor="kim", note="x", now=NOW)
+
+
+def test_lifting_several_entries_lifts_all_or_none(kr_recorder: Recorder, store: Store) -> None:
+    """Entries naming one recipient, one of them an opt-out: without force none is lifted; with force all."""
+    kr_recorder.record(outcome("m-1", "opted-out", to="821012345678"), now=NOW)
+    kr_recorder.import_lines([json.dumps({"scope": "recipient_channel", "key": "01012345678", "channel": "sms"})],
+                             now=NOW)
+    ids = [e.id for e in kr_recorder.find_entries(None, recipient="01012345678", channel="sms")]
+    assert 2 == len(ids)
+    with pytest.raises(LiftRefusedError):
+        kr_recorder.lift_all(ids, actor="kim", note="x", now=NOW)
+    assert 2 == len(list(store.suppressions()))
+    assert 2 == len(kr_recorder.lift_all(ids, actor="kim", note="consent", now=NOW, force=True))
+    assert [] == list(store.suppressions())
+
+
 def test_resuppressing_refreshes_until_and_counts_hits(recorder: Recorder, store: Store) -> None:
     """The same suppression again: until never shortens (a longer one wins), hits count up."""
     lines = [json.dumps({"tenant": "acme", "scope": "recipient", "key": "+821012340001",
