@@ -22,6 +22,7 @@ from dlrpolicy import Engine
 from dlrpolicy.state._failures import CorruptStoreError, StoreUnavailableError
 from dlrpolicy.state._open import open_store
 from dlrpolicy.state._recorder import Recorder
+from dlrpolicy.state._redis import RedisStore
 from dlrpolicy.state._store import Report, Store
 from tests.state.conftest import fresh_prefix
 from tests.state.reports import NOW, outcome, report
@@ -53,13 +54,13 @@ def _record(url: str, kill_after: int | None) -> None:
         recorder.record_many(reports[start:start + 40], now=NOW)
 
 
-def dump(store: Store) -> dict[str, Any]:
+def dump(store: Store, keys: list[str] | None = None) -> dict[str, Any]:
     """Everything the store holds that a report can change, in a comparable form."""
     recorder = Recorder(Engine.default(default_for_unknown=True), store)
     histories = {}
-    for n in range(120):
-        found = recorder.history(f"m-{n:03d}", tenant="acme")
-        histories[n] = None if found is None else (found.attempts, found.reports, found.held_by)
+    for key in keys or [f"m-{n:03d}" for n in range(120)]:
+        found = recorder.history(key, tenant="acme")
+        histories[key] = None if found is None else (found.attempts, found.reports, found.held_by)
     return {
         "histories": histories,
         "suppressions": sorted(json.dumps(e.to_json(), sort_keys=True) for e in store.suppressions()),
@@ -90,6 +91,58 @@ def test_writer_killed_mid_batch_then_rerun_ends_as_one_clean_run(state_url: str
     assert 0 == _run(clean_url, kill_after=None)
     with open_store(clean_url) as clean:
         assert dump(clean) == dump(store)
+
+
+def _pairs() -> list[Report]:
+    # Two attempts of each key in the same batch: on Redis the second loses the version race to the first and is
+    # written in a second round, so every batch has two write rounds.
+    return [Report(outcome=outcome(f"p-{n:03d}{half}", CODES[(n + shift) % len(CODES)], to=f"8210{n:08d}",
+                                   tenant="acme"), key=f"k-{n:03d}")
+            for n in range(60) for half, shift in (("a", 0), ("b", 2))]
+
+
+def _record_pairs(url: str, kill_at: int | None) -> None:
+    recorder = Recorder(Engine.default(default_for_unknown=True), open_store(url))
+    if kill_at is not None:
+        real = RedisStore._scripts_round
+        calls = [0]
+
+        def dying(self: RedisStore, *args: Any, **kwargs: Any) -> Any:
+            calls[0] += 1
+            if calls[0] == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(self, *args, **kwargs)
+
+        RedisStore._scripts_round = dying  # type: ignore[method-assign]
+    reports = _pairs()
+    for start in range(0, len(reports), 40):
+        recorder.record_many(reports[start:start + 40], now=NOW)
+
+
+def test_redis_writer_killed_between_write_rounds_then_rerun_ends_as_one_clean_run(redis_url: str) -> None:
+    """A batch partly committed: SIGKILL before the second write round of the second batch (rounds: read,
+    write, read, write per batch), so its first attempts are in the store and its second ones are not; a rerun
+    of the whole input ends as one clean run."""
+    url = f"{redis_url}?prefix={fresh_prefix()}"
+    ctx = multiprocessing.get_context("fork")
+    killed = ctx.Process(target=_record_pairs, args=(url, 8))
+    killed.start()
+    killed.join()
+    assert -signal.SIGKILL == killed.exitcode
+    recorder = Recorder(Engine.default(default_for_unknown=True), open_store(url))
+    attempts = [getattr(recorder.history(f"k-{n:03d}", tenant="acme"), "attempts", 0) for n in range(60)]
+    assert [2] * 20 + [1] * 20 + [0] * 20 == attempts
+    rerun = ctx.Process(target=_record_pairs, args=(url, None))
+    rerun.start()
+    rerun.join()
+    clean_url = f"{redis_url}?prefix={fresh_prefix()}"
+    clean = ctx.Process(target=_record_pairs, args=(clean_url, None))
+    clean.start()
+    clean.join()
+    assert (0, 0) == (rerun.exitcode, clean.exitcode)
+    keys = [f"k-{n:03d}" for n in range(60)]
+    with open_store(clean_url) as fresh, open_store(url) as store:
+        assert dump(fresh, keys) == dump(store, keys)
 
 
 def _lines(process: subprocess.Popen[str], count: int) -> list[dict[str, Any]]:

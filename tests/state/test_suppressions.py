@@ -14,9 +14,12 @@ from dlrpolicy.policy._layers import compile_layers, default_layer
 from dlrpolicy.policy._read import Layer
 from dlrpolicy.state._failures import ImportLineError, LiftRefusedError
 from dlrpolicy.state._keys import address, domain, phone
+from dlrpolicy.state._open import open_store
 from dlrpolicy.state._recorder import Recorder
 from dlrpolicy.state._store import Store
+from tests.state.conftest import fresh_prefix
 from tests.state.reports import NOW, outcome
+from tests.state.servers import Monitor
 
 KR = """
 [suppressions]
@@ -265,3 +268,15 @@ def test_recipient_sender_entry_survives_export_and_import(recorder: Recorder, s
     assert (exported["id"], "@acme-shop:01012345678") == (found.id, found.key)
     with pytest.raises(ImportLineError, match="need a sender"):
         recorder.import_lines([json.dumps({"scope": "recipient_sender", "key": "01012345678"})], now=NOW)
+
+
+def test_check_is_one_round_trip_on_redis(redis_url: str) -> None:
+    """`check` sends one command to Redis (one script: the candidate entries and the tenant's account holds),
+    however many scopes it asks about."""
+    recorder = Recorder(Engine.default(default_for_unknown=True), open_store(f"{redis_url}?prefix={fresh_prefix()}"))
+    recorder.record(outcome("m-1", "opted-out", to="821012345678", tenant="acme"), now=NOW)
+    recorder.check("acme", now=NOW, recipient="+821099999999")  # the script is loaded by now
+    with Monitor(redis_url) as monitor:
+        found = recorder.check("acme", now=NOW, recipient="+821012345678", channel="sms", sender="@acme-shop",
+                               template="promo", advertising=True)
+    assert (True, ["EVALSHA"]) == (found is not None, monitor.names())
