@@ -249,3 +249,23 @@ def test_an_interrupted_redis_import_is_finished_by_running_it_again(redis_url: 
     client.delete(f"{prefix}:{{t:beta}}:sup")
     recorder.import_lines(lines, now=NOW)
     assert [("acme", 1)] * 3 + [("beta", 1)] * 3 == sorted((e.tenant, e.hits) for e in store.suppressions())
+
+
+def test_claims_survive_a_redis_crash_and_restart(tmp_path: Path) -> None:
+    """Entries claimed before the server is SIGKILLed (append-only, fsync always) and restarted are not handed
+    out again inside their lease; after it every entry is, once, and nothing scheduled was lost."""
+    server = ValkeyServer(tmp_path, durable=True).start()
+    try:
+        recorder = Recorder(Engine.default(default_for_unknown=True), open_store(server.url))
+        recorder.record_many([Report(outcome=outcome(f"m-{n}", "absent", tenant="acme")) for n in range(10)],
+                             now=NOW)
+        later = NOW + timedelta(hours=1)
+        first = recorder.claim(now=later, limit=4, lease="5m")
+        server.kill()
+        server.start()
+        inside = recorder.claim(now=later + timedelta(minutes=4), limit=20, lease="5m")
+        assert (4, 6, set()) == (len(first), len(inside), {e.key for e in first} & {e.key for e in inside})
+        after = recorder.claim(now=later + timedelta(minutes=11), limit=20, lease="5m")
+        assert sorted(f"m-{n}" for n in range(10)) == sorted(e.key for e in after)
+    finally:
+        server.stop()
