@@ -31,6 +31,7 @@ from ..model._duration import parse_duration
 from ..model._outcome import History, Outcome
 from ..state._failures import Blocked
 from ..state._recorder import Recorder
+from ..state._sends import blocking, record_send, send_options_problem
 from ._log import log_decision
 from ._loop_endings import (
     ENDINGS,
@@ -89,8 +90,6 @@ class _RunState:
     # Channels tried, the resumed history's first, in order and without repeats (a dict is an ordered set).
     channels: dict[str, None]
     judged: AttemptDecision | None = None
-    #: When the current attempt started (what `Recorder.sent` records as the send's time).
-    attempt_at: datetime | None = None
     # What the judged attempt raised (None: it returned); read once, since each read takes the future's lock.
     failure: BaseException | None = None
 
@@ -129,8 +128,7 @@ class _EngineStrategies:
     recorder: Recorder | None = None
     key: str | None = None
     check: Mapping[str, str | bool] | None = None
-    #: The provider message id of an attempt that returned (a send that went out), and the provider sending it:
-    #: recorded as `Recorder.sent` under ``key``, so the reports that follow land on the message.
+    #: An attempt that returned went out: its provider id (and provider) for `Recorder.sent` under ``key``.
     sent_id_from_result: Callable[[Any], str | None] | None = None
     provider: str | None = None
 
@@ -139,13 +137,8 @@ class _EngineStrategies:
         recorder, refuse to send what the suppression list blocks."""
         if not isinstance(getattr(retry_state, _STATE_ATTR, None), _RunState):
             setattr(retry_state, _STATE_ATTR, self._new_run())
-        getattr(retry_state, _STATE_ATTR).attempt_at = self.clock()
         if self.recorder is not None and self.check:
-            fields = dict(self.check)
-            tenant = fields.pop("tenant", None)
-            advertising = fields.pop("advertising", False) is True
-            entry = self.recorder.check(None if tenant is None else str(tenant), now=self.clock(),
-                                        advertising=advertising, **{name: str(value) for name, value in fields.items()})
+            entry = blocking(self.recorder, self.check, now=self.clock())
             if entry is not None:
                 raise Blocked(entry)
 
@@ -176,8 +169,11 @@ class _EngineStrategies:
         future = retry_state.outcome
         run.failure = future.exception() if future is not None else None
         outcome = self._read_outcome(retry_state, run.failure)
-        if run.failure is None:
-            self._record_send(retry_state, outcome, run.attempt_at or run.started_at)
+        if run.failure is None and self.recorder is not None and self.key is not None:
+            sent_id = None if self.sent_id_from_result is None or retry_state.fn is None or future is None else \
+                self.sent_id_from_result(future.result())
+            record_send(self.recorder, key=self.key, send=self.check, outcome=outcome, message_id=sent_id,
+                        provider=self.provider, at=self.clock())
         if outcome is None:
             run.judged = AttemptDecision(number, None, None, None, None)
             return run.judged
@@ -198,22 +194,6 @@ class _EngineStrategies:
         log_decision(self.logger, decision, outcome)
         run.judged = AttemptDecision(number, outcome, decision, self._inline_delay(decision, now), history)
         return run.judged
-
-    def _record_send(self, retry_state: tenacity.RetryCallState, outcome: Outcome | None, at: datetime) -> None:
-        # A send that returned went out: with the provider's id for it, the ledger links the id to the key.
-        if self.recorder is None or self.key is None:
-            return
-        check = self.check or {}
-        message_id, provider, channel = None, self.provider, check.get("channel")
-        if outcome is not None and outcome.message_id is not None:
-            message_id, provider, channel = outcome.message_id, outcome.provider, outcome.channel or channel
-        elif self.sent_id_from_result is not None and retry_state.fn is not None and retry_state.outcome is not None:
-            message_id = self.sent_id_from_result(retry_state.outcome.result())
-        if message_id is None or provider is None or channel is None:
-            return
-        tenant = check.get("tenant") if outcome is None else outcome.tenant
-        self.recorder.sent(key=self.key, provider=provider, message_id=message_id, channel=str(channel), at=at,
-                           tenant=None if tenant is None else str(tenant))
 
     def _inline_delay(self, decision: Decision, now: datetime) -> float | None:
         # A fallback channel needs the caller to change how it sends, so it always leaves the loop.
@@ -255,20 +235,11 @@ class _EngineStrategies:
 
 
 def _configure(
-    engine: DecisionSource,
-    *,
-    history: History | None,
-    max_inline_wait: str | timedelta,
-    clock: Callable[[], datetime] | None,
-    outcome_from_exception: Callable[[Exception], Outcome | None] | None,
-    outcome_from_result: Callable[[Any], Outcome | None] | None,
-    logger: Any,
-    max_loop_attempts: int,
-    tenacity_kwargs: dict[str, Any],
-    recorder: Recorder | None = None,
-    key: str | None = None,
-    check: Mapping[str, str | bool] | None = None,
-    sent_id_from_result: Callable[[Any], str | None] | None = None,
+    engine: DecisionSource, *, history: History | None, max_inline_wait: str | timedelta,
+    clock: Callable[[], datetime] | None, outcome_from_exception: Callable[[Exception], Outcome | None] | None,
+    outcome_from_result: Callable[[Any], Outcome | None] | None, logger: Any, max_loop_attempts: int,
+    tenacity_kwargs: dict[str, Any], recorder: Recorder | None = None, key: str | None = None,
+    check: Mapping[str, str | bool] | None = None, sent_id_from_result: Callable[[Any], str | None] | None = None,
     provider: str | None = None,
 ) -> _EngineStrategies:
     for name in _ENGINE_OWNED:
@@ -285,15 +256,8 @@ def _configure(
                               f"got {max_inline_wait!r}")
     if type(max_loop_attempts) is not int or max_loop_attempts < 1:
         raise LoopConfigError("max_loop_attempts", f"expected an integer >= 1, got {max_loop_attempts!r}")
-    if sent_id_from_result is not None:
-        if recorder is None or key is None:
-            raise LoopConfigError("sent_id_from_result", "records sends in the ledger: pass recorder= and key=")
-        if provider is None:
-            raise LoopConfigError("provider", "sent_id_from_result needs the provider the loop sends through, "
-                                  'e.g. provider="infobip"')
-        if not (check or {}).get("channel"):
-            raise LoopConfigError("check", "sent_id_from_result needs the channel the loop sends on: name it in "
-                                  'check={"channel": ..., "recipient": ...}')
+    if sent_id_from_result is not None and (problem := send_options_problem(recorder, key, provider, check)):
+        raise LoopConfigError(*problem)
     return _EngineStrategies(
         engine=engine, history=history, max_inline_wait=wait, clock=clock or _utc_now,
         outcome_from_exception=outcome_from_exception, outcome_from_result=outcome_from_result,

@@ -8,7 +8,6 @@ several shards)."""
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -18,7 +17,8 @@ from ._failures import CorruptStoreError, NotFoundError, SchemaVersionError, Sta
 from ._flood import RouteCounters
 from ._keys import tenant_in
 from ._lua import CHECK, CLAIM, CLOSE, IMPORT, LEASE, LIFT, PRUNE, READ_MANY, TENANT_KEYS, WRITE, WRITE_MANY
-from ._records import Incident, ScheduleEntry, Suppression
+from ._records import Incident, Suppression
+from ._redis_schedule import RedisSchedule
 from ._store import Committed, Compute, IncidentHit, Item, Store
 
 SCHEMA_VERSION = 1
@@ -51,7 +51,7 @@ def _counters(flat: Sequence[Any]) -> RouteCounters:
     return RouteCounters({b: (v[0], v[1], v[2]) for b, v in buckets.items()}, until, brk, gen, since)
 
 
-class RedisStore(Store):
+class RedisStore(RedisSchedule, Store):
     """State in Redis or Valkey; ``client`` is a redis-py or valkey client (``decode_responses`` either way)."""
 
     def __init__(self, client: Any, *, prefix: str = "dlr", shown: str | None = None, retries: int = 50) -> None:
@@ -338,58 +338,6 @@ class RedisStore(Store):
         return removed
 
     # --- the schedule ------------------------------------------------------------------------------------------
-
-    def _schedule_keys(self, tenant: str) -> list[str]:
-        return [self.key(tenant, n) for n in ("sched", "due", "tokens", "ltok")]
-
-    def _ready(self, now: float, limit: int) -> list[tuple[float, str, str]]:
-        """(ready, tenant, key) of the ``limit`` entries claimable earliest, across tenants: one pipelined round
-        of one ZRANGEBYSCORE per tenant (each key stays in its tenant's hash slot)."""
-        tenants = self.tenants()
-        pipe = self.client.pipeline(transaction=False)
-        for tenant in tenants:
-            pipe.zrangebyscore(self.key(tenant, "due"), "-inf", now, start=0, num=limit, withscores=True)
-        rows = self._do(pipe.execute) if tenants else []
-        found = [(float(score), tenant, _s(key)) for tenant, pairs in zip(tenants, rows, strict=True)
-                 for key, score in pairs]
-        return sorted(found)[:limit]
-
-    def claim(self, *, now: float, limit: int, lease_until: float) -> list[ScheduleEntry]:
-        """Fair and cheap: the earliest entries across tenants (as SQLite's ``ORDER BY ready``), read in one
-        pipelined round, then claimed with one script per tenant in one more; an entry another worker claimed
-        in between is skipped, and the round is tried again for what is missing."""
-        found: list[ScheduleEntry] = []
-        for _ in range(3):
-            chosen = self._ready(now, limit - len(found))
-            if not chosen:
-                break
-            by_tenant: dict[str, list[str]] = {}
-            for _, tenant, key in chosen:
-                by_tenant.setdefault(tenant, []).extend([key, f"{tenant}.{secrets.token_hex(12)}"])
-            calls = [("claim", self._schedule_keys(tenant), [now, lease_until, *pairs])
-                     for tenant, pairs in by_tenant.items()]
-            for rows in self._scripts_round(calls, []):
-                found += [ScheduleEntry.from_stored({**json.loads(raw), "token": _s(token), "lease": lease_until})
-                          for token, raw in rows if raw]
-            if len(found) >= limit or sum(len(p) // 2 for p in by_tenant.values()) == len(found):
-                break
-        return sorted(found, key=lambda entry: (entry.due_at, entry.key))
-
-    def peek(self, *, now: float, limit: int) -> list[ScheduleEntry]:
-        chosen = self._ready(now, limit)
-        pipe = self.client.pipeline(transaction=False)
-        for _, tenant, key in chosen:
-            pipe.hget(self.key(tenant, "sched"), key)
-        raws = self._do(pipe.execute) if chosen else []
-        return [ScheduleEntry.from_stored(json.loads(raw)) for raw in raws if raw]
-
-    def ack(self, token: str) -> bool:
-        keys = self._schedule_keys(tenant_in(token))
-        return bool(int(self._do(lambda: self._scripts["lease"](keys=keys, args=[token, ""]))))
-
-    def extend(self, token: str, lease_until: float) -> bool:
-        keys = self._schedule_keys(tenant_in(token))
-        return bool(int(self._do(lambda: self._scripts["lease"](keys=keys, args=[token, repr(lease_until)]))))
 
     # --- incidents ---------------------------------------------------------------------------------------------
 
