@@ -29,9 +29,14 @@ DLT_PREFERENCE = {"groupId": 2, "groupName": "USER_ERRORS", "id": 4137, "name": 
 TOO_MANY = {"groupId": 1, "groupName": "CLIENT_ERRORS", "id": 7017, "name": "EC_TOO_MANY_REQUESTS",
             "permanent": False}
 
+#: An error code the catalog does not know, marked permanent by the provider.
+UNKNOWN_PERMANENT = {"groupId": 2, "groupName": "USER_ERRORS", "id": 9876, "name": "EC_NOT_IN_ANY_CATALOG",
+                     "permanent": True}
+
 CODES = {"pending": (PENDING, NO_ERROR), "delivered": (DELIVERED, NO_ERROR), "absent": (UNDELIVERABLE, ABSENT),
          "credits": (REJECTED_CREDITS, NO_ERROR), "opted-out": (UNDELIVERABLE, OPTED_OUT),
-         "too-many": (UNDELIVERABLE, TOO_MANY), "dlt-preference": (UNDELIVERABLE, DLT_PREFERENCE)}
+         "too-many": (UNDELIVERABLE, TOO_MANY), "dlt-preference": (UNDELIVERABLE, DLT_PREFERENCE),
+         "unknown-permanent": (UNDELIVERABLE, UNKNOWN_PERMANENT)}
 
 
 def iso(moment: datetime) -> str:

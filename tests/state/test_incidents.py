@@ -57,9 +57,15 @@ def test_after_resolve_a_new_escalation_opens_a_new_incident(recorder: Recorder)
 
 
 def test_escalation_without_hold_counts_but_holds_nothing(recorder: Recorder) -> None:
-    """An unknown permanent code escalates to support: an incident, no hold, no account hold."""
-    recorder.record(outcome("m-1", "opted-out", tenant="acme"), now=NOW)  # a suppression, not an escalation
-    assert [] == recorder.store.incidents(tenant="acme")
+    """An unknown permanent code escalates to support: an incident, no hold, no account hold, nothing due."""
+    result = recorder.record(outcome("m-1", "unknown-permanent", tenant="acme"), now=NOW)
+    assert ("escalate", "defaults.unknown_permanent", False) == (
+        result.decision.verdict, result.decision.rule, result.held)
+    (incident,) = recorder.store.incidents(tenant="acme")
+    assert (result.incident, "support", 1, 0, False) == (
+        incident.id, incident.route, incident.count, incident.held, incident.account_wide)
+    assert (None, []) == (recorder.check("acme", now=NOW, recipient="+821099990000"),
+                          recorder.due(now=NOW + timedelta(days=30)))
 
 
 def test_holds_past_their_maximum_age_end_as_exhausted(recorder: Recorder) -> None:
