@@ -166,3 +166,29 @@ def test_due_prints_no_entry_past_its_deadline(state_url: str, tmp_path: Path,  
     code, lines, _ = _run(capsys, "due", "--now", "2026-11-24T12:00:00Z", *state)
     assert (0, ["k-1"]) == (code, [json.loads(line)["key"] for line in lines])
     assert (0, []) == _run(capsys, "due", "--now", "2026-12-24T12:00:00Z", *state)[:2]
+
+
+def test_explain_shows_flood_control_and_a_tenants_override(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """explain names the retry budget and the breaker (text and --format json flood_control), and whether the code
+    counts as a flood failure; a tenant file's [budgets]/[breakers] keys change what it shows."""
+    code_argv = ["explain", "infobip", "error", "chat", "7017", "--group", "1", "--now", NOW]
+    code, lines, _ = _run(capsys, *code_argv)
+    (flood,) = [line for line in lines if line.startswith("flood")]
+    assert (0, True) == (code, flood.endswith("(this code counts as a flood failure)"))
+    assert "retry budget 20% of reports over 1m (at least 10); circuit breaker opens at 50% flood failures over " \
+           ">= 100 reports in 1m, for 30s doubling to 10m" in flood
+    (tmp_path / "bank.toml").write_text('[budgets]\nratio = 0.05\nfloor = 3\n\n[breakers]\nenabled = false\n',
+                                        encoding="utf-8")
+    tenant = ["--policy-dir", str(tmp_path), "--tenant", "bank"]
+    code, lines, _ = _run(capsys, *code_argv, *tenant)
+    (flood,) = [line for line in lines if line.startswith("flood")]
+    assert "retry budget 5% of reports over 1m (at least 3); circuit breaker off" in flood
+    code, lines, _ = _run(capsys, *code_argv, *tenant, "--format", "json")
+    shown = json.loads("\n".join(lines))["flood_control"]
+    assert ({"enabled": True, "ratio": 0.05, "window": "1m", "floor": 3}, False, True) == (
+        shown["budget"], shown["breaker"]["enabled"], shown["flood_code"])
+    code, lines, _ = _run(capsys, "explain", "infobip", "status", "general", "5", "--group", "3", "--now", NOW,
+                          "--format", "json")
+    assert (False, True) == (json.loads("\n".join(lines))["flood_control"]["flood_code"],
+                             json.loads("\n".join(lines))["flood_control"]["breaker"]["enabled"])
