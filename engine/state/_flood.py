@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 
 import attrs
 
@@ -209,6 +210,28 @@ def control(decision: Decision, *, settings: StateSettings, route: str, channel:
     keep_from = current - BUCKETS * 2
     return FloodChange(adjusted, tuple(notes), current, (1, 0, int(flood)), retry_bucket, keep_from, new_breaker,
                        counters.gen)
+
+
+def advance(counters: RouteCounters, ops: Sequence[Mapping[str, Any]]) -> RouteCounters:
+    """``counters`` after a report's ``fc`` and ``brk`` ops, applied as the stores apply them: what the next
+    report of the same batch must read (a store that reads a batch's counters once would otherwise let the batch's
+    own reports pass unseen, and a storm recorded in one batch would never open the breaker)."""
+    buckets: dict[int, tuple[int, int, int]] | None = None
+    until, brk, since, gen = counters.until, counters.brk, counters.since, counters.gen
+    for op in ops:
+        if op["op"] == "fc":
+            buckets = dict(counters.buckets) if buckets is None else buckets
+            r, x, f = buckets.get(op["bucket"], (0, 0, 0))
+            add = op["add"]
+            buckets[op["bucket"]] = (r + add[0], x + add[1], f + add[2])
+            if op.get("xb") is not None:
+                r, x, f = buckets.get(op["xb"], (0, 0, 0))
+                buckets[op["xb"]] = (r, x + 1, f)
+        elif op["op"] == "brk" and op["gen"] == gen:
+            until, brk, since, gen = op["until"], op["brk"], op["since"], gen + 1
+    if buckets is None and gen == counters.gen:
+        return counters
+    return RouteCounters(counters.buckets if buckets is None else buckets, until, brk, gen, since)
 
 
 def _span(seconds: float) -> str:

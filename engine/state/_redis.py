@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from ._apply import Op, Snapshot
 from ._codec import decode_state, dumps
 from ._failures import CorruptStoreError, NotFoundError, SchemaVersionError, StateError, StoreUnavailableError
-from ._flood import RouteCounters
+from ._flood import RouteCounters, advance
 from ._keys import tenant_in
 from ._lua import CHECK, CLAIM, CLOSE, IMPORT, LEASE, LIFT, PRUNE, READ_MANY, TENANT_KEYS, WRITE, WRITE_MANY
 from ._records import Incident, Suppression
@@ -225,15 +225,21 @@ class RedisStore(RedisSchedule, Store):
                                for i in indexes]))
             replies = self._scripts_round(reads, [])
             writes: list[tuple[str, list[str], list[tuple[int, Any]]]] = []
+            # A route's counters as the round's own reports leave them: every read of the round saw the server
+            # before any of them was written, so each report must see those decided before it (as on SQLite).
+            live: dict[tuple[str, str], RouteCounters] = {}
             for (tenant, indexes), names, (rows, fcs) in zip(groups, routes, replies, strict=True):
-                counters = {name: _counters(flat) for name, flat in zip(names, fcs, strict=True)}
+                for name, flat in zip(names, fcs, strict=True):
+                    live.setdefault((tenant, name), _counters(flat))
                 computed = []
                 for i, (key, raw, version) in zip(indexes, rows, strict=True):
                     state = decode_state(raw) if raw else None
-                    change = compute(items[i], Snapshot(_s(key), int(version), state, counters[items[i].route]))
+                    route = (tenant, items[i].route)
+                    change = compute(items[i], Snapshot(_s(key), int(version), state, live[route]))
                     if isinstance(change, Exception) or not change.ops:  # an error, or a duplicate: nothing to write
                         results[i] = Committed(change)
                     else:
+                        live[route] = advance(live[route], change.ops)
                         computed.append((i, change))
                 if computed:
                     writes.append((tenant, names, computed))

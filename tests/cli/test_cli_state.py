@@ -192,3 +192,34 @@ def test_explain_shows_flood_control_and_a_tenants_override(tmp_path: Path,
                           "--format", "json")
     assert (False, True) == (json.loads("\n".join(lines))["flood_control"]["flood_code"],
                              json.loads("\n".join(lines))["flood_control"]["breaker"]["enabled"])
+
+
+def _api_errors(path: Path, keys: range, status: int = 429) -> str:
+    """Infobip API error responses as a send loop's envelopes: the body, its HTTP status, the channel and key."""
+    body = {"requestError": {"serviceException": {"messageId": "TOO_MANY_REQUESTS", "text": "Too many requests"}}}
+    path.write_text("".join(json.dumps({"report": body, "provider": "infobip", "http_status": status, "channel": "sms",
+                                        "tenant": "acme", "key": f"k-{n:03d}"}) + "\n" for n in keys), encoding="utf-8")
+    return str(path)
+
+
+def test_a_429_storm_opens_the_breaker_of_the_default_policy_and_a_probe_closes_it(
+        state_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """120 HTTP 429 API errors under the shipped default policy (http.rate-limited is a flood code): the 100th
+    opens infobip:sms's breaker and the retries after it wait for its end; a delivered report after the break is
+    the probe that closes it; a 429 after that meets a closed breaker."""
+    state = ["--state", state_url, *ANY_TENANT]
+    code, lines, err = _run(capsys, "evaluate", _api_errors(tmp_path / "storm.jsonl", range(120)), *state,
+                            "--now", NOW)
+    rows = [json.loads(line) for line in lines]
+    assert (0, ["http.rate-limited"]) == (code, sorted({row["rule"] for row in rows})), err
+    opened = [n for n, row in enumerate(rows) if any("opened" in note for note in row["state"]["flood"])]
+    assert [99] == opened
+    assert all(row["retry_at"] >= "2026-11-24T10:00:30Z" for row in rows[99:])
+    probe = tmp_path / "probe.jsonl"
+    probe.write_text(json.dumps({"report": {"results": [report("p-1", "delivered")]}, "tenant": "acme"}) + "\n",
+                     encoding="utf-8")
+    code, lines, _ = _run(capsys, "evaluate", str(probe), *state, "--now", "2026-11-24T10:00:40Z")
+    assert ["circuit breaker infobip:sms closed after a successful probe"] == json.loads(lines[0])["state"]["flood"]
+    code, lines, _ = _run(capsys, "evaluate", _api_errors(tmp_path / "after.jsonl", range(200, 201)), *state,
+                          "--now", "2026-11-24T10:00:41Z")
+    assert [] == [note for note in json.loads(lines[0])["state"]["flood"] if "breaker" in note]

@@ -97,3 +97,12 @@ def test_entries_ended_past_their_deadline_do_not_count_as_traffic(flood_recorde
              for n in range(99)]
     assert {"retry"} == {r.decision.verdict for r in fresh}
     assert [] == [r.flood for r in fresh if any("breaker" in note for note in r.flood)]
+
+
+def test_a_storm_recorded_in_one_batch_opens_the_breaker(flood_recorder: Recorder) -> None:
+    """120 x 7017 in one record_many call: each report sees the batch's earlier ones (Redis reads a batch's
+    counters once), so the 100th opens the breaker as it does one report at a time."""
+    reports = [Report(outcome=outcome(f"w-{n:04d}", "too-many", channel="whatsapp")) for n in range(120)]
+    results = flood_recorder.record_many(reports, now=NOW)
+    opened = [n for n, r in enumerate(results) if any("opened" in note for note in r.flood)]  # type: ignore[union-attr]
+    assert [99] == opened
