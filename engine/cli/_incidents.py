@@ -17,13 +17,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     """Register ``incidents`` and its subcommands."""
     top = sub.add_parser("incidents", help="escalations grouped into incidents; resolve to release held messages")
     inner = top.add_subparsers(dest="incidents_command", metavar="SUBCOMMAND", required=True)
-    p = inner.add_parser("list", help="incidents, newest first")
+    p = inner.add_parser("list", help="incidents, newest first (holds past [incidents] max_hold end first)")
     p.add_argument("--state-filter", dest="only", choices=("open", "resolved"), help="only open or resolved ones")
     p.add_argument("--format", choices=("table", "jsonl"), default="table")
     add_common(p)
     p.set_defaults(run=_list)
-    p = inner.add_parser("show", help="one incident as JSON")
+    p = inner.add_parser("show", help="one incident")
     p.add_argument("id", metavar="ID")
+    p.add_argument("--format", choices=("table", "jsonl"), default="table")
     add_common(p, tenant=False)
     p.set_defaults(run=_show)
     p = inner.add_parser("resolve", help="resolve: release the held messages into the schedule, or drop them")
@@ -32,7 +33,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--rate", metavar="N/s", help="released messages per second (default: the policy's "
                    "[incidents] release_rate)")
     p.add_argument("--actor", default="operator", metavar="A")
-    p.add_argument("--note", default="", metavar="N")
+    p.add_argument("--note", default="", metavar="N", help="why (kept in the audit log; required with --release "
+                   "drop, where it is the reason recorded with every dropped message)")
     p.add_argument("--format", choices=("table", "jsonl"), default="table")
     add_common(p, tenant=False)
     p.set_defaults(run=_resolve)
@@ -40,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _list(args: argparse.Namespace) -> int:
     recorder = recorder_from(args, create=False)
-    incidents = recorder.store.incidents(tenant=tenant_argument(args), state=args.only)
+    incidents = recorder.incidents(now=parse_now(args.now), tenant=tenant_argument(args), state=args.only)
     if args.format == "jsonl":
         write_lines(sys.stdout, (i.to_json() for i in incidents))
         return 0
@@ -56,7 +58,12 @@ def _show(args: argparse.Namespace) -> int:
     if found is None:
         print(f"dlrpolicy: no incident {args.id!r} (see `dlrpolicy incidents list`)", file=sys.stderr)
         return 1
-    print(json.dumps(found.to_json(), ensure_ascii=False, indent=2))
+    if args.format == "jsonl":
+        print(json.dumps(found.to_json(), ensure_ascii=False))
+        return 0
+    for name, value in found.to_json().items():
+        shown = ", ".join(value) if isinstance(value, list) else "-" if value is None else value
+        print(f"{name:<12} {shown}")
     return 0
 
 
@@ -73,6 +80,8 @@ def _rate(text: str | None) -> float | None:
 
 
 def _resolve(args: argparse.Namespace) -> int:
+    if args.release == "drop" and not args.note.strip():
+        raise UsageError("--release drop needs --note: the reason recorded with every message it drops")
     recorder = recorder_from(args, create=False)
     result = recorder.resolve(args.id, now=parse_now(args.now), actor=args.actor, note=args.note,
                               release=args.release, rate=_rate(args.rate))

@@ -17,9 +17,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                        "caller (the line carries its token) until the lease ends, then it is due again unless "
                        "acked.  Entries past their deadline are not printed: they end as the rule's exhausted "
                        "decision, recorded.")
-    p.add_argument("--limit", type=int, default=100, metavar="N")
-    p.add_argument("--lease", default="60s", metavar="DURATION")
-    p.add_argument("--claim", action="store_true")
+    p.add_argument("--limit", type=int, default=100, metavar="N", help="print at most N entries, earliest first "
+                   "(default 100)")
+    p.add_argument("--lease", default="60s", metavar="DURATION", help="with --claim: how long each entry is this "
+                   "caller's before it is due again unless acked or extended (default 60s)")
+    p.add_argument("--claim", action="store_true", help="lease the entries to this caller: each line carries its "
+                   "token for `dlrpolicy ack`; without it nothing changes")
     add_common(p, tenant=False)
     p.set_defaults(run=_due)
     p = sub.add_parser("ack", help="complete claimed entries for good",

@@ -49,6 +49,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--key", metavar="KEY", help="the message key (message-scoped entries)")
     p.add_argument("--advertising", action="store_true", help="the send is advertising: opt-outs from a sender's "
                    "advertising and numbers that refuse promotional messages block it too")
+    p.add_argument("--provider", metavar="P", help="the provider the send goes through: only its account holds "
+                   "block it (default: any provider's)")
     add_common(p)
     p.set_defaults(run=_check)
     p = inner.add_parser("list", help="entries as JSON Lines")
@@ -86,7 +88,7 @@ def _check(args: argparse.Namespace) -> int:
     recorder = recorder_from(args, create=False)
     found = recorder.check(tenant_argument(args), now=parse_now(args.now), recipient=args.recipient,
                            channel=args.channel, sender=args.sender, template=args.template, key=args.key,
-                           advertising=args.advertising)
+                           advertising=args.advertising, provider=args.provider)
     if found is None:
         return 0
     print(json.dumps(found.to_json(), ensure_ascii=False))

@@ -208,7 +208,8 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
             stored = _find(snapshot.state, identity)
             decision = decision_from_json(stored["decision"] if stored else last_decision(snapshot.state))
             return Change(Recorded(decision=decision, tenant=tenant_of(tenant), key=key, report=identity,
-                                   history=history_of(snapshot.state, hint), duplicate=True), [])
+                                   history=history_of(snapshot.state, hint), duplicate=True,
+                                   held=bool(snapshot.state.get("held"))), [])
         # A copy: the snapshot may be the batch's own view of the message, still needed if this report fails.
         state = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
                  for k, v in snapshot.state.items()}

@@ -229,9 +229,13 @@ for i = 4, #KEYS do fcs[#fcs + 1] = redis.call('HGETALL', KEYS[i]) end
 return {out, fcs}
 """
 
-#: The suppression entries among ARGV (ids) and the open account-wide incidents, in one call.  KEYS: sup, holds.
+#: The suppression entries among ARGV (ids) and the open account-wide incidents (their JSON), in one call.  KEYS:
+#: sup, holds, inc.
 CHECK: Final = """
-return {redis.call('HMGET', KEYS[1], unpack(ARGV)), redis.call('SMEMBERS', KEYS[2])}
+local holds = redis.call('SMEMBERS', KEYS[2])
+local incidents = {}
+if #holds > 0 then incidents = redis.call('HMGET', KEYS[3], unpack(holds)) end
+return {redis.call('HMGET', KEYS[1], unpack(ARGV)), incidents}
 """
 
 #: Claim chosen entries (the caller read them as due, earliest first across tenants).  KEYS: sched, due, tokens,

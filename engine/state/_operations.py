@@ -66,17 +66,15 @@ class Operations(abc.ABC):
 
     # --- suppressions ------------------------------------------------------------------------------------------
 
-    def hold_entry(self, tenant: str, incident_id: str) -> Suppression:
+    def hold_entry(self, tenant: str, incident: Incident) -> Suppression:
         """An open account-wide incident as the entry `check` returns for it."""
-        incident = self.store.incident(incident_id)
-        first = incident.first_seen if incident is not None else datetime.fromtimestamp(0).astimezone()
-        rule = incident.rule if incident is not None else "-"
-        text = ("an account-wide incident holds every send of this tenant until it is resolved "
-                f"(dlrpolicy incidents resolve {incident_id})")
-        return Suppression(id=incident_id, tenant=None if tenant == NO_TENANT else tenant, scope="account",
-                           key=tenant, channel=None, reason={"rule": rule, "text": text},
-                           origin="incident", liftable=False, created_at=first, updated_at=first, until=None,
-                           source_key=None, hits=incident.count if incident is not None else 0, incident=incident_id)
+        text = ("an account-wide incident holds every send of this tenant on this provider until it is resolved "
+                f"(dlrpolicy incidents resolve {incident.id})")
+        return Suppression(id=incident.id, tenant=None if tenant == NO_TENANT else tenant, scope="account",
+                           key=tenant, channel=None, reason={"rule": incident.rule, "text": text},
+                           origin="incident", liftable=False, created_at=incident.first_seen,
+                           updated_at=incident.last_seen, until=None, source_key=None, hits=incident.count,
+                           incident=incident.id)
 
     def lift(self, entry_id: str, *, actor: str, note: str, now: datetime, force: bool = False) -> Suppression:
         """Remove a suppression as an operator; opt-outs and complaints need ``force``."""
@@ -157,6 +155,8 @@ class Operations(abc.ABC):
         Running it again on a resolved incident finishes a release that was interrupted."""
         if release not in ("retry", "drop"):
             raise ValueError("release must be 'retry' or 'drop'")
+        if release == "drop" and not note.strip():
+            raise ValueError("release='drop' needs a note: the reason recorded with every message it drops")
         found = self.store.incident(incident_id)
         if found is None:
             raise NotFoundError("incident", incident_id, "list them with `dlrpolicy incidents list`")
@@ -193,9 +193,23 @@ class Operations(abc.ABC):
                     "tenant": tenant, "key": key, "kind": "retry", "due": ts(entry.due_at), "deadline": None,
                     "channel": entry.channel, "attempt": entry.attempt, "rule": entry.rule}})
                 state["sched"] = True
+            elif due is None and newest is not None and last is not None:
+                # Dropped: the decision in force becomes a final one that says so, and why.
+                dropped = attrs.evolve(decision_from_json(last), verdict="suppress", retry_at=None, check_at=None,
+                                       reason=f"{last['reason']} Dropped by {actor} resolving incident "
+                                       f"{incident.id}: {note}")
+                line = {"id": f"dropped:{incident.id}", "at": iso_z(now), "superseded": False,
+                        "outcome": newest.get("outcome"), "decision": dropped.to_json()}
+                state["_raw"] = [*state.get("_raw", [])[-49:], dumps(line)]
             return ops
 
         self.update_message(tenant, key, change)
+
+    def incidents(self, *, now: datetime, tenant: str | None = None, state: str | None = None) -> list[Incident]:
+        """Incidents, newest first, after ending holds past their maximum age (so none is listed as holding a
+        message that a claim would end)."""
+        self.expire_holds(now=now)
+        return self.store.incidents(tenant=tenant, state=state)
 
     def expire_holds(self, *, now: datetime) -> int:
         """End holds older than each tenant's ``[incidents] max_hold`` as exhausted (suppressed); how many."""

@@ -145,9 +145,12 @@ class Recorder(Operations):
         committed = self.store.record(items, compute)
         self._announce(committed)
         results: list[Recorded | DlrpolicyError] = []
-        for item in committed:
+        for item, source in zip(committed, items, strict=True):
             if isinstance(item.change, DlrpolicyError):
                 results.append(item.change)
+            elif item.change.recorded.duplicate and item.change.recorded.held:  # still held: under which incident
+                results.append(attrs.evolve(item.change.recorded,
+                                            incident=self.store.holder(source.tenant, item.change.recorded.key)))
             elif item.hits:  # the store knows which incident the escalation joined (an open one, or a new one)
                 results.append(attrs.evolve(item.change.recorded, incident=item.hits[-1].id,
                                             incident_count=item.hits[-1].count))
@@ -288,12 +291,14 @@ class Recorder(Operations):
 
     def check(self, tenant: str | None = None, *, now: datetime, recipient: str | None = None,
               channel: str | None = None, sender: str | None = None, template: str | None = None,
-              key: str | None = None, advertising: bool = False) -> Suppression | None:
+              key: str | None = None, advertising: bool = False, provider: str | None = None) -> Suppression | None:
         """The most specific active suppression that blocks this send, or the tenant's account hold (an open
         account-wide incident); None: allowed.  One round trip on Redis.
 
         ``advertising``: the send is advertising (a promotion), which entries of the advertising scopes also
-        block (opt-outs from one sender's advertising, a number that refuses promotional messages)."""
+        block (opt-outs from one sender's advertising, a number that refuses promotional messages).
+        ``provider``: the provider the send goes through; an account hold is for the sends on the account it
+        is about, so only holds of that provider count (None: any)."""
         require_aware("now", now)
         name = tenant or NO_TENANT
         region = self.settings_for(tenant).region
@@ -304,8 +309,9 @@ class Recorder(Operations):
         for entry_id, _, _ in wanted:
             if entry_id in by_id:
                 return by_id[entry_id]
-        if holds:
-            return self.hold_entry(name, holds[0])
+        for incident in holds:  # an account-wide cause is "<rule>@<provider>"
+            if provider is None or incident.cause.rpartition("@")[2] == provider:
+                return self.hold_entry(name, incident)
         return None
 
     # --- the schedule ------------------------------------------------------------------------------------------

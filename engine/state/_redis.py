@@ -294,11 +294,16 @@ class RedisStore(RedisSchedule, Store):
 
     # --- suppressions ------------------------------------------------------------------------------------------
 
-    def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[str]]:
-        raws, holds = self._do(self._scripts["check"], keys=[self.key(tenant, "sup"), self.key(tenant, "holds")],
+    def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[Incident]]:
+        raws, holds = self._do(self._scripts["check"], keys=[self.key(tenant, n) for n in ("sup", "holds", "inc")],
                                args=list(ids) or ["-"])
         entries = [Suppression.from_stored(json.loads(raw)) for raw in raws if raw is not None]
-        return entries, sorted(_s(h) for h in holds)
+        incidents = [Incident.from_stored(json.loads(raw)) for raw in holds if raw is not None]
+        return entries, sorted(incidents, key=lambda i: (-i.last_seen.timestamp(), i.id))
+
+    def holder(self, tenant: str, key: str) -> str | None:
+        found = self._do(lambda: self.client.hget(self.key(tenant, "held"), key))
+        return None if found is None else _s(found)
 
     def tenants(self) -> list[str]:
         return sorted(_s(t) for t in self._do(lambda: self.client.smembers(f"{self.prefix}:tenants")))

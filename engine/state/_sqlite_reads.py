@@ -38,14 +38,18 @@ class SQLiteReads:
             except sqlite3.Error as exc:
                 raise self._error(exc) from None
 
-    def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[str]]:
+    def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[Incident]]:
         # One statement: the candidate entries, then the tenant's open account-wide incidents (marked by "!").
         marks = ", ".join("?" * len(ids))
-        rows = self._query(f"SELECT entry FROM suppressions WHERE id IN ({marks}) UNION ALL SELECT '!' || id FROM "
-                           "(SELECT id FROM incidents WHERE tenant = ? AND state = 'open' AND account_wide = 1 "
-                           "ORDER BY last DESC)", (*ids, tenant))
+        rows = self._query(f"SELECT entry FROM suppressions WHERE id IN ({marks}) UNION ALL SELECT '!' || entry "
+                           "FROM (SELECT entry FROM incidents WHERE tenant = ? AND state = 'open' AND "
+                           "account_wide = 1 ORDER BY last DESC)", (*ids, tenant))
         entries = [Suppression.from_stored(json.loads(r[0])) for r in rows if r[0][0] != "!"]
-        return entries, [r[0][1:] for r in rows if r[0][0] == "!"]
+        return entries, [Incident.from_stored(json.loads(r[0][1:])) for r in rows if r[0][0] == "!"]
+
+    def holder(self, tenant: str, key: str) -> str | None:
+        rows = self._query("SELECT incident FROM held WHERE tenant = ? AND key = ?", (tenant, key))
+        return str(rows[0][0]) if rows else None
 
     def suppressions(self, *, tenant: str | None = None) -> Iterator[Suppression]:
         where, args = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())

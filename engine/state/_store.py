@@ -95,8 +95,13 @@ class Store(abc.ABC):
         """Apply ops atomically; None when the message moved past the ``msg`` op's expected version."""
 
     @abc.abstractmethod
-    def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[str]]:
-        """The entries among ``ids`` and the tenant's open account-wide incidents, in one round trip."""
+    def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[Incident]]:
+        """The entries among ``ids`` and the tenant's open account-wide incidents (newest first), in one round
+        trip."""
+
+    @abc.abstractmethod
+    def holder(self, tenant: str, key: str) -> str | None:
+        """The incident holding message ``key``, if any."""
 
     @abc.abstractmethod
     def suppressions(self, *, tenant: str | None = None) -> Iterator[Suppression]:

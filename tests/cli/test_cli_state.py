@@ -124,7 +124,7 @@ def test_history_due_ack_and_incidents(state_url: str, tmp_path: Path,  # noqa: 
     assert ("k-1", "acme") == (entry["key"], entry["tenant"])
     assert 0 == _run(capsys, "ack", entry["token"], *state)[0]
     assert 1 == _run(capsys, "ack", entry["token"], *state)[0]
-    code, lines, _ = _run(capsys, "incidents", "list", "--format", "jsonl", *state)
+    code, lines, _ = _run(capsys, "incidents", "list", "--format", "jsonl", "--now", NOW, *state)
     (incident,) = [json.loads(line) for line in lines]
     assert {"id", "tenant", "route", "cause", "count", "first_seen", "last_seen", "state"} <= set(incident)
     assert ("billing", 2, "open") == (incident["route"], incident["count"], incident["state"])
@@ -223,3 +223,23 @@ def test_a_429_storm_opens_the_breaker_of_the_default_policy_and_a_probe_closes_
     code, lines, _ = _run(capsys, "evaluate", _api_errors(tmp_path / "after.jsonl", range(200, 201)), *state,
                           "--now", "2026-11-24T10:00:41Z")
     assert [] == [note for note in json.loads(lines[0])["state"]["flood"] if "breaker" in note]
+
+
+def test_incident_show_formats_drop_needs_a_note_and_check_names_the_provider(
+        state_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """incidents show --format table|jsonl; resolve --release drop without --note is a usage error; check
+    --provider reports an account hold only for sends on that provider."""
+    path = _envelopes(tmp_path / "in.jsonl", [("p-2", "credits", "k-2")])
+    state = ["--state", state_url, *ANY_TENANT, "--now", NOW]
+    assert 0 == _run(capsys, "evaluate", path, *state)[0]
+    code, lines, _ = _run(capsys, "incidents", "list", "--format", "jsonl", *state)
+    incident = json.loads(lines[0])
+    code, lines, _ = _run(capsys, "incidents", "show", incident["id"], "--format", "jsonl", *state)
+    assert (0, incident) == (code, json.loads(lines[0]))
+    code, lines, _ = _run(capsys, "incidents", "show", incident["id"], *state)
+    assert (0, f"id           {incident['id']}", "route        billing") == (code, lines[0], lines[2])
+    code, _, err = _run(capsys, "incidents", "resolve", incident["id"], "--release", "drop", *state)
+    assert (2, True) == (code, "--release drop needs --note" in err)
+    check = ["suppressions", "check", "--recipient", "+821099990000", "--tenant", "acme", *state]
+    assert [1, 0, 1] == [_run(capsys, *check, *extra)[0] for extra in (["--provider", "infobip"],
+                                                                      ["--provider", "nhn"], [])]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from dlrpolicy.state._recorder import Recorder
 from dlrpolicy.state._records import IncidentEvent
 from dlrpolicy.state._store import Report
@@ -86,3 +88,41 @@ def test_resolve_again_finishes_an_interrupted_release(recorder: Recorder) -> No
     first = recorder.resolve(incident.id, now=NOW, actor="kim")
     again = recorder.resolve(incident.id, now=NOW, actor="kim")
     assert (5, 0) == (first.count, again.count)
+
+
+def test_dropping_held_messages_needs_a_note_and_records_them_dropped(recorder: Recorder) -> None:
+    """resolve(release="drop") refuses without the reason to record; with it each message's decision in force
+    becomes a final one that says it was dropped, and why."""
+    _credit_storm(recorder, 2)
+    (incident,) = recorder.store.incidents(tenant="acme")
+    with pytest.raises(ValueError, match="note"):
+        recorder.resolve(incident.id, now=NOW, actor="kim", release="drop")
+    recorder.resolve(incident.id, now=NOW, actor="kim", release="drop", note="campaign cancelled")
+    history = recorder.history("m-0001", tenant="acme")
+    assert history is not None
+    last = history.reports[-1]["decision"]
+    assert ("suppress", True, True) == (last["verdict"], "campaign cancelled" in last["reason"],
+                                        "Dropped by kim" in last["reason"])
+
+
+def test_a_duplicate_of_a_held_report_names_its_incident(recorder: Recorder) -> None:
+    """The same credit rejection delivered twice: the duplicate says the message is held, and under which
+    incident."""
+    first = recorder.record(outcome("m-1", "credits", tenant="acme"), now=NOW)
+    again = recorder.record(outcome("m-1", "credits", tenant="acme"), now=NOW + timedelta(minutes=1))
+    assert (True, True, first.incident) == (again.duplicate, again.held, again.incident)
+
+
+def test_an_account_hold_blocks_sends_on_its_own_provider(recorder: Recorder) -> None:
+    """Infobip's credit ran out: sends through Infobip are held, sends through another provider's account are
+    not; a check that names no provider reports the hold."""
+    recorder.record(outcome("m-1", "credits", tenant="acme"), now=NOW)
+    held = [recorder.check("acme", now=NOW, recipient="+821099990000", provider=p) for p in ("infobip", "nhn", None)]
+    assert [True, False, True] == [entry is not None for entry in held]
+
+
+def test_incidents_listed_after_the_maximum_hold_show_no_held_messages(recorder: Recorder) -> None:
+    """Listing incidents ends holds past [incidents] max_hold first, as a claim does."""
+    _credit_storm(recorder, 3)
+    (incident,) = recorder.incidents(now=NOW + timedelta(days=8), tenant="acme")
+    assert 0 == incident.held
