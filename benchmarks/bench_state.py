@@ -225,7 +225,7 @@ def _checks(folder: Path, engine: Engine, sqlite: Recorder, redis: Recorder | No
         out += [row(f"Redis: suppressions check, {small:,} entries", us, "us/check", baseline="evaluate alone",
                     ratio=us / eval_us),
                 row("Redis: round trips per suppressions check", trips, "round trips", target="<= 1",
-                    note="one script: HMGET of the candidate ids and SMEMBERS of the account holds")]
+                    note="one script: HMGET of the candidate ids, SMEMBERS of the account holds and their incidents")]
     return out
 
 
@@ -283,7 +283,8 @@ def _incidents_and_flood(folder: Path, engine: Engine, url: str | None, eval_us:
         out.append(row(f"{label}: budget + breaker cost per recorded report", max(on - off, 0.0), "us/report",
                        baseline="evaluate alone", ratio=max(on - off, 0.0) / eval_us,
                        note=f"with {on:.1f} us, without {off:.1f} us per report; counters are read with the "
-                       "history and written in the report's own transaction/script: 0 extra round trips"))
+                       "history and written in the report's own transaction/script"))
+        out.append(_extra_trips(label, with_flood, without, count))
         escalating = best(lambda r, rec=with_flood, at=label: _record(rec, outcomes(f"inc-{at}-{r}", count,
                                                                                     ["credits"]), 500), rounds)
         out.append(row(f"{label}: incident aggregation cost per escalation", max(escalating - on, 0.0),
@@ -291,6 +292,38 @@ def _incidents_and_flood(folder: Path, engine: Engine, url: str | None, eval_us:
                        note=f"REJECTED_NOT_ENOUGH_CREDITS (escalate + hold): {escalating:.1f} us vs the mix "
                        f"{on:.1f} us per report"))
     return out
+
+
+def _transactions(recorder: Recorder, call: Callable[[], object]) -> float:
+    """SQLite transactions ``call`` opens (BEGIN statements on the store's connection)."""
+    conn = recorder.store._conn  # type: ignore[attr-defined]
+    counted = [0]
+
+    def trace(statement: str) -> None:
+        if statement.lstrip().upper().startswith("BEGIN"):
+            counted[0] += 1
+
+    conn.set_trace_callback(trace)
+    try:
+        call()
+    finally:
+        conn.set_trace_callback(None)
+    return float(counted[0])
+
+
+def _extra_trips(label: str, with_flood: Recorder, without: Recorder, count: int) -> Row:
+    """Measured, not claimed: round trips (Redis) or transactions (SQLite) per recorded report with budgets and
+    breakers on, less the same without them, over the same mix recorded in batches of 500."""
+    measure = _round_trips if label == "Redis" else _transactions
+    on = measure(with_flood, lambda: _record(with_flood, outcomes(f"trips-on-{label}", count), 500))
+    off = measure(without, lambda: _record(without, outcomes(f"trips-off-{label}", count), 500))
+    extra = (on - off) / count
+    unit, what = ("round trips/report", "round trips") if label == "Redis" else ("transactions/report",
+                                                                                  "transactions")
+    return row(f"{label}: extra {what} per recorded report from budgets + breakers", max(extra, 0.0), unit,
+               target="<= 1" if label == "Redis" else "<= 0",
+               note=f"{on:.0f} {what} with them, {off:.0f} without, for {count:,} reports in batches of 500 "
+               f"(counted on the {'connection pool' if label == 'Redis' else 'connection: BEGIN statements'})")
 
 
 def _cli(folder: Path, engine: Engine, quick: bool) -> list[Row]:
