@@ -139,8 +139,9 @@ def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$"
     request_date, receive_date = row.get("requestDate"), row.get("receiveDate")
     return Outcome(
         provider="nhn_kakao",
-        channel=channel or "kakao",
-        channel_source="caller" if channel else "report",
+        # KakaoTalk Bizmessage results are KakaoTalk by what they are: the report's own fact wins over a caller's
+        # channel (a mixed run's --channel sms must not make a KakaoTalk failure an SMS one).
+        channel="kakao", channel_source="report",
         status=status,
         event=event,
         resend=_resend(row, path),
@@ -183,8 +184,8 @@ def _header(payload: Mapping[str, object], root: str) -> int | None:
 
 def _api_outcome(code: int, *, channel: str | None, message_id: str | None, tenant: str | None,
                  retry_after: timedelta | None, recipient: str | None = None) -> Outcome:
-    return Outcome(provider="nhn_kakao", channel=channel or "kakao",
-                   channel_source="caller" if channel else "report", error=_ref(code), message_id=message_id,
+    return Outcome(provider="nhn_kakao", channel="kakao", channel_source="report", error=_ref(code),
+                   message_id=message_id,
                    recipient=recipient, tenant=tenant, retry_after=retry_after)
 
 
@@ -268,7 +269,8 @@ def nhn_items(payload: object, *, channel: str | None = None, http_status: int |
               root: str = "$") -> list[Item]:
     """Every outcome in an NHN KakaoTalk Bizmessage payload, with a `PayloadError` in place of each part that
     cannot be read and a `Skipped` for parts with nothing to decide.  A failed request (header resultCode other
-    than 0) gives one outcome with that API code."""
+    than 0) gives one outcome with that API code.  Every outcome is on channel ``kakao`` (the product's own fact);
+    ``channel``, the caller's, is accepted for a uniform signature and does not override it."""
     del http_status  # NHN puts its verdict in header.resultCode; the HTTP status adds nothing to it
     if type(payload) is not dict:
         return [PayloadError(root, f"expected an NHN payload object, got {kind_of(payload)}")]

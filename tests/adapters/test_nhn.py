@@ -238,3 +238,15 @@ def test_verify_nhn_signature(received: object, expected: bool) -> None:
 def test_verify_nhn_signature_refuses_an_empty_secret() -> None:
     """With no configured signature nothing verifies (a misconfigured receiver rejects everything)."""
     assert not verify_nhn_signature({"X-Toast-Webhook-Signature": ""}, "")
+
+
+def test_a_callers_channel_does_not_override_kakaotalk() -> None:
+    """NHN KakaoTalk Bizmessage reports are KakaoTalk by what they are: a caller's `--channel sms` (a mixed run)
+    must not turn a 3019 hook into an SMS suppression for the one person only SMS reaches."""
+    hook = load("nhn_webhook_result_update.json")
+    plain = [(o.channel, o.channel_source) for o in parse(hook)]
+    forced = parse(hook, channel="sms")
+    assert plain == [(o.channel, o.channel_source) for o in forced] == [("kakao", "report")] * 2
+    decision = Engine.default().evaluate(forced[1], now=NOW)
+    assert ("retry", "sms", "kakao:01098765432") == (decision.verdict, decision.channel,
+                                                      decision.suppress.key if decision.suppress else None)
