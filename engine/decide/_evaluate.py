@@ -85,6 +85,9 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
             shared[attempts] = decision
         return decision
     channel = channel or "sms"
+    if resend is None and plan.channel == "sms" and outcome.provider == "nhn_kakao" and \
+            policy.spec.defaults.provider_resends:
+        resend = _RESEND_SETTING  # NHN sends the SMS itself; the report (a webhook) just does not say so
     if history is None:
         attempts, first, proven = 1, outcome.sent_at or now, False
         tried: tuple[str, ...] = ()
@@ -113,7 +116,8 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
             retry_at = None
             # A provider resending by itself is looked at again (its result may never be reported to us).
             check_at = now + policy.spec.defaults.resend_check if verdict == "wait" else None
-        note += _resend_note(resend)
+        if plan.verdict != "done":  # a delivered message's resend status is moot: nothing to say about it
+            note += _resend_note(resend)
     # The decision: the plan's fields for this code, and what this report changed (one dict copy, not fourteen
     # keyword arguments: this runs for every report).
     decision = _new(Decision)
@@ -143,6 +147,8 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
 
 
 _new = object.__new__
+#: What a KakaoTalk report without a resendStatus means for a tenant whose NHN SMS resend is on.
+_RESEND_SETTING: Final = Resend(state="pending", channel="sms", reported="assumed: [defaults] provider_resends")
 # In UTC, EARLIEST <= now < LATEST is a comparison of years (both bounds are midnight on 1 January).
 _FIRST_YEAR: Final = EARLIEST.year
 _LAST_YEAR: Final = LATEST.year

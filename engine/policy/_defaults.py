@@ -23,6 +23,7 @@ DEFAULT_KEYS: Final = frozenset(
         "timezone", "backoff", "max_attempts", "give_up_after", "on_exhausted", "max_delay", "verdict", "reason",
         "unknown", "unknown_permanent", "escalate", "suppress", "after", "every", "window", "routes",
         "attempts_ceiling", "same_day", "seen", "cancelled", "type_windows", "resend_check",
+        "provider_resends",
     }
 )
 #: Top-level keys: the policy's own tables, then the state layer's ([budgets], [breakers], ...).
@@ -164,6 +165,11 @@ def read_defaults(layers: Sequence[Layer], problems: Problems, windows: Mapping[
                     'write routes = { billing = "bank-finance" } with lower-case route names')
         routes = {}
     attempts_ceiling = reader.positive_int(raw, "attempts_ceiling", "defaults.attempts_ceiling")
+    provider_resends = raw.get("provider_resends", False)
+    if type(provider_resends) is not bool:
+        reader.fail("defaults.provider_resends", f"{quote(provider_resends)} is not true or false",
+                    "write provider_resends = true when NHN's SMS resend setting is on")
+        provider_resends = False
     same_day = raw.get("same_day", False)
     if type(same_day) is not bool:
         reader.fail("defaults.same_day", f"{quote(same_day)} is not true or false", "write same_day = true")
@@ -204,6 +210,7 @@ def read_defaults(layers: Sequence[Layer], problems: Problems, windows: Mapping[
         window=window, routes=dict(routes), attempts_ceiling=attempts_ceiling, same_day=same_day,
         key_layers={key: origin[key].name for key in SHAPING_KEYS if key in origin},
         seen=seen, cancelled=cancelled, type_windows=type_windows, resend_check=resend_check,
+        provider_resends=provider_resends,
     ), zone, backoff
 
 

@@ -173,6 +173,9 @@ class Defaults:
     type_windows: tuple[tuple[str, Window], ...] = ()
     #: When to look again at a message the provider is resending itself (NHN's SMS resend, RSC02/RSC03).
     resend_check: timedelta = timedelta(minutes=15)
+    #: The provider resends failed KakaoTalk messages by SMS itself (NHN's resend setting is on): a report that
+    #: does not say (webhooks carry no resendStatus) is taken as a resend target, never SMSed by us too.
+    provider_resends: bool = False
     #: The layer that set each key (``"window"`` -> ``"tenant:bank"``), so decisions those keys shaped say so.
     key_layers: Mapping[str, str] = attrs.field(factory=dict)
 

@@ -250,3 +250,27 @@ def test_a_callers_channel_does_not_override_kakaotalk() -> None:
     decision = Engine.default().evaluate(forced[1], now=NOW)
     assert ("retry", "sms", "kakao:01098765432") == (decision.verdict, decision.channel,
                                                       decision.suppress.key if decision.suppress else None)
+
+
+def test_a_delivered_message_says_nothing_about_a_resend() -> None:
+    """1000 (delivered) with RSC02 (a resend target): done, and the reason does not tell anyone to wait."""
+    row = {"requestId": "r-1", "recipientSeq": 1, "recipientNo": "01012345678", "requestDate": "2026-11-24 18:55:00.0",
+           "resultCode": "1000", "messageStatus": "COMPLETED", "resendStatus": "RSC02"}
+    (outcome,) = parse({"header": {"resultCode": 0, "resultMessage": "success", "isSuccessful": True}, "message": row})
+    decision = Engine.default().evaluate(outcome, now=NOW)
+    assert ("done", None) == (decision.verdict, decision.check_at)
+    assert "resend" not in decision.reason
+
+
+def test_a_tenant_whose_nhn_resend_is_on_waits_for_it_instead_of_sending_sms(tmp_path: Path) -> None:
+    """Webhooks carry no resendStatus: a tenant that turned NHN's SMS resend on says so ([defaults]
+    provider_resends = true), and a 3019 hook then waits for NHN's SMS instead of sending a second one; the
+    KakaoTalk suppression still applies.  Without the setting the default sends the SMS."""
+    (tmp_path / "shop.toml").write_text("[defaults]\nprovider_resends = true\n", encoding="utf-8")
+    outcome = parse(load("nhn_webhook_result_update.json"))[1]
+    shop = Engine.default(policy_dir=tmp_path).for_tenant("shop").evaluate(outcome, now=NOW)
+    plain = Engine.default().evaluate(outcome, now=NOW)
+    assert ("wait", None, NOW + timedelta(minutes=15), "recipient_channel") == (
+        shop.verdict, shop.channel, shop.check_at, shop.suppress.scope if shop.suppress else None)
+    assert "provider_resends" in shop.reason
+    assert ("retry", "sms") == (plain.verdict, plain.channel)

@@ -132,6 +132,9 @@ def reference_evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetim
         proven = history.first_attempt_at is not None
         tried = history.channels
     resend = outcome.resend
+    if resend is None and plan.channel == "sms" and outcome.provider == "nhn_kakao" and \
+            policy.spec.defaults.provider_resends:
+        resend = Resend(state="pending", channel="sms", reported="assumed: [defaults] provider_resends")
     if resend is not None and resend.state == "failed":
         tried = (*tried, resend.channel)
     if first.tzinfo is not UTC:
@@ -178,7 +181,7 @@ def reference_evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetim
         verdict = "done" if resend.state == "delivered" else "wait"
         retry_at = None
         check_at = now + policy.spec.defaults.resend_check if verdict == "wait" else None
-    if resend is not None and resend.state != "none":
+    if resend is not None and resend.state != "none" and plan.verdict != "done":
         code = f", its result {resend.result_code}" if resend.result_code else ""
         if resend.state in _RESEND_NOTES:
             note += _RESEND_NOTES[resend.state].format(channel=resend.channel, reported=resend.reported or
