@@ -14,7 +14,7 @@ from dlrpolicy.decide._effects import effects
 from dlrpolicy.decide._resolve import deciding_code, shared_identity, unknown_identity, unknown_prefix
 from dlrpolicy.model._datetimes import EARLIEST, LATEST, iso_z, require_instant
 from dlrpolicy.model._decision import CodeIdentity, Decision
-from dlrpolicy.model._outcome import History, Outcome
+from dlrpolicy.model._outcome import History, Outcome, Resend
 from dlrpolicy.model._time_rules import Window
 from dlrpolicy.model._vocabulary import DEFAULT_CHANNEL
 from dlrpolicy.policy._compile import CompiledPolicy
