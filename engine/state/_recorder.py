@@ -14,7 +14,7 @@ from typing import Any, Final
 import attrs
 import structlog
 
-from .._errors import DlrpolicyError
+from .._errors import DlrpolicyError, InvalidOutcomeError
 from ..decide._engine import Engine
 from ..decide._evaluate import evaluate
 from ..decide._resolve import channel_for
@@ -50,6 +50,31 @@ MILESTONES: Final = frozenset(10**n for n in range(1, 13))
 SWEEP_EVERY: Final = 60.0
 
 Hook = Callable[[IncidentEvent], object]
+
+
+#: The text a report brings into the store (as keys, ids and JSON).
+_STORED_TEXT: Final = ("message_id", "recipient", "sender", "tenant", "template", "account")
+
+
+def _unstorable(report: Report) -> InvalidOutcomeError | None:
+    """Why ``report`` cannot be stored, or None: a text with a lone surrogate (a JSON escape such as ``\\ud800``)
+    has no UTF-8 form, and both stores keep text as UTF-8.  Checked per report so one cannot fail its batch."""
+    outcome = report.outcome
+    for name in _STORED_TEXT:
+        value = outcome.__dict__.get(name)
+        if value is not None and not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return InvalidOutcomeError(f"Outcome.{name}", f"{value!r} holds a lone surrogate (a broken \\u escape "
+                                           "in the payload) and cannot be stored; fix the sender of the payload, or "
+                                           "decide it without --state")
+    if report.key is not None and not report.key.isascii():
+        try:
+            report.key.encode()
+        except UnicodeEncodeError:
+            return InvalidOutcomeError("key", f"{report.key!r} holds a lone surrogate and cannot be stored")
+    return None
 
 
 class Recorder(Operations):
@@ -129,6 +154,11 @@ class Recorder(Operations):
         are duplicates when the batch is recorded again.
         """
         require_aware("now", now)
+        refused = {n: problem for n, report in enumerate(reports) if (problem := _unstorable(report)) is not None}
+        if refused:  # those reports are their own errors; the rest of the batch is recorded
+            kept = [report for n, report in enumerate(reports) if n not in refused]
+            recorded = iter(self.record_many(kept, now=now) if kept else [])
+            return [refused[n] if n in refused else next(recorded) for n in range(len(reports))]
         items = [self._item(report, now) for report in reports]
         policies = [report.policy for report in reports]
         index = {id(item): i for i, item in enumerate(items)}

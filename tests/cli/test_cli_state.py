@@ -243,3 +243,17 @@ def test_incident_show_formats_drop_needs_a_note_and_check_names_the_provider(
     check = ["suppressions", "check", "--recipient", "+821099990000", "--tenant", "acme", *state]
     assert [1, 0, 1] == [_run(capsys, *check, *extra)[0] for extra in (["--provider", "infobip"],
                                                                       ["--provider", "nhn"], [])]
+
+
+def test_a_record_that_cannot_be_stored_costs_only_itself(state_url: str, tmp_path: Path,  # noqa: F811
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A lone-surrogate message id (a JSON escape) under --state is one error line; the rest of its batch is
+    decided and recorded (the whole batch became internal errors before)."""
+    path = tmp_path / "in.jsonl"
+    good = json.dumps({"report": {"results": [report("p-1", "absent")]}, "tenant": "acme"})
+    bad = good.replace('"p-1"', '"p-\\ud800"')
+    path.write_text(f"{good}\n{bad}\n{good.replace('p-1', 'p-2')}\n", encoding="utf-8")
+    code, lines, _ = _run(capsys, "evaluate", str(path), "--state", state_url, *ANY_TENANT, "--now", NOW)
+    rows = [json.loads(line) for line in lines]
+    assert (1, ["retry", "InvalidOutcomeError", "retry"]) == (
+        code, [row.get("verdict") or row["error"]["type"] for row in rows])

@@ -156,3 +156,14 @@ def test_reports_older_than_a_final_decision_of_another_attempt_are_superseded(r
     newer = recorder.record(outcome("p-3", "absent", sent=NOW + timedelta(hours=1)), now=NOW + timedelta(hours=1),
                             key="order-9")
     assert (False, "retry", 3) == (newer.superseded, newer.decision.verdict, newer.attempts)
+
+
+def test_a_report_that_cannot_be_stored_is_its_own_error_and_its_batch_is_recorded(recorder: Recorder) -> None:
+    """A message id with a lone surrogate (from a JSON escape) has no UTF-8 form to store: that report comes back as
+    an error naming the field and the fix; the others of its batch are recorded."""
+    good, bad = outcome("m-ok", "absent"), outcome("m-\ud800", "absent")
+    results = recorder.record_many([Report(outcome=good), Report(outcome=bad), Report(outcome=outcome("m-2", "absent"))],
+                                   now=NOW)
+    assert [False, True, False] == [isinstance(result, InvalidOutcomeError) for result in results]
+    assert "message_id" in str(results[1])
+    assert recorder.history("m-ok") is not None
