@@ -162,8 +162,8 @@ def test_a_report_that_cannot_be_stored_is_its_own_error_and_its_batch_is_record
     """A message id with a lone surrogate (from a JSON escape) has no UTF-8 form to store: that report comes back as
     an error naming the field and the fix; the others of its batch are recorded."""
     good, bad = outcome("m-ok", "absent"), outcome("m-\ud800", "absent")
-    results = recorder.record_many([Report(outcome=good), Report(outcome=bad), Report(outcome=outcome("m-2", "absent"))],
-                                   now=NOW)
+    third = outcome("m-2", "absent")
+    results = recorder.record_many([Report(outcome=good), Report(outcome=bad), Report(outcome=third)], now=NOW)
     assert [False, True, False] == [isinstance(result, InvalidOutcomeError) for result in results]
     assert "message_id" in str(results[1])
     assert recorder.history("m-ok") is not None
