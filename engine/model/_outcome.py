@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 from .._errors import InvalidOutcomeError, quote
 from ._datetimes import EARLIEST, LATEST, iso_z, require_instant
+from ._duration import MAX_DURATION
 from ._vocabulary import CHANNELS, KINDS, PROVIDERS, VOCABULARY
 
 _CHANNELS: Final = frozenset(CHANNELS)
@@ -240,6 +241,9 @@ class Outcome:
                                                                  f"{type(retry_after).__name__} {quote(retry_after)}")
             if retry_after < timedelta(0):
                 raise InvalidOutcomeError("Outcome.retry_after", "a provider retry delay cannot be negative")
+            if retry_after > MAX_DURATION:  # the adapters refuse such headers too; now + it must stay a date
+                raise InvalidOutcomeError("Outcome.retry_after", f"{retry_after} is longer than the 400 days any "
+                                                                 "wait may be: check the Retry-After it came from")
         if self.channel_source is not None or event is not None or self.resend is not None:
             self._check_labels()
 

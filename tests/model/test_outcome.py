@@ -45,6 +45,7 @@ def test_provider_is_normalised() -> None:
         ({"sent_at": "2026-11-24T10:00:00Z"}, "Outcome.sent_at", "datetime"),
         ({"retry_after": 30}, "Outcome.retry_after", "timedelta"),
         ({"retry_after": timedelta(seconds=-1)}, "Outcome.retry_after", "negative"),
+        ({"retry_after": timedelta(days=999_999_999)}, "Outcome.retry_after", "400 days"),
     ],
 )
 def test_outcome_mistakes_are_invalid_outcome_errors(fields: dict[str, object], field: str, needle: str) -> None:
