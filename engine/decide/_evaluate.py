@@ -234,7 +234,7 @@ def _timing(policy: CompiledPolicy, plan: Plan, outcome: Outcome, now: datetime,
         if give_up_at is None or due <= give_up_at:
             if verdict == "retry":
                 return due, None, give_up_at, verdict, note, False
-            if plan.at is not None or plan.after is not None or plan.every is not None:
+            if plan.at is not None or plan.after is not None or plan.every is not None or plan.backoff is not None:
                 return None, due, give_up_at, verdict, note, False
             return None, None, give_up_at, verdict, note, False
         exhausted = "the next attempt would land after the deadline" if verdict == "retry" else \

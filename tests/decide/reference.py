@@ -170,7 +170,7 @@ def reference_evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetim
                     "the deadline for a final result has passed"
             elif verdict == "retry":
                 retry_at = due
-            elif plan.at is not None or plan.after is not None or plan.every is not None:
+            elif plan.at is not None or plan.after is not None or plan.every is not None or plan.backoff is not None:
                 check_at = due
         if exhausted:
             verdict = plan.on_exhausted

@@ -4,7 +4,7 @@ evaluates; small files cannot cost gigabytes; and problems point at the right fi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -105,13 +105,16 @@ def test_quoted_values_are_cut_short() -> None:
 
 
 def test_wait_rule_with_backoff_evaluates_at_any_attempt() -> None:
-    """A wait rule with a backoff at attempt 2,000 (2.0 ** 1999 overflows a float) decides."""
+    """A wait rule with a backoff at attempt 2,000 (2.0 ** 1999 overflows a float) decides, and its backoff says
+    when to check again (the due time was dropped before: no check time at all)."""
     text = SMALL_POLICY.replace('verdict = "wait"\nafter = "15m"', 'verdict = "wait"\nbackoff = true\n'
                                                                   'give_up_after = "30d"')
     engine = Engine(compile_layers([Layer.from_text(text, source="p.toml", name="p")]))
     outcome = Outcome(provider="infobip", channel="sms", status=CodeRef(id=7, group_id=1), message_id="m")
     decision = engine.evaluate(outcome, now=NOW, history=History(attempts=2000, first_attempt_at=NOW))
-    assert "wait" == decision.verdict
+    assert ("wait", None) == (decision.verdict, decision.retry_at)
+    assert decision.check_at is not None
+    assert NOW < decision.check_at <= NOW + timedelta(days=1)
 
 
 def test_too_many_rules_is_refused_before_compiling() -> None:
