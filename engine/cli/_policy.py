@@ -68,9 +68,15 @@ def _print_rule_reports(policy: CompiledPolicy, heading: str, prefix: str = "") 
 
 
 def _lint_one(engine: Engine, label: str) -> None:
-    report = lint(engine.policy)
+    policy = engine.policy
+    report = lint(policy)
+    overriding = {rule.id for rule in policy.rules if rule.override}
     for rule in report.shadowed:
-        print(f"warning: {label}: rule {rule!r} matches codes but a more specific rule always wins")
+        winners = report.beaten_by.get(rule, ())
+        if any(w in overriding for w in winners):
+            continue  # displaced on purpose by override = true rules, as the rule report below says
+        why = f"more specific rules win ({', '.join(winners[:3])}{', ...' if len(winners) > 3 else ''})"
+        print(f"warning: {label}: rule {rule!r} matches codes but never decides one: {why}")
     if report.fallback_codes:
         print(f"warning: {label}: {len(report.fallback_codes)} code(s) fall back to [defaults]:")
         for entry in report.fallback_codes[:50]:

@@ -4,7 +4,7 @@ tenant-vs-default differences."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import attrs
 
@@ -47,19 +47,27 @@ class LintReport:
 
     shadowed: tuple[str, ...]
     fallback_codes: tuple[CodeEntry, ...]
+    #: For each shadowed rule, the rules that decide the codes it matches (most codes first).
+    beaten_by: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
 
 
 def lint(policy: CompiledPolicy) -> LintReport:
-    """Rules that match codes but can never decide any of them, and codes decided by ``[defaults]``."""
+    """Rules that match codes but can never decide any of them (with the rules that decide those codes instead),
+    and codes decided by ``[defaults]``."""
     winners: set[str] = set()
+    beaten: dict[str, Counter[str]] = {}
     fallback = []
     for entry in policy.catalog:
         cand = policy.candidate(entry)
-        winners.update(plan.rule for plan in cand.plans)
+        deciding = [plan.rule for plan in cand.plans]
+        winners.update(deciding)
+        for rule in cand.matched:
+            beaten.setdefault(rule.id, Counter()).update(deciding)
         if cand.plans[-1] is policy.fallback:
             fallback.append(entry)
     shadowed = tuple(rule.id for rule in policy.rules if rule.id not in winners)
-    return LintReport(shadowed, tuple(fallback))
+    return LintReport(shadowed, tuple(fallback),
+                      {rule: tuple(r for r, _ in beaten.get(rule, Counter()).most_common()) for rule in shadowed})
 
 
 @attrs.frozen

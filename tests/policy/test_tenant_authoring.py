@@ -210,6 +210,20 @@ def test_readme_tenant_example_lints_clean(tmp_path: Path, capsys: Cap) -> None:
     status, out, err = _run(capsys, "policy", "lint", "--tenant", "bank", "--policy-dir", str(folder))
     assert (0, "") == (status, err)
     assert "tenant bank: valid" in out
+    # Default rules its override rule displaces are reported as displaced, not blamed on "a more specific rule".
+    assert [] == [line for line in out.splitlines() if line.startswith("warning:")]
+    assert "displaces kakao.content-error" in out
+
+
+def test_a_tenant_rule_that_never_decides_says_what_beats_it(tmp_path: Path, capsys: Cap) -> None:
+    """A tenant rule every code of which a more specific default rule decides is a warning naming the winners."""
+    text = ('[[rule]]\nid = "shop.absent"\nmatch = { provider = "infobip", kind = "error", product = "general", '
+            'group_id = 1 }\nverdict = "retry"\nafter = "1h"\nreason = "r"\n')
+    folder = _dir(tmp_path, shop=text)
+    status, out, _ = _run(capsys, "policy", "lint", "--tenant", "shop", "--policy-dir", str(folder))
+    warnings = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert 0 == status
+    assert any("'shop.absent' matches codes but never decides one: more specific rules win (" in w for w in warnings)
 
 
 # --- layers shaped by a tenant's [defaults] ----------------------------------------------------------------------
@@ -242,3 +256,16 @@ def test_explain_names_the_override(tmp_path: Path) -> None:
     notes = [m.note for m in engine.explain(outcome, now=NOW).matches]
     assert "decides: override = true outranks the layers below" == notes[0]
     assert {"outranked by a tenant rule with override = true"} == set(notes[1:])
+
+
+def test_readme_precedence_figures_are_current(tmp_path: Path, capsys: Cap) -> None:
+    """The README's counts for a broad tenant rule without override (codes decided and lost) are lint's."""
+    text = ('[[rule]]\nid = "bank.broad-fallback"\nmatch = { provider = "nhn_kakao", kind = "delivery", '
+            'success = false }\nverdict = "retry"\nchannel = "sms"\nreason = "r"\n')
+    _, out, _ = _run(capsys, "policy", "lint", "--tenant", "bank", "--policy-dir", str(_dir(tmp_path, bank=text)))
+    found = re.search(r"decides (\d+) codes; displaces kakao.content-error \((\d+)\); loses (\d+) codes", out)
+    assert found is not None, out
+    decided, _, lost = found.groups()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"decides only {decided} of the 104 delivery failure codes and loses the other {lost}" in readme
+    assert f"rule bank.broad-fallback: decides {decided} codes;" in readme
