@@ -65,7 +65,8 @@ def _patch(layer: Layer, raw: dict[str, Any], rules: _Merged, problems: Problems
                             "write the rule as a [[rule]] with the same id and override = true")
         else:
             message, fix = unknown_key(field, "this [[patch]]", sorted(_PATCH_KEYS))
-        problems.add(layer, message, fix, rule=rule_id, field=field)
+        problems.add(layer, message, fix, rule=rule_id, field=field, line=layer.entry_key_line(rule_id, field))
+        del fields[field]  # reported here; merged, the rule would report it again
     base, _, shaped, override = rules[rule_id]
     merged = {**base, **fields}
     if isinstance(fields.get("match"), dict) and isinstance(base.get("match"), dict):
@@ -145,7 +146,9 @@ def build_spec(layers: Sequence[Layer], *, limits: PolicyLimits = DEFAULT_LIMITS
     for rule_id, (raw, layer, shaped, override) in merged_rules.items():
         reader = FieldReader(problems, layer, rule_id, windows, zone, backoff, broken_windows=broken)
         for field in sorted(set(raw) - _RULE_KEYS):
-            reader.fail(field, *unknown_key(field, "this [[rule]]", sorted(_RULE_KEYS)))
+            problems.add(layer, *unknown_key(field, "this [[rule]]", sorted(_RULE_KEYS)), rule=rule_id, field=field,
+                         line=layer.entry_key_line(rule_id, field))
+            reader.ok = False
         match = read_match(reader, raw.get("match"))
         body = reader.body({k: v for k, v in raw.items() if k in BODY_KEYS})
         if match is not None and body is not None and reader.ok:

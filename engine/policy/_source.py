@@ -105,6 +105,20 @@ class Layer:
             return None
         return self._id_lines.get(rule_id)
 
+    def entry_key_line(self, rule_id: object, key: str) -> int | None:
+        """The line that sets ``key`` in the ``[[rule]]`` or ``[[patch]]`` whose ``id`` is ``rule_id`` (between its
+        id line and the next table header); else the id line."""
+        start = self.rule_line(rule_id)
+        if start is None:
+            return None
+        pattern = re.compile(rf"^\s*{re.escape(key)}\s*[=.]")
+        for number, line in enumerate(self.text.splitlines()[start:], start=start + 1):
+            if line.lstrip().startswith("["):
+                break
+            if pattern.match(line):
+                return number
+        return start
+
     @functools.cached_property
     def _id_lines(self) -> dict[str, int]:
         # One pass over the text: looking each rule up separately made loading quadratic in the rule count.

@@ -202,6 +202,16 @@ def test_misplaced_top_level_key_says_to_move_it(tmp_path: Path) -> None:
         Engine.default(policy_dir=_dir(tmp_path, acme=text)).for_tenant("acme")
 
 
+def test_a_patchs_unknown_key_is_one_problem_at_its_own_line(tmp_path: Path) -> None:
+    """A key that does not belong in a [[patch]] is reported once, at the key's line (it was reported again as
+    part of the merged [[rule]], both times at the id line)."""
+    text = ('[[patch]]\nid = "sms.handset-transient"\nwindow = "kakao_friendtalk"\n\n'
+            'disable = ["sms.duplicate-message"]\n')
+    with pytest.raises(PolicyError) as caught:
+        Engine.default(policy_dir=_dir(tmp_path, acme=text)).for_tenant("acme")
+    assert [(5, "disable")] == [(p.line, p.field) for p in caught.value.problems]
+
+
 def test_readme_tenant_example_lints_clean(tmp_path: Path, capsys: Cap) -> None:
     """The TOML example in README's Tenants section is a valid tenant file."""
     tenants = (ROOT / "README.md").read_text(encoding="utf-8").split("## Tenants")[1]
