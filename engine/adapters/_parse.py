@@ -51,6 +51,8 @@ def adapt(payload: object, *, provider: str | None = None, channel: str | None =
     """Every outcome in ``payload``, with a `PayloadError` (its ``path`` under ``root``) for each part that
     cannot be read and a `Skipped` for each part with nothing to decide (an empty pull, an inbound message).
     Never raises for bad payload data: the streaming evaluator relies on that."""
+    if http_status is not None and type(http_status) is not int:
+        return [PayloadError("http_status", f"expected the HTTP status as a whole number, got {kind_of(http_status)}")]
     if http_status is not None and http_status >= 400 and (payload is None or type(payload) is str or payload == {}):
         return [_bare_status(http_status, provider=provider, channel=channel, headers=headers, tenant=tenant,
                              root=root)]

@@ -33,7 +33,7 @@ from typing import IO, Final, NamedTuple
 
 import orjson
 
-from .._errors import PayloadError
+from .._errors import PayloadError, SettingError
 
 #: The longest record read by default (1 MiB); a longer one becomes an error record and is skipped without being
 #: held in memory.  ``read_records(max_bytes=...)`` and ``dlrpolicy evaluate --max-record-bytes`` change it.
@@ -305,7 +305,14 @@ def read_records(stream: IO[bytes], *, name: str = "<stdin>", start: int = 1,
     """Yield the records of ``stream`` numbered from ``start`` (see the module docstring for the framing).
 
     A line over ``max_bytes`` is read past in bounded chunks and never held whole."""
+    if type(max_bytes) is not int or not 1 <= max_bytes <= _MAX_LIMIT:
+        raise SettingError("max_bytes", max_bytes, f"a whole number of bytes from 1 to {_MAX_LIMIT:,} "
+                                                   f"(default {MAX_RECORD_BYTES:,})")
     return iter(RecordStream(stream, name=name, start=start, max_bytes=max_bytes))
+
+
+#: The largest record size a reader accepts (a record is held in memory whole).
+_MAX_LIMIT: Final = 1 << 30
 
 
 class RecordStream:

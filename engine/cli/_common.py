@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Final
 
-from .._errors import DlrpolicyError, InvalidOutcomeError, NaiveDatetimeError, SettingError
+from .._errors import DlrpolicyError, InvalidOutcomeError, NaiveDatetimeError, SettingError, TenantError
 from ..decide._engine import Engine
 from ..model._datetimes import require_instant
 from ..model._vocabulary import validate_tenant
@@ -21,19 +21,19 @@ class UsageError(DlrpolicyError):
     """The command line itself is wrong (exit status 2)."""
 
 
-def parse_now(text: str | None) -> datetime:
-    """``--now``: an ISO 8601 instant with an offset or ``Z``; the current time when absent (read here, at the
-    edge, never inside the engine)."""
+def parse_now(text: str | None, flag: str = "--now") -> datetime:
+    """``--now`` (or another instant ``flag``): an ISO 8601 instant with an offset or ``Z``; the current time when
+    absent (read here, at the edge, never inside the engine)."""
     if text is None:
         return datetime.now(UTC)
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--now {text!r} is not an ISO 8601 datetime, e.g. 2026-11-24T10:00:00Z") from None
+        raise UsageError(f"{flag} {text!r} is not an ISO 8601 datetime, e.g. 2026-11-24T10:00:00Z") from None
     if value.tzinfo is None:
-        raise UsageError(str(NaiveDatetimeError("--now", text)))
+        raise UsageError(str(NaiveDatetimeError(flag, text)))
     try:
-        require_instant("--now", value)
+        require_instant(flag, value)
     except InvalidOutcomeError as exc:
         raise UsageError(str(exc)) from None
     return value
@@ -142,5 +142,8 @@ def engine_from(args: argparse.Namespace) -> Engine:
             raise UsageError("--tenant layers on the shipped default; drop --policy or --tenant")
         if not args.policy_dir:
             raise UsageError(f"--tenant needs --policy-dir DIR (or ${ENV_POLICY_DIR})")
-        engine = engine.for_tenant(tenant)
+        try:
+            engine = engine.for_tenant(tenant)
+        except TenantError as exc:  # a mistyped --tenant is a usage error (exit 2), as the help says
+            raise UsageError(f"--tenant: {exc}") from None
     return engine

@@ -63,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     # Without --first-attempt-at the first attempt is unknown, as for a stateless report: the deadline counts from
     # now and the rule's implied attempt bound applies.
-    first = parse_now(args.first_attempt_at) if args.first_attempt_at else None
+    first = parse_now(args.first_attempt_at, "--first-attempt-at") if args.first_attempt_at else None
     history = History(attempts=args.attempt, first_attempt_at=first)
     explanation = engine.explain(outcome, now=now, history=history)
     if args.format == "json":

@@ -156,3 +156,9 @@ def test_a_bare_status_without_the_provider_says_what_to_add() -> None:
     (item,) = read_record({"report": {}, "http_status": 503}).items
     assert isinstance(item, PayloadError)
     assert 'give provider "infobip" in the envelope' in item.message
+
+
+def test_an_http_status_that_is_not_a_number_is_a_payload_error() -> None:
+    """parse(..., http_status="429") says what is wrong instead of raising TypeError."""
+    with pytest.raises(PayloadError, match="HTTP status as a whole number"):
+        parse({"requestError": {"serviceException": {"messageId": "TOO_MANY_REQUESTS"}}}, http_status="429")  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from dlrpolicy import SettingError
 from dlrpolicy.adapters._stream import RawRecord, read_records
 
 
@@ -184,3 +185,11 @@ def test_values_read_as_the_standard_parser_reads_them(text: bytes) -> None:
     (got,) = records(text + b"\n")
     expected = json.loads(text)
     assert (None, repr(expected)) == (got.error, repr(got.value))
+
+
+@pytest.mark.parametrize("limit", [-1, 0, "x", 10**20, 1.5])
+def test_a_record_limit_out_of_range_is_a_setting_error(limit: object) -> None:
+    """read_records(max_bytes=...) refuses a limit that is not a whole number of bytes in range (-1 read nothing
+    at all, and other values raised TypeError or OverflowError)."""
+    with pytest.raises(SettingError, match="max_bytes"):
+        read_records(io.BytesIO(b"{}\n"), max_bytes=limit)  # type: ignore[arg-type]

@@ -244,9 +244,9 @@ def test_policy_diff_needs_tenant(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_hostile_tenant_on_command_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """A hostile --tenant is rejected with exit 1 and a clear message."""
+    """A hostile --tenant is a usage error (exit 2) with a clear message."""
     status, _, err = _run(capsys, "policy", "coverage", "--tenant", "../etc", "--policy-dir", str(tmp_path))
-    assert 1 == status
+    assert 2 == status
     assert "invalid tenant id" in err
 
 

@@ -70,11 +70,11 @@ def test_default_for_unknown_tenants_is_an_explicit_opt_in() -> None:
 
 
 def test_evaluate_with_a_typo_tenant_fails(capsys: Cap, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`evaluate --tenant bnak` is an error (it used to exit 0 with the default); the flag opts in."""
+    """`evaluate --tenant bnak` is a usage error, exit 2 (it used to exit 0 with the default); the flag opts in."""
     report = json.dumps({"results": [{"messageId": "m", "status": {"groupId": 3, "id": 5}}]}).encode()
     status, out, err = _run(capsys, "evaluate", "--tenant", "bnak", "--policy-dir", str(EXAMPLES), stdin=report,
                             monkeypatch=monkeypatch)
-    assert (1, "") == (status, out)
+    assert (2, "") == (status, out)
     assert "unknown tenant" in err
     status, out, _ = _run(capsys, "evaluate", "--tenant", "bnak", "--policy-dir", str(EXAMPLES),
                           "--default-for-unknown-tenants", stdin=report, monkeypatch=monkeypatch)
