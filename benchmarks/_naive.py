@@ -70,6 +70,7 @@ class NaivePolicy:
         self.events = compiled.events
         self.window_for_type = compiled.window_for_type
         self.version = compiled.version
+        self.spec = spec  # [defaults] the evaluation reads (resend_check, provider_resends)
         # No precomputed single-entry keys: every code is resolved through `resolve` below.
         self.singles: dict[object, None] = {}
         self.base_singles: dict[object, None] = {}
