@@ -19,6 +19,7 @@ from .._errors import PolicyError, PolicyProblem
 from ._limits import MAX_NESTING
 
 _ID_LINE: Final = re.compile(r"""^\s*id\s*=\s*["']([^"']*)["']""")
+_KEY: Final = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*[=.]""")
 _HEADER: Final = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\- \t]+?)\s*\]\]?\s*(?:#.*)?$")
 # Strings and comments, so that dots and brackets inside them are not mistaken for keys; a string becomes ""
 # (a quoted key part is still a part) and keeps its line breaks, so line numbers stay right.
@@ -92,12 +93,38 @@ class Layer:
         return cls(name=name, source=source, data=data, text=text)
 
     def line_of(self, pattern: str) -> int | None:
-        """First line (1-based) whose text matches the regular expression ``pattern``."""
-        regex = re.compile(pattern)
-        for number, line in enumerate(self.text.splitlines(), start=1):
-            if regex.search(line):
-                return number
-        return None
+        """First line (1-based) whose text matches the regular expression ``pattern`` (remembered per pattern: a
+        file with thousands of problems asks for the same line thousands of times)."""
+        memo = self._line_memo
+        if pattern not in memo:
+            regex = re.compile(pattern)
+            memo[pattern] = next((number for number, line in enumerate(self._lines, start=1) if regex.search(line)),
+                                 None)
+        return memo[pattern]
+
+    @functools.cached_property
+    def _lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    @functools.cached_property
+    def _line_memo(self) -> dict[str, int | None]:
+        return {}
+
+    @functools.cached_property
+    def _table_keys(self) -> dict[str, dict[str, int]]:
+        # table -> key -> the first line setting it (``key = ...`` or ``key.x = ...``), all tables in one pass.
+        out: dict[str, dict[str, int]] = {}
+        lines = self._lines
+        for index, (name, start) in enumerate(self._sections):
+            end = self._sections[index + 1][1] if index + 1 < len(self._sections) else len(lines) + 1
+            if name in out:  # the first table of a name is the one `key_line` reads (as `header_line`)
+                continue
+            keys = out[name] = {}
+            for number in range(start + 1, end):
+                found = _KEY.match(lines[number - 1])
+                if found:
+                    keys.setdefault(found.group(1).strip('"\''), number)
+        return out
 
     def rule_line(self, rule_id: object) -> int | None:
         """The line of ``id = "<rule_id>"`` in this file."""
@@ -146,15 +173,8 @@ class Layer:
     def key_line(self, table: str, key: str) -> int | None:
         """The line that sets ``key`` in ``[table]`` (``key = ...`` or ``key.x = ...``); else the table's header
         line; else a top-level dotted ``table.key = ...``; None when nothing is found."""
-        lines = self.text.splitlines()
-        pattern = re.compile(rf"^\s*{re.escape(key)}\s*[=.]")
-        for index, (name, start) in enumerate(self._sections):
-            if name != table:
-                continue
-            end = self._sections[index + 1][1] if index + 1 < len(self._sections) else len(lines) + 1
-            for number in range(start + 1, end):
-                if pattern.match(lines[number - 1]):
-                    return number
-            return start
+        start = self.header_line(table)
+        if start is not None:
+            return self._table_keys.get(table, {}).get(key, start)
         dotted = ".".join(re.escape(part) for part in table.split("."))
         return self.line_of(rf"^\s*{dotted}\s*\.\s*{re.escape(key)}\s*[=.]")

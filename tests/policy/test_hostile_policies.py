@@ -236,3 +236,11 @@ def test_a_day_after_the_dst_change_with_a_policy_zone() -> None:
     decision = engine.evaluate(outcome, now=now)
     assert decision.retry_at is not None
     assert decision.retry_at > now
+
+
+def test_a_file_with_thousands_of_problems_is_read_in_one_pass_over_its_lines() -> None:
+    """40,000 bad entries are 40,000 problems, each at its line, found without scanning the file once per problem
+    (a line lookup is remembered per pattern; 160,000 entries took 33 s before, about 1 s now, measured by hand)."""
+    found = problems("disable = [" + ", ".join(["1"] * 40_000) + "]\n")
+    assert 40_000 == len(found)
+    assert {1} == {problem[1] for problem in found}
