@@ -43,12 +43,14 @@ MAX_RECORD_BYTES: Final = 1024 * 1024
 MAX_NESTING: Final = 64
 
 # One JSON token after optional whitespace: a string (which cannot span lines), a number, a literal, punctuation.
+# Possessive repeats (++, *+): the alternatives never overlap, and without backtracking points a megabyte string
+# costs no regex stack (it cost about 150 times its size).
 _TOKEN: Final = re.compile(
-    rb'[ \t\r\n]*(?:("(?:[^"\\\x00-\x1f]|\\.)*")|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)'
+    rb'[ \t\r\n]*+(?:("(?:[^"\\\x00-\x1f]++|\\.)*+")|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)'
     rb"|(true|false|null)|([{}\[\]:,]))"
 )
 _SPACE: Final = re.compile(rb"[ \t\r\n]*")
-_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_STRING: Final = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
 _BRACKETS: Final = bytes.maketrans(b"[{]}", b"(())")
 _NOT_BRACKETS: Final = bytes(c for c in range(256) if c not in b"[]{}")
 _NOT_OPENERS: Final = bytes(c for c in range(256) if c not in b"[{")

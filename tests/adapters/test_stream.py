@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -193,3 +195,21 @@ def test_a_record_limit_out_of_range_is_a_setting_error(limit: object) -> None:
     at all, and other values raised TypeError or OverflowError)."""
     with pytest.raises(SettingError, match="max_bytes"):
         read_records(io.BytesIO(b"{}\n"), max_bytes=limit)  # type: ignore[arg-type]
+
+
+def test_a_megabyte_string_costs_no_more_than_its_size() -> None:
+    """An unterminated 1 MiB string (under the record limit) is one error record read in about its own size: the
+    tokenizer's regular expression held a backtracking stack of ~150 times the string (152 MiB here)."""
+    script = (
+        "import io, resource\n"
+        "from dlrpolicy.adapters._stream import read_records\n"
+        "data = b'{\"a\":\"' + b'x' * (1024 * 1024 - 20) + b'\\n{\"results\": []}\\n'\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "records = list(read_records(io.BytesIO(data)))\n"
+        "grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base\n"
+        "print([r.error is not None for r in records], grown // 1024)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    errors, grown_mib = done.stdout.rsplit(" ", 1)
+    assert "[True, False]" == errors
+    assert int(grown_mib) < 32
