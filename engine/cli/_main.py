@@ -39,6 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dlrpolicy`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if sys.stdout is None:  # started with stdout closed (`>&-`): every command writes there, so say so and stop
+        if sys.stderr is not None:
+            print("dlrpolicy: error: stdout is closed: give the command somewhere to write (a file, a pipe, "
+                  "/dev/null)", file=sys.stderr)
+        return 2
     try:
         return int(args.run(args))
     except UsageError as exc:

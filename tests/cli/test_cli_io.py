@@ -21,7 +21,6 @@ def dlrpolicy(*args: str, stdout: object = subprocess.PIPE) -> subprocess.Comple
                           text=True, timeout=120, check=False)  # type: ignore[call-overload]
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
 @pytest.mark.parametrize("command", [["evaluate", SMS, "--now", NOW], ["catalog", "list"]])
 def test_full_output_device(command: list[str]) -> None:
     """stdout on a full device: one error line naming the problem, exit 2, no traceback."""
@@ -31,6 +30,17 @@ def test_full_output_device(command: list[str]) -> None:
     assert "No space left on device" in result.stderr
     assert "Traceback" not in result.stderr
     assert "Exception ignored" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["evaluate", SMS, "--now", NOW], ["policy", "lint"]])
+def test_closed_stdout(command: list[str]) -> None:
+    """stdout closed (`>&-`): one error line, exit 2, nothing silently dropped and no traceback."""
+    args = " ".join(command)
+    result = subprocess.run(["bash", "-c", f'exec "{sys.executable}" -m dlrpolicy {args} >&-'],
+                            capture_output=False, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    assert 2 == result.returncode
+    assert "stdout is closed" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_closed_stdin() -> None:
