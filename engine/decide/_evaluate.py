@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Final
 
+from .._errors import InvalidOutcomeError
 from ..model._datetimes import EARLIEST, LATEST, iso_z, require_instant
 from ..model._decision import CodeIdentity, Decision
 from ..model._outcome import History, Outcome, Resend
@@ -52,98 +53,116 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
     the status.  Codes the catalog does not know get the policy's ``[defaults.unknown]`` decision with
     ``code.unknown = true``; reports that are events (seen, cancelled) get the policy's event decision.
     """
-    # Arithmetic runs in UTC: adding 48h to a zone-local datetime adds wall-clock hours (49 elapsed across a
-    # fall-back change).  The range check keeps every sum below inside what datetime can represent.
-    if type(now) is not datetime or now.tzinfo is not UTC or not _FIRST_YEAR <= now.year < _LAST_YEAR:
-        require_instant("now", now)
-        now = now.astimezone(UTC)
-    note = ""
-    channel = outcome.channel
-    cand = None if outcome.event is not None else quick_candidate(policy, outcome)
-    if cand is not None:
-        # The channel the code's table implies when the report did not say (channel_for gives the same).
-        channel = channel or DEFAULT_CHANNEL.get(cand.entry.product, "sms")
-        routes = cand.routes
-        route = routes[0] if routes is not None and len(routes) == 1 else cand.route_for(channel)
-        plan, base, shared = route.plan, route.fields, route.shared
-    else:
-        plan, base, note, channel = _decided_slowly(policy, outcome)
-        shared = None
-    resend = outcome.resend
-    if shared is not None and resend is None and not note:
-        # done or escalate with nothing but the attempt number to fill in: one decision per attempt, shared.
-        attempts = 1 if history is None else history.attempts
-        found = shared.get(attempts)
-        if found is not None and found.policy_version == policy.version:
-            return found
+    try:
+        # Arithmetic runs in UTC: adding 48h to a zone-local datetime adds wall-clock hours (49 elapsed across a
+        # fall-back change).  The range check keeps every sum below inside what datetime can represent.
+        if type(now) is not datetime or now.tzinfo is not UTC or not _FIRST_YEAR <= now.year < _LAST_YEAR:
+            require_instant("now", now)
+            now = now.astimezone(UTC)
+        note = ""
+        channel = outcome.channel
+        cand = None if outcome.event is not None else quick_candidate(policy, outcome)
+        if cand is not None:
+            # The channel the code's table implies when the report did not say (channel_for gives the same).
+            channel = channel or DEFAULT_CHANNEL.get(cand.entry.product, "sms")
+            routes = cand.routes
+            route = routes[0] if routes is not None and len(routes) == 1 else cand.route_for(channel)
+            plan, base, shared = route.plan, route.fields, route.shared
+        else:
+            plan, base, note, channel = _decided_slowly(policy, outcome)
+            shared = None
+        resend = outcome.resend
+        if shared is not None and resend is None and not note:
+            # done or escalate with nothing but the attempt number to fill in: one decision per attempt, shared.
+            attempts = 1 if history is None else history.attempts
+            found = shared.get(attempts)
+            if found is not None and found.policy_version == policy.version:
+                return found
+            decision = _new(Decision)
+            fields = decision.__dict__
+            fields.update(base)
+            fields["attempt"] = attempts + 1
+            fields["policy_version"] = policy.version
+            if attempts < _SHARED_ATTEMPTS:
+                shared[attempts] = decision
+            return decision
+        channel = channel or "sms"
+        if resend is None and plan.channel == "sms" and outcome.provider == "nhn_kakao" and \
+                policy.spec.defaults.provider_resends:
+            resend = _RESEND_SETTING  # NHN sends the SMS itself; the report (a webhook) just does not say so
+        if history is None:
+            attempts, first, proven = 1, outcome.sent_at or now, False
+            tried: tuple[str, ...] = ()
+        else:
+            attempts = history.attempts
+            first = history.first_attempt_at or outcome.sent_at or now
+            proven = history.first_attempt_at is not None
+            tried = history.channels
+        if resend is not None and resend.state == "failed":
+            tried = (*tried, resend.channel)
+        verdict = plan.verdict
+        retry_at = check_at = give_up_at = None
+        escalate_early = False
+        if verdict == "retry" or verdict == "wait":
+            if first.tzinfo is not UTC:
+                first = first.astimezone(UTC)
+            retry_at, check_at, give_up_at, verdict, more, escalate_early = _timing(
+                policy, plan, outcome, now, attempts, first, proven, tried)
+            if resend is None or resend.state not in ("delivered", "pending"):
+                note += more
+            # else: the provider's own fallback replaces the retry below, and what the timing said of it (a window it
+            # was moved to, a deadline it missed) describes a send that will not happen.
+        if resend is not None:
+            if resend.state in ("delivered", "pending") and verdict != "done":
+                verdict = "done" if resend.state == "delivered" else "wait"
+                retry_at = None
+                # A provider resending by itself is looked at again (its result may never be reported to us).
+                check_at = now + policy.spec.defaults.resend_check if verdict == "wait" else None
+            if plan.verdict != "done":  # a delivered message's resend status is moot: nothing to say about it
+                note += _resend_note(resend)
+        # The decision: the plan's fields for this code, and what this report changed (one dict copy, not fourteen
+        # keyword arguments: this runs for every report).
         decision = _new(Decision)
         fields = decision.__dict__
         fields.update(base)
         fields["attempt"] = attempts + 1
         fields["policy_version"] = policy.version
-        if attempts < _SHARED_ATTEMPTS:
-            shared[attempts] = decision
+        if verdict != plan.verdict:
+            fields["verdict"] = verdict
+            fields["channel"] = plan.channel if verdict == "retry" else None
+        if plan.suppress is not None or verdict == "suppress" or verdict != plan.verdict or escalate_early:
+            suppress, escalate, key_note = effects(plan, outcome, now, verdict, channel)
+            if escalate_early and escalate is None:
+                escalate = plan.default_escalation
+            fields["suppress"] = suppress
+            fields["escalate"] = escalate
+            note += key_note
+        if note:
+            fields["reason"] = base["reason"] + note  # type: ignore[operator]
+        if retry_at is not None:
+            fields["retry_at"] = retry_at
+        if give_up_at is not None:
+            fields["give_up_at"] = give_up_at
+        if check_at is not None:
+            fields["check_at"] = check_at
         return decision
-    channel = channel or "sms"
-    if resend is None and plan.channel == "sms" and outcome.provider == "nhn_kakao" and \
-            policy.spec.defaults.provider_resends:
-        resend = _RESEND_SETTING  # NHN sends the SMS itself; the report (a webhook) just does not say so
-    if history is None:
-        attempts, first, proven = 1, outcome.sent_at or now, False
-        tried: tuple[str, ...] = ()
-    else:
-        attempts = history.attempts
-        first = history.first_attempt_at or outcome.sent_at or now
-        proven = history.first_attempt_at is not None
-        tried = history.channels
-    if resend is not None and resend.state == "failed":
-        tried = (*tried, resend.channel)
-    verdict = plan.verdict
-    retry_at = check_at = give_up_at = None
-    escalate_early = False
-    if verdict == "retry" or verdict == "wait":
-        if first.tzinfo is not UTC:
-            first = first.astimezone(UTC)
-        retry_at, check_at, give_up_at, verdict, more, escalate_early = _timing(
-            policy, plan, outcome, now, attempts, first, proven, tried)
-        if resend is None or resend.state not in ("delivered", "pending"):
-            note += more
-        # else: the provider's own fallback replaces the retry below, and what the timing said of it (a window it
-        # was moved to, a deadline it missed) describes a send that will not happen.
-    if resend is not None:
-        if resend.state in ("delivered", "pending") and verdict != "done":
-            verdict = "done" if resend.state == "delivered" else "wait"
-            retry_at = None
-            # A provider resending by itself is looked at again (its result may never be reported to us).
-            check_at = now + policy.spec.defaults.resend_check if verdict == "wait" else None
-        if plan.verdict != "done":  # a delivered message's resend status is moot: nothing to say about it
-            note += _resend_note(resend)
-    # The decision: the plan's fields for this code, and what this report changed (one dict copy, not fourteen
-    # keyword arguments: this runs for every report).
-    decision = _new(Decision)
-    fields = decision.__dict__
-    fields.update(base)
-    fields["attempt"] = attempts + 1
-    fields["policy_version"] = policy.version
-    if verdict != plan.verdict:
-        fields["verdict"] = verdict
-        fields["channel"] = plan.channel if verdict == "retry" else None
-    if plan.suppress is not None or verdict == "suppress" or verdict != plan.verdict or escalate_early:
-        suppress, escalate, key_note = effects(plan, outcome, now, verdict, channel)
-        if escalate_early and escalate is None:
-            escalate = plan.default_escalation
-        fields["suppress"] = suppress
-        fields["escalate"] = escalate
-        note += key_note
-    if note:
-        fields["reason"] = base["reason"] + note  # type: ignore[operator]
-    if retry_at is not None:
-        fields["retry_at"] = retry_at
-    if give_up_at is not None:
-        fields["give_up_at"] = give_up_at
-    if check_at is not None:
-        fields["check_at"] = check_at
-    return decision
+    except (AttributeError, TypeError):
+        # Zero cost until raised: arguments of the wrong type (a dict for an outcome, None for now) surface as
+        # attribute or type errors somewhere in the body; name the argument instead.
+        _check_arguments(outcome, now, history)
+        raise
+
+
+def _check_arguments(outcome: object, now: object, history: object) -> None:
+    """Raise `InvalidOutcomeError` naming the argument of `evaluate` that has the wrong type, if one has."""
+    if not isinstance(outcome, Outcome):
+        raise InvalidOutcomeError("outcome", f"expected a dlrpolicy.Outcome, got {type(outcome).__name__}: read "
+                                             "payloads with dlrpolicy.parse, or build one with Outcome(...)")
+    if not isinstance(now, datetime):
+        raise InvalidOutcomeError("now", f"expected a timezone-aware datetime, got {type(now).__name__}: pass "
+                                         "now=datetime.now(UTC)")
+    if history is not None and not isinstance(history, History):
+        raise InvalidOutcomeError("history", f"expected a dlrpolicy.History or None, got {type(history).__name__}")
 
 
 _new = object.__new__

@@ -267,3 +267,20 @@ def test_provider_fallback_drops_the_window_note_of_a_retry_it_replaced() -> Non
         decision = bank.evaluate(outcome, now=night)
         assert (verdict, None) == (decision.verdict, decision.retry_at)
         assert "window" not in decision.reason
+
+
+@pytest.mark.parametrize(("outcome", "now", "history", "field"), [
+    ({"provider": "infobip"}, NOW, None, "outcome"),
+    (None, NOW, None, "outcome"),
+    ("good", None, None, "now"),
+    ("good", "2026-11-24T10:00:00Z", None, "now"),
+    ("good", NOW, {"attempts": 2}, "history"),
+])
+def test_arguments_of_the_wrong_type_are_invalid_outcome_errors(small_engine: Engine, outcome: object, now: object,
+                                                                history: object, field: str) -> None:
+    """A dict for an outcome, None for now, a dict for a history: an InvalidOutcomeError naming the argument (an
+    AttributeError came out of the engine before)."""
+    real = _sms(error=CodeRef(id=581, group_id=1)) if outcome == "good" else outcome
+    with pytest.raises(InvalidOutcomeError) as caught:
+        small_engine.evaluate(real, now=now, history=history)  # type: ignore[arg-type]
+    assert field == caught.value.field
