@@ -45,6 +45,13 @@ def nhn_hook(code: str, **row: object) -> dict[str, Any]:
             "event": "MESSAGE_RESULT_UPDATE", "hooks": [hook]}
 
 
+def nhn_query(code: str, **row: object) -> dict[str, Any]:
+    """An NHN single-message query answer (``header`` + ``message``) whose message failed with result ``code``."""
+    message = {"requestId": "20261124190000abcdefghij0", "recipientSeq": 1, "recipientNo": "01012345678",
+               "requestDate": "2026-11-24 18:55:00.0", "resultCode": code, "messageStatus": "FAILED", **row}
+    return {"header": {"resultCode": 0, "resultMessage": "success", "isSuccessful": True}, "message": message}
+
+
 def decide(payload: dict[str, Any], *, now: datetime = NOW, history: History | None = None,
            **parse_args: Any) -> Decision:
     """The default policy's decision for the payload's only outcome."""
@@ -380,11 +387,7 @@ def test_kakao_item_list_and_summary_mismatch_are_alike(payload: dict[str, Any])
 
 def test_kakao_template_mismatch_with_nhn_resend_done_is_done() -> None:
     """A query row of 3036 whose SMS resend succeeded (RSC04): done, nothing more to send; content still told."""
-    row = {"requestId": "20261124190000abcdefghij0", "recipientSeq": 1, "recipientNo": "01012345678",
-           "requestDate": "2026-11-24 18:55:00.0", "resultCode": "3036", "messageStatus": "FAILED",
-           "resendStatus": "RSC04", "resendResultCode": "0"}
-    payload = {"header": {"resultCode": 0, "resultMessage": "success", "isSuccessful": True}, "message": row}
-    decision = decide(payload)
+    decision = decide(nhn_query("3036", resendStatus="RSC04", resendResultCode="0"))
     assert ("done", None, None, "content") == facts(decision)
     assert "RSC04" in decision.reason
 
@@ -458,11 +461,7 @@ def test_kakao_provider_error_reason_does_not_claim_document_advice(code: str) -
 def test_kakao_provider_error_whose_nhn_resend_failed_tells_a_person() -> None:
     """3006 whose SMS resend by NHN failed too (RSC05): SMS counts as tried, and a person hears of it instead of the
     message being dropped."""
-    row = {"requestId": "20261124190000abcdefghij0", "recipientSeq": 1, "recipientNo": "01012345678",
-           "requestDate": "2026-11-24 18:55:00.0", "resultCode": "3006", "messageStatus": "FAILED",
-           "resendStatus": "RSC05", "resendResultCode": "3015"}
-    payload = {"header": {"resultCode": 0, "resultMessage": "success", "isSuccessful": True}, "message": row}
-    decision = decide(payload)
+    decision = decide(nhn_query("3006", resendStatus="RSC05", resendResultCode="3015"))
     assert ("escalate", None, None, "support") == facts(decision)
     assert "RSC05" in decision.reason
 
