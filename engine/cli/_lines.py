@@ -106,6 +106,15 @@ def _escalation(escalate: EscalateEffect) -> str:
     return text
 
 
+def _channel_source(outcome: Outcome, decision: Decision) -> str | None:
+    """Where the outcome's channel came from; ``code`` when nobody said it and the code's own table decided
+    (``decision.code.product``), as for an unknown code or an event never."""
+    if outcome.channel_source is None and outcome.channel is None and not decision.code.unknown and \
+            decision.code.kind != "event":
+        return "code"
+    return outcome.channel_source
+
+
 def _outcome_head(outcome: Outcome, source: str | None) -> str:
     key = (outcome.provider, outcome.channel, source)
     head = _OUTCOME_HEADS.get(key)
@@ -120,10 +129,7 @@ def outcome_json(outcome: Outcome, decision: Decision | None = None) -> str:
     """The ``outcome`` object of an output line: what the decision was about, with the reported channel and where
     it came from: the report, the caller, a field only one channel carries (shape), or, when nobody said, ``code``:
     the code's own table decided (``decision.code.product``); null when not even that is known."""
-    source = outcome.channel_source
-    if source is None and decision is not None and outcome.channel is None and not decision.code.unknown and \
-            decision.code.kind != "event":
-        source = "code"
+    source = outcome.channel_source if decision is None else _channel_source(outcome, decision)
     return (f'{_outcome_head(outcome, source)}{_text(outcome.message_id)}, "recipient": {_text(outcome.recipient)}, '
             f'"sender": {_text(outcome.sender)}, "tenant": {_text(outcome.tenant)}}}')
 
@@ -140,8 +146,8 @@ def decision_body(decision: Decision, outcome: Outcome) -> str:
     message_id, recipient, sender = outcome.message_id, outcome.recipient, outcome.sender
     message_id_json = "null" if message_id is None else escape(message_id)
     source = outcome.channel_source
-    if source is None and outcome.channel is None and not decision.code.unknown and decision.code.kind != "event":
-        source = "code"  # nobody said the channel: the code's own table (decision.code.product) decided
+    if source is None:
+        source = _channel_source(outcome, decision)
     outcome_head = _OUTCOME_HEADS.get((outcome.provider, outcome.channel, source))
     retry_at, give_up_at, check_at = decision.retry_at, decision.give_up_at, decision.check_at
     return (

@@ -52,28 +52,24 @@ SWEEP_EVERY: Final = 60.0
 Hook = Callable[[IncidentEvent], object]
 
 
-#: The text a report brings into the store (as keys, ids and JSON).
-_STORED_TEXT: Final = ("message_id", "recipient", "sender", "tenant", "template", "account")
+#: The text a report brings into the store (as keys, ids and JSON): the outcome's fields and the message key.
+_STORED_TEXT: Final = ("message_id", "recipient", "sender", "tenant", "template", "account", "key")
 
 
 def _unstorable(report: Report) -> InvalidOutcomeError | None:
     """Why ``report`` cannot be stored, or None: a text with a lone surrogate (a JSON escape such as ``\\ud800``)
     has no UTF-8 form, and both stores keep text as UTF-8.  Checked per report so one cannot fail its batch."""
-    outcome = report.outcome
+    fields = report.outcome.__dict__
     for name in _STORED_TEXT:
-        value = outcome.__dict__.get(name)
-        if value is not None and not value.isascii():
+        value = fields.get(name) if name != "key" else report.key
+        if value is not None and not value.isascii():  # ASCII (nearly every value) always encodes
             try:
                 value.encode()
             except UnicodeEncodeError:
-                return InvalidOutcomeError(f"Outcome.{name}", f"{value!r} holds a lone surrogate (a broken \\u escape "
-                                           "in the payload) and cannot be stored; fix the sender of the payload, or "
-                                           "decide it without --state")
-    if report.key is not None and not report.key.isascii():
-        try:
-            report.key.encode()
-        except UnicodeEncodeError:
-            return InvalidOutcomeError("key", f"{report.key!r} holds a lone surrogate and cannot be stored")
+                return InvalidOutcomeError(name if name == "key" else f"Outcome.{name}",
+                                           f"{value!r} holds a lone surrogate (a broken \\u escape in the payload) "
+                                           "and cannot be stored; fix the sender of the payload, or decide it "
+                                           "without --state")
     return None
 
 
