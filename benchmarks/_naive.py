@@ -52,6 +52,13 @@ class NaiveCandidate:
         return Route(plan, plan.decision_fields(self.identity, self.reason_prefix))
 
 
+class _Forgetful(dict[object, object]):
+    """A dict that keeps nothing: the naive baseline remembers no route between reports."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        return
+
+
 class NaivePolicy:
     """Duck-typed `CompiledPolicy` whose `resolve` does a catalog lookup and whose candidates scan rules."""
 
@@ -75,6 +82,8 @@ class NaivePolicy:
         self.singles: dict[object, None] = {}
         self.base_singles: dict[object, None] = {}
         self.own_index: dict[object, None] = {}
+        # Nor the engine's memo of routes by code object: it never keeps anything, so every report is resolved.
+        self.routes: _Forgetful = _Forgetful()
         # Wrapping entries is bookkeeping, not rule selection: do it once so the scan is all that is timed.
         self._wrapped: dict[int, NaiveCandidate] = {
             id(entry): NaiveCandidate(entry, self.rules, self.fallback) for entry in self.catalog

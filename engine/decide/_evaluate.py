@@ -10,7 +10,7 @@ from ..model._datetimes import EARLIEST, LATEST, iso_z, require_instant
 from ..model._decision import CodeIdentity, Decision
 from ..model._outcome import History, Outcome, Resend
 from ..model._vocabulary import DEFAULT_CHANNEL
-from ..policy._compile import CompiledPolicy
+from ..policy._compile import ROUTES_MAX, CompiledPolicy
 from ..policy._plan import Plan
 from ._effects import effects
 from ._resolve import deciding_code, quick_candidate, shared_identity, unknown_identity, unknown_prefix
@@ -61,13 +61,72 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
             now = now.astimezone(UTC)
         note = ""
         channel = outcome.channel
-        cand = None if outcome.event is not None else quick_candidate(policy, outcome)
-        if cand is not None:
-            # The channel the code's table implies when the report did not say (channel_for gives the same).
-            channel = channel or DEFAULT_CHANNEL.get(cand.entry.product, "sms")
-            routes = cand.routes
-            route = routes[0] if routes is not None and len(routes) == 1 else cand.route_for(channel)
+        route = None
+        if outcome.event is None:
+            status, error = outcome.status, outcome.error
+            memo = policy.routes
+            hit = memo.get(id(status) ^ id(error))
+            if hit is not None and hit[0] is status and hit[1] is error and hit[2] == outcome.provider and \
+                    hit[3] == channel and hit[4] == outcome.product:
+                route, channel = hit[5], hit[6]
+                shared = route.shared
+                if shared is not None and outcome.resend is None:  # the shared path below, without its detours
+                    found = shared.get(1 if history is None else history.attempts)
+                    if found is not None and found.policy_version == policy.version:
+                        return found
+            else:
+                cand = quick_candidate(policy, outcome)
+                if cand is not None:
+                    # The channel the code's table implies when the report did not say (channel_for gives the same).
+                    channel = channel or DEFAULT_CHANNEL.get(cand.entry.product, "sms")
+                    routes = cand.routes
+                    route = routes[0] if routes is not None and len(routes) == 1 else cand.route_for(channel)
+                    if len(memo) >= ROUTES_MAX:
+                        memo.clear()
+                    memo[id(status) ^ id(error)] = (status, error, outcome.provider, outcome.channel, outcome.product,
+                                                    route, channel)
+        if route is not None:
             plan, base, shared = route.plan, route.fields, route.shared
+            if route.plain and outcome.resend is None and outcome.retry_after is None and \
+                    outcome.retry_not_before is None and outcome.message_type is None:
+                # The most common retry, fused: `_timing` for a plan with only an interval or a backoff, for a
+                # report that brings no timing of its own (no Retry-After, no message type's window, no resend).
+                # Exhausted rules (attempt limit, deadline) fall through to the general path, which explains them.
+                if history is None:
+                    attempts, first, proven = 1, outcome.sent_at or now, False
+                else:
+                    attempts, first = history.attempts, history.first_attempt_at
+                    proven = first is not None
+                    first = first or outcome.sent_at or now
+                limit = plan.max_attempts
+                implied = plan.implied_attempts
+                if (limit is None or attempts < limit) and (proven or implied is None or attempts < implied):
+                    after, every = plan.after, plan.every
+                    if after is not None and (attempts <= 1 or every is None):
+                        due = now + after
+                    elif every is not None:
+                        due = now + every
+                    elif plan.backoff is not None:
+                        due = now + plan.backoff.delay(attempts, outcome.message_id)
+                    else:
+                        due = now
+                    span = plan.give_up_after
+                    if span is None:
+                        give_up_at = None
+                    else:
+                        if first.tzinfo is not UTC:
+                            first = first.astimezone(UTC)
+                        give_up_at = first + span
+                    if give_up_at is None or due <= give_up_at:
+                        decision = _new(Decision)
+                        fields = decision.__dict__
+                        fields.update(base)
+                        fields["attempt"] = attempts + 1
+                        fields["policy_version"] = policy.version
+                        fields["retry_at"] = due
+                        if give_up_at is not None:
+                            fields["give_up_at"] = give_up_at
+                        return decision
         else:
             plan, base, note, channel = _decided_slowly(policy, outcome)
             shared = None

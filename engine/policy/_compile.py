@@ -37,13 +37,18 @@ class Route:
     `Plan.decision_fields`) and, for plans whose decisions depend on nothing but the attempt number (done and
     escalate, no suppression), those decisions themselves, shared by attempt number (decisions are frozen)."""
 
-    __slots__ = ("fields", "plan", "shared")
+    __slots__ = ("fields", "plain", "plan", "shared")
 
     def __init__(self, plan: Plan, fields: dict[str, object]) -> None:
         self.plan = plan
         self.fields = fields
         self.shared: dict[int, Decision] | None = \
             {} if plan.verdict in ("done", "escalate") and plan.suppress is None else None
+        #: A retry timed by its interval or backoff alone: no calendar time, send window, same-day limit, fallback
+        #: channel or suppression, so (for a report that brings none of its own timing) the decision is the next
+        #: attempt at ``now`` + the delay, or the general path when the rule is exhausted.
+        self.plain = (plan.verdict == "retry" and plan.at is None and plan.window is None
+                      and plan.same_day_zone is None and plan.channel is None and plan.suppress is None)
 
 
 @attrs.frozen
@@ -85,6 +90,13 @@ def _identity(entry: CodeEntry) -> CodeIdentity:
     return CodeIdentity(entry.provider, entry.kind, entry.product, entry.id, entry.name, entry.group_id)
 
 
+#: What `CompiledPolicy.routes` holds: the status and error objects, provider, channel and product of the report it
+#: was found for (all checked on a hit), the route, and the channel the decision is about.
+RouteMemo = tuple[object, object, str, str | None, str | None, Route, str]
+#: The most entries `CompiledPolicy.routes` holds (it is emptied when full; each entry keeps its code objects).
+ROUTES_MAX: Final = 4096
+
+
 #: The candidates of one reported code: per table of the lookup chain (first table first), the entries of that
 #: table with this id.  A reported group or name that contradicts a table's entries sends the lookup on to the
 #: next table.
@@ -100,7 +112,7 @@ class CompiledPolicy:
     """
 
     __slots__ = ("_base", "_base_index", "_candidates", "_index", "_type_windows", "base_singles", "catalog", "events",
-                 "fallback", "own_index", "singles", "spec", "unknown", "unknown_permanent", "version")
+                 "fallback", "own_index", "routes", "singles", "spec", "unknown", "unknown_permanent", "version")
 
     def __init__(self, spec: PolicySpec, catalog: Catalog, candidates: Mapping[CodeEntry, Candidate],
                  index: Mapping[IndexKey, Tables], fallback: Plan, unknown: Plan,
@@ -128,6 +140,10 @@ class CompiledPolicy:
         self.events = events
         # Message type -> the window governing its retries, looked up once per type (few types exist).
         self._type_windows: dict[str, Window | None] = {}
+        #: The route `evaluate` found for a report's code objects, by their identity: the adapters share one
+        #: `CodeRef` per distinct code, so the next report of the same code on the same channel skips resolving it
+        #: (`decide._evaluate` fills it and checks every part of the key; `ROUTES_MAX` bounds it).
+        self.routes: dict[int, RouteMemo] = {}
 
     def resolve(self, provider: str, kind: str, product: str, id: int) -> Tables:
         """The candidates a reported code may mean, per table of the product's lookup chain (`ANY_PRODUCT`:
