@@ -95,9 +95,9 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
                 if history is None:
                     attempts, first, proven = 1, outcome.sent_at or now, False
                 else:
-                    attempts, first = history.attempts, history.first_attempt_at
-                    proven = first is not None
-                    first = first or outcome.sent_at or now
+                    attempts, known = history.attempts, history.first_attempt_at
+                    proven = known is not None
+                    first = known or outcome.sent_at or now
                 limit = plan.max_attempts
                 implied = plan.implied_attempts
                 if (limit is None or attempts < limit) and (proven or implied is None or attempts < implied):
