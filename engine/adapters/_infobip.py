@@ -17,7 +17,7 @@ from .._errors import InvalidOutcomeError, PayloadError
 from ..model._outcome import CodeRef, Outcome
 from ._infobip_api import parse_infobip_api_error
 from ._timestamps import parse_retry_after, parse_timestamp
-from ._values import Skipped, boolean, kind_of, payload_error
+from ._values import Skipped, boolean, kind_of, outcome_of, payload_error
 
 Item = Outcome | PayloadError | Skipped
 
@@ -187,23 +187,23 @@ def parse_infobip_report(result: object, *, channel: str | None = None, path: st
     if message_id is not None and type(message_id) is not str:
         message_id = _not_str(message_id, "messageId", path)
     done_key = "seenAt" if seen else "doneAt"
-    return Outcome(
-        provider="infobip",
-        channel=found,
-        channel_source=source,
-        status=status,
-        error=error,
-        event="seen" if seen else None,
-        message_id=message_id,
-        recipient=recipient,
-        sender=_sender(result, path),
-        tenant=tenant,
-        sent_at=_time(get("sentAt"), path, "sentAt"),
-        done_at=_time(get(done_key), path, done_key),
-        retry_after=retry_after,
-        retry_not_before=retry_not_before,
-        message_type=_message_type(result),
-    )
+    return outcome_of({
+        "provider": "infobip",
+        "channel": found,
+        "channel_source": source,
+        "status": status,
+        "error": error,
+        "event": "seen" if seen else None,
+        "message_id": message_id,
+        "recipient": recipient,
+        "sender": _sender(result, path),
+        "tenant": tenant,
+        "sent_at": _time(get("sentAt"), path, "sentAt"),
+        "done_at": _time(get(done_key), path, done_key),
+        "retry_after": retry_after,
+        "retry_not_before": retry_not_before,
+        "message_type": _message_type(result),
+    })
 
 
 def _tracking_event(payload: Mapping[str, object], path: str, channel: str | None, tenant: str | None) -> Item:

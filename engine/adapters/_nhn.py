@@ -21,7 +21,7 @@ from typing import Final
 from .._errors import InvalidOutcomeError, PayloadError
 from ..model._outcome import CodeRef, Outcome, Resend
 from ._timestamps import KST, optional_kst_timestamp, parse_retry_after
-from ._values import Skipped, kind_of, payload_error
+from ._values import Skipped, kind_of, outcome_of, payload_error
 
 Item = Outcome | PayloadError | Skipped
 
@@ -137,25 +137,25 @@ def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$"
                 _TEXT_REFS[raw] = status
     message_type = _opt_str(row, "kakaoMessageType", path)
     request_date, receive_date = row.get("requestDate"), row.get("receiveDate")
-    return Outcome(
-        provider="nhn_kakao",
+    return outcome_of({
+        "provider": "nhn_kakao",
         # KakaoTalk Bizmessage results are KakaoTalk by what they are: the report's own fact wins over a caller's
         # channel (a mixed run's --channel sms must not make a KakaoTalk failure an SMS one).
-        channel="kakao", channel_source="report",
-        status=status,
-        event=event,
-        resend=_resend(row, path),
-        message_id=_message_id(row, path),
-        recipient=_opt_str(row, "recipientNo", path),
-        sender=_sender(row, path),
-        template=_opt_str(row, "templateCode", path),
-        tenant=tenant,
-        account=account,
-        message_type=message_type,
-        sent_at=_kst(request_date, path, "requestDate"),
-        done_at=_kst(receive_date, path, "receiveDate"),
-        retry_after=retry_after,
-    )
+        "channel": "kakao", "channel_source": "report",
+        "status": status,
+        "event": event,
+        "resend": _resend(row, path),
+        "message_id": _message_id(row, path),
+        "recipient": _opt_str(row, "recipientNo", path),
+        "sender": _sender(row, path),
+        "template": _opt_str(row, "templateCode", path),
+        "tenant": tenant,
+        "account": account,
+        "message_type": message_type,
+        "sent_at": _kst(request_date, path, "requestDate"),
+        "done_at": _kst(receive_date, path, "receiveDate"),
+        "retry_after": retry_after,
+    })
 
 
 def _kst(value: object, path: str, key: str) -> datetime | None:

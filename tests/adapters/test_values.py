@@ -1,0 +1,54 @@
+"""The adapters' shared values: `outcome_of` builds exactly what ``Outcome(**fields)`` builds, and refuses alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import attrs
+import pytest
+
+from dlrpolicy import CodeRef, DlrpolicyError, Outcome, Resend
+from dlrpolicy.adapters._values import outcome_of
+
+DELIVERED = CodeRef(id=5, group_id=3, name="DELIVERED_TO_HANDSET")
+FIELDS = [
+    {"provider": "infobip", "status": DELIVERED},
+    {"provider": "infobip", "channel": "SMS", "channel_source": "report", "status": DELIVERED,
+     "error": CodeRef(id=0, group_id=0), "message_id": "m-1", "recipient": "821012345678", "sender": "InfoSMS",
+     "tenant": "acme", "sent_at": datetime(2026, 11, 24, 9, 58, tzinfo=timezone(timedelta(hours=9))),
+     "done_at": datetime(2026, 11, 24, 9, 59, tzinfo=UTC), "retry_after": timedelta(seconds=30),
+     "message_type": "FRIENDTALK_NORMAL"},
+    {"provider": "nhn_kakao", "channel": "kakao", "channel_source": "report", "status": CodeRef(id=3018),
+     "resend": Resend(state="failed", channel="sms"), "account": "app-key", "template": "T-1"},
+    {"provider": "infobip", "channel": "whatsapp", "event": "seen", "message_id": "wa-1"},
+]
+BAD = [
+    {"provider": "infobip"},  # no code and no event
+    {"provider": "carrier-pigeon", "status": DELIVERED},
+    {"provider": "infobip", "channel": "fax", "status": DELIVERED},
+    {"provider": "infobip", "status": {"id": 5}},
+    {"provider": "infobip", "status": DELIVERED, "message_id": 17},
+    {"provider": "infobip", "status": DELIVERED, "sent_at": datetime(2026, 11, 24)},
+    {"provider": "infobip", "status": DELIVERED, "retry_after": timedelta(days=-1)},
+    {"provider": "infobip", "status": DELIVERED, "channel_source": "rumour", "channel": "sms"},
+]
+
+
+@pytest.mark.parametrize("fields", FIELDS)
+def test_outcome_of_equals_the_constructor(fields: dict[str, object]) -> None:
+    """Every field, normalised alike (``SMS`` -> ``sms``): the same Outcome as the attrs constructor."""
+    expected = Outcome(**fields)  # type: ignore[arg-type]
+    actual = outcome_of(fields)
+    assert expected == actual
+    assert attrs.asdict(expected, recurse=False) == attrs.asdict(actual, recurse=False)
+    assert set(attrs.fields_dict(Outcome)) == set(actual.__dict__)
+
+
+@pytest.mark.parametrize("fields", BAD)
+def test_outcome_of_refuses_what_the_constructor_refuses(fields: dict[str, object]) -> None:
+    """The same error (type and message)."""
+    with pytest.raises(DlrpolicyError) as expected:
+        Outcome(**fields)  # type: ignore[arg-type]
+    with pytest.raises(DlrpolicyError) as actual:
+        outcome_of(fields)
+    assert (type(expected.value), str(expected.value)) == (type(actual.value), str(actual.value))
