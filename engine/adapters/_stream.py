@@ -57,8 +57,9 @@ _NOT_OPENERS: Final = bytes(c for c in range(256) if c not in b"[{")
 _BOM: Final = b"\xef\xbb\xbf"
 # A line with 19 digits in a row may hold an integer outside 64 bits, which orjson reads as a float: such a line
 # goes to the standard parser.  (Eighteen digits always fit; a digit run inside a string only costs that line
-# the fast parser.)
-_NINES: Final = bytes.maketrans(b"012345678", b"999999999")
+# the fast parser.)  One translation serves both checks of the fast path: digits become 9s (a long run is a run of
+# 9s) and { becomes [ (the openers are then one byte to count).
+_NINES: Final = bytes.maketrans(b"012345678{", b"999999999[")
 _LONG_DIGITS: Final = b"9" * 19
 
 # Validator states: what may come next.
@@ -351,8 +352,8 @@ class RecordStream:
                 while line and not line.endswith(b"\n"):
                     line = readline(limit)
                 line = None
-            elif framer.doc is None and len(line.translate(None, _NOT_OPENERS)) <= MAX_NESTING \
-                    and _LONG_DIGITS not in line.translate(_NINES):
+            elif framer.doc is None and (marked := line.translate(_NINES)).count(b"[") <= MAX_NESTING \
+                    and _LONG_DIGITS not in marked:
                 # Fast path: a JSON line goes to orjson; shallow by its bracket count, 64-bit by its digit runs.
                 # What orjson refuses goes to the framer, which reads it with the standard parser.
                 try:
