@@ -56,9 +56,12 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
     try:
         # Arithmetic runs in UTC: adding 48h to a zone-local datetime adds wall-clock hours (49 elapsed across a
         # fall-back change).  The range check keeps every sum below inside what datetime can represent.
-        if type(now) is not datetime or now.tzinfo is not UTC or not _FIRST_YEAR <= now.year < _LAST_YEAR:
-            require_instant("now", now)
-            now = now.astimezone(UTC)
+        if now is not _CHECKED[0]:  # a run decides many reports at one `now`: the last one that passed is kept
+            if type(now) is not datetime or now.tzinfo is not UTC or not _FIRST_YEAR <= now.year < _LAST_YEAR:
+                require_instant("now", now)
+                now = now.astimezone(UTC)
+            else:
+                _CHECKED[0] = now
         note = ""
         channel = outcome.channel
         route = None
@@ -230,6 +233,8 @@ _RESEND_SETTING: Final = Resend(state="pending", channel="sms", reported="assume
 # In UTC, EARLIEST <= now < LATEST is a comparison of years (both bounds are midnight on 1 January).
 _FIRST_YEAR: Final = EARLIEST.year
 _LAST_YEAR: Final = LATEST.year
+#: The last `now` that was a UTC datetime in range (datetimes are immutable: the same object passes again).
+_CHECKED: Final[list[datetime | None]] = [None]
 #: Attempt numbers up to which done and escalate decisions are shared (beyond, each is built).
 _SHARED_ATTEMPTS: Final = 32
 
