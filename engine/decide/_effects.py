@@ -75,13 +75,13 @@ def effects(plan: Plan, outcome: Outcome, now: datetime, verdict: str,
         # The two scopes most rules block, read directly; the rest through suppression_key.
         key = outcome.recipient if scope == "recipient" else outcome.message_id if scope == "message" else \
             suppression_key(scope, outcome, channel)
-        suppress = _effect(scope, key, None if spec.duration is None else now + spec.duration)
+        suppress = suppress_effect(scope, key, None if spec.duration is None else now + spec.duration)
         if key is None:
             note = (f" The {scope.replace('_', ' ')} to block is not known ({_MISSING[scope]}); "
                     "a person is asked to apply the block.")
             escalate = escalate or plan.default_escalation
     elif verdict == "suppress":
-        suppress = _effect("message", outcome.message_id, None)
+        suppress = suppress_effect("message", outcome.message_id, None)
         if outcome.message_id is None:  # an API error names no message: a person applies the block
             note = (" The message to block is not known (the report carries no message id; give the message key in "
                     "the envelope (key)); a person is asked to apply the block.")
@@ -94,7 +94,7 @@ def effects(plan: Plan, outcome: Outcome, now: datetime, verdict: str,
 _new = object.__new__
 
 
-def _effect(scope: str, key: str | None, until: datetime | None) -> SuppressEffect:
+def suppress_effect(scope: str, key: str | None, until: datetime | None) -> SuppressEffect:
     """``SuppressEffect(scope, key, until)``, built without parsing arguments (one per suppressing decision)."""
     effect = _new(SuppressEffect)
     effect.__dict__.update(scope=scope, key=key, until=until)

@@ -12,7 +12,7 @@ from ..model._outcome import History, Outcome, Resend
 from ..model._vocabulary import DEFAULT_CHANNEL
 from ..policy._compile import ROUTES_MAX, CompiledPolicy
 from ..policy._plan import Plan
-from ._effects import effects
+from ._effects import effects, suppress_effect, suppression_key
 from ._resolve import deciding_code, quick_candidate, shared_identity, unknown_identity, unknown_prefix
 
 #: What the reason adds when the provider's own fallback (NHN's SMS resend) shaped the decision.
@@ -130,6 +130,25 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
                         if give_up_at is not None:
                             fields["give_up_at"] = give_up_at
                         return decision
+            elif route.effect and outcome.resend is None:
+                # A block with no timing, fused (`effects` for a key the report carries): the plan's fields, the
+                # attempt, and the suppression.  A missing key falls through: the general path explains it.
+                spec = plan.suppress
+                if spec is None:  # a suppress verdict without a scope blocks the message
+                    scope, key, until = "message", outcome.message_id, None
+                else:
+                    scope = spec.scope
+                    key = outcome.recipient if scope == "recipient" else outcome.message_id if scope == "message" \
+                        else suppression_key(scope, outcome, channel or "sms")
+                    until = None if spec.duration is None else now + spec.duration
+                if key is not None:
+                    decision = _new(Decision)
+                    fields = decision.__dict__
+                    fields.update(base)
+                    fields["attempt"] = (1 if history is None else history.attempts) + 1
+                    fields["policy_version"] = policy.version
+                    fields["suppress"] = suppress_effect(scope, key, until)
+                    return decision
         else:
             plan, base, note, channel = _decided_slowly(policy, outcome)
             shared = None

@@ -37,7 +37,7 @@ class Route:
     `Plan.decision_fields`) and, for plans whose decisions depend on nothing but the attempt number (done and
     escalate, no suppression), those decisions themselves, shared by attempt number (decisions are frozen)."""
 
-    __slots__ = ("fields", "plain", "plan", "shared")
+    __slots__ = ("effect", "fields", "plain", "plan", "shared")
 
     def __init__(self, plan: Plan, fields: dict[str, object]) -> None:
         self.plan = plan
@@ -49,6 +49,10 @@ class Route:
         #: attempt at ``now`` + the delay, or the general path when the rule is exhausted.
         self.plain = (plan.verdict == "retry" and plan.at is None and plan.window is None
                       and plan.same_day_zone is None and plan.channel is None and plan.suppress is None)
+        #: A verdict with no timing (done, escalate, suppress) and a suppression (the verdict's own, or the rule's
+        #: scope): the decision is the plan's fields with the block's key read from the report.
+        self.effect = (plan.verdict in ("done", "escalate", "suppress") and plan.channel is None
+                       and (plan.suppress is not None or plan.verdict == "suppress"))
 
 
 @attrs.frozen
