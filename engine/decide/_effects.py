@@ -4,6 +4,7 @@ asks a person to apply the block."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from email.utils import parseaddr
 from typing import Final
@@ -28,6 +29,12 @@ _MISSING: Final = {
 }
 
 
+#: The note of a decision whose block's key the report does not carry, per scope.
+_UNKNOWN_KEY: Final = {scope: f" The {scope.replace('_', ' ')} to block is not known ({why}); a person is asked to "
+                              "apply the block." for scope, why in _MISSING.items()}
+
+
+@functools.lru_cache(maxsize=4096)  # a tenant sends from a few addresses; parsing one costs ~10 us
 def sender_domain(sender: str | None) -> str | None:
     """The domain of an e-mail sender (``"Shop <news@Shop.Example>"`` -> ``shop.example``); None when ``sender``
     is not an e-mail address (an SMS sender id such as ``InfoSMS``)."""
@@ -77,8 +84,7 @@ def effects(plan: Plan, outcome: Outcome, now: datetime, verdict: str,
             suppression_key(scope, outcome, channel)
         suppress = suppress_effect(scope, key, None if spec.duration is None else now + spec.duration)
         if key is None:
-            note = (f" The {scope.replace('_', ' ')} to block is not known ({_MISSING[scope]}); "
-                    "a person is asked to apply the block.")
+            note = _UNKNOWN_KEY[scope]
             escalate = escalate or plan.default_escalation
     elif verdict == "suppress":
         suppress = suppress_effect("message", outcome.message_id, None)

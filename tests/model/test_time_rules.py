@@ -239,3 +239,10 @@ def test_jitter_fraction_hashes_the_id_and_attempt(message_id: str | None, attem
     """The jitter is crc32 of "<id>\\x00<attempt>" (surrogates passed through), for every id and attempt."""
     data = f"{message_id or ''}\x00{attempt}".encode("utf-8", "surrogatepass")
     assert zlib.crc32(data) / 4294967296.0 == jitter_fraction(message_id, attempt)
+
+
+def test_backoff_delay_of_a_lone_surrogate_id_is_the_plain_formula() -> None:
+    """An id with a lone surrogate (a broken JSON escape) is jittered as jitter_fraction hashes it."""
+    backoff = Backoff(timedelta(seconds=60), 2.0, timedelta(hours=1), 0.5)
+    base = 120.0 * (1.0 + 0.5 * (2.0 * jitter_fraction("m-\ud800", 2) - 1.0))
+    assert timedelta(seconds=base) == backoff.delay(2, "m-\ud800")
