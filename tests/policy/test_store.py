@@ -193,3 +193,15 @@ def test_lint_with_a_too_long_policy_dir(tmp_path: Path, capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert "error:" in err
     assert "Traceback" not in err
+
+
+def test_a_dangling_tenant_link_is_named_as_such(tmp_path: Path) -> None:
+    """A tenant file that is a symbolic link to nothing is reported as that link, not as a missing file that is
+    also listed among the tenants with a file."""
+    (tmp_path / "acme.toml").symlink_to(tmp_path / "gone" / "acme.toml")
+    store = PolicyStore(tmp_path)
+    with pytest.raises(DlrpolicyError) as caught:
+        store.get("acme")
+    message = str(caught.value)
+    assert "tenants with a file" not in message
+    assert f"is a symbolic link to {tmp_path / 'gone' / 'acme.toml'}, which does not exist" in message
