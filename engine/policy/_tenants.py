@@ -121,6 +121,13 @@ class PolicyStore:
         return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
     def _unknown(self, tenant: str, path: Path) -> TenantError:
+        if path.is_symlink():  # listed among the tenant files, but what it points at is gone
+            try:
+                target = os.readlink(path)
+            except OSError:
+                target = "?"
+            return TenantError(tenant, f"{path} is a symbolic link to {target}, which does not exist: point the "
+                                       "link at the tenant's policy file, or remove it")
         try:
             known = self.tenants()
         except PolicyError as exc:
