@@ -63,10 +63,11 @@ def _not_str(value: object, key: str, path: str) -> str:
     raise PayloadError(f"{path}.{key}", f"expected a string, got {kind_of(value)}")
 
 
-def code_ref(obj: object, path: str) -> CodeRef:
-    """An Infobip ``status`` or ``error`` object (``groupId``, ``groupName``, ``id``, ``name``, ``permanent``)."""
+def code_ref(obj: object, report: str, slot: str) -> CodeRef:
+    """An Infobip ``status`` or ``error`` object (``groupId``, ``groupName``, ``id``, ``name``, ``permanent``): the
+    ``slot`` of the report at path ``report`` (the path is written out only for an error)."""
     if type(obj) is not dict:
-        raise PayloadError(path, f"expected an object with groupId, id and name, got {kind_of(obj)}")
+        raise PayloadError(f"{report}.{slot}", f"expected an object with groupId, id and name, got {kind_of(obj)}")
     code = obj.get("id")
     group = obj.get("groupId")
     name = obj.get("name")
@@ -74,16 +75,16 @@ def code_ref(obj: object, path: str) -> CodeRef:
     group_name = obj.get("groupName")
     if type(code) is not int:
         problem = "missing" if code is None else f"expected an integer, got {kind_of(code)}"
-        raise PayloadError(f"{path}.id", f"{problem}: Infobip code ids are JSON integers")
+        raise PayloadError(f"{report}.{slot}.id", f"{problem}: Infobip code ids are JSON integers")
     if group is not None and type(group) is not int:
-        raise PayloadError(f"{path}.groupId", f"expected an integer, got {kind_of(group)}")
+        raise PayloadError(f"{report}.{slot}.groupId", f"expected an integer, got {kind_of(group)}")
     if name is not None and type(name) is not str:
-        raise PayloadError(f"{path}.name", f"expected a string, got {kind_of(name)}")
+        raise PayloadError(f"{report}.{slot}.name", f"expected a string, got {kind_of(name)}")
     permanent = boolean(raw_permanent)
     if raw_permanent is not None and permanent is None:
-        raise PayloadError(f"{path}.permanent", f"expected true or false, got {kind_of(raw_permanent)}")
+        raise PayloadError(f"{report}.{slot}.permanent", f"expected true or false, got {kind_of(raw_permanent)}")
     if group_name is not None and type(group_name) is not str:
-        raise PayloadError(f"{path}.groupName", f"expected a string, got {kind_of(group_name)}")
+        raise PayloadError(f"{report}.{slot}.groupName", f"expected a string, got {kind_of(group_name)}")
     key = (code, group, name, permanent, group_name)
     ref = _REFS.get(key)
     if ref is not None:
@@ -173,7 +174,7 @@ def parse_infobip_report(result: object, *, channel: str | None = None, path: st
         raise PayloadError(f"{path}.status", "missing: an Infobip delivery report carries a status object "
                                               "({groupId, groupName, id, name}); add it or drop the report")
     get = result.get
-    status = None if seen else code_ref(status_obj, f"{path}.status")
+    status = None if seen else code_ref(status_obj, path, "status")
     error_obj = None if seen else get("error")
     # Strings are read inline (the common case); anything else goes through _opt_str for its conversion or error,
     # in the order the fields were always checked in.
@@ -182,7 +183,7 @@ def parse_infobip_report(result: object, *, channel: str | None = None, path: st
         recipient = _not_str(recipient, "to", path)
     if recipient is None:
         recipient = _opt_str(result, "destination", path)  # the Messages API and SMS v3 send responses
-    error = None if error_obj is None else code_ref(error_obj, f"{path}.error")
+    error = None if error_obj is None else code_ref(error_obj, path, "error")
     message_id = get("messageId")
     if message_id is not None and type(message_id) is not str:
         message_id = _not_str(message_id, "messageId", path)
