@@ -94,12 +94,26 @@ def history_of(state: Mapping[str, Any], hint: History | None = None) -> History
     ids = state.get("ids", {})
     first = state.get("first")
     attempts = max(1, len(ids))
+    channels = state.get("channels", ())
+    if hint is None:
+        # History validates its fields on construction (a few us); the same few combinations repeat across a
+        # batch (attempt 1, first sent at the same second, on sms), and a History is frozen, so one is shared.
+        cache_key = (attempts, first, *channels)
+        found = _HISTORIES.get(cache_key)
+        if found is None:
+            if len(_HISTORIES) >= 4096:
+                _HISTORIES.clear()
+            found = _HISTORIES[cache_key] = History(attempts=attempts, first_attempt_at=None if first is None
+                                                    else from_ts(first), channels=tuple(channels))
+        return found
     first_at = None if first is None else from_ts(first)
-    if hint is not None:
-        attempts = max(attempts, hint.attempts)
-        if hint.first_attempt_at is not None and (first_at is None or hint.first_attempt_at < first_at):
-            first_at = hint.first_attempt_at
-    return History(attempts=attempts, first_attempt_at=first_at, channels=tuple(state.get("channels", ())))
+    attempts = max(attempts, hint.attempts)
+    if hint.first_attempt_at is not None and (first_at is None or hint.first_attempt_at < first_at):
+        first_at = hint.first_attempt_at
+    return History(attempts=attempts, first_attempt_at=first_at, channels=tuple(channels))
+
+
+_HISTORIES: dict[tuple[Any, ...], History] = {}
 
 
 def add_send(state: dict[str, Any], pid: str, *, channel: str | None, at: float, source: str) -> None:

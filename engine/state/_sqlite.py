@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .._errors import DlrpolicyError
 from ._apply import Op, Snapshot
@@ -27,9 +27,14 @@ DEFAULT_BUSY_TIMEOUT = 5.0
 
 
 class _Route:
-    """A route's flood counters while a transaction runs: read once, updated in memory, written at commit."""
+    """A route's flood counters while a transaction runs: read once, updated in memory, written at commit.
 
-    def __init__(self, buckets: dict[int, list[int]], until: float, brk: float, since: float, gen: int) -> None:
+    The `RouteCounters` handed to reports share the live bucket dict (flood control only reads it, before the
+    report's own ops are applied), so a batch does not copy every bucket once per report; only a breaker change
+    makes a new one."""
+
+    def __init__(self, buckets: dict[int, tuple[int, int, int]], until: float, brk: float, since: float,
+                 gen: int) -> None:
         self.buckets = buckets
         self.until, self.brk, self.since, self.gen = until, brk, since, gen
         self.dirty: set[int] = set()
@@ -38,14 +43,26 @@ class _Route:
         self._snapshot: RouteCounters | None = None
 
     def counters(self) -> RouteCounters:
-        # Rebuilt only after a change: most reports of a batch read the same counters as the one before.
         if self._snapshot is None:
-            self._snapshot = RouteCounters({b: (v[0], v[1], v[2]) for b, v in self.buckets.items()}, self.until,
-                                           self.brk, self.gen, self.since)
+            self._snapshot = RouteCounters(self.buckets, self.until, self.brk, self.gen, self.since)
         return self._snapshot
+
+    def add(self, bucket: int, add: Sequence[int], retry_bucket: int | None) -> None:
+        """Count a report's increments (and its retry in the bucket it comes due in)."""
+        buckets = self.buckets
+        r, x, f = buckets.get(bucket, _ZERO)
+        buckets[bucket] = (r + add[0], x + add[1], f + add[2])
+        self.dirty.add(bucket)
+        if retry_bucket is not None:
+            r, x, f = buckets.get(retry_bucket, _ZERO)
+            buckets[retry_bucket] = (r, x + 1, f)
+            self.dirty.add(retry_bucket)
 
     def changed(self) -> None:
         self._snapshot = None
+
+
+_ZERO: Final = (0, 0, 0)
 
 
 class _Batch:
@@ -120,7 +137,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
             brk = self._conn.execute("SELECT until, brk, since, gen FROM breakers WHERE tenant = ? AND route = ?",
                                      (tenant, route)).fetchone()
             until, size, since, gen = brk if brk is not None else (0.0, 0.0, 0.0, 0)
-            found = _Route({b: [r, x, f] for b, r, x, f in rows}, until, size, since, gen)
+            found = _Route({b: (r, x, f) for b, r, x, f in rows}, until, size, since, gen)
             self._routes[(tenant, route)] = found
         return found
 
@@ -247,15 +264,8 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
                 self._unhold(tenant, op["key"])
             elif kind == "fc":
                 state = self._route(tenant, op["route"])
-                counts = state.buckets.setdefault(op["bucket"], [0, 0, 0])
-                for i, n in enumerate(op["add"]):
-                    counts[i] += n
-                state.dirty.add(op["bucket"])
-                if op.get("xb") is not None:  # a retry counts in the bucket it comes due in
-                    state.buckets.setdefault(op["xb"], [0, 0, 0])[1] += 1
-                    state.dirty.add(op["xb"])
+                state.add(op["bucket"], op["add"], op.get("xb"))  # a retry counts in the bucket it comes due in
                 state.keep = max(state.keep, op["keep"])
-                state.changed()
             elif kind == "brk":
                 state = self._route(tenant, op["route"])
                 if state.gen == op["gen"]:
