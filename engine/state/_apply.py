@@ -19,7 +19,6 @@ from typing import Any, Final
 
 import attrs
 
-from ..model._datetimes import iso_z
 from ..model._decision import Decision, decision_from_json
 from ..model._outcome import History, Outcome
 from ..model._vocabulary import DEFAULT_CHANNEL
@@ -29,6 +28,7 @@ from ._codec import (
     dumps,
     encode_state,
     from_ts,
+    iso_utc,
     ms,
     outcome_text,
     ts,
@@ -191,14 +191,14 @@ def _find(state: Mapping[str, Any], identity: str) -> dict[str, Any] | None:
     return None
 
 
-_NOW: list[Any] = [None, ""]
+_NOW: list[Any] = [None, "", 0.0]
 
 
-def _iso_now(now: datetime) -> str:
-    # A batch shares one `now`: format it once.
+def _now_parts(now: datetime) -> tuple[str, float]:
+    # A batch shares one `now`: format it and take its epoch seconds once.
     if _NOW[0] is not now:
-        _NOW[0], _NOW[1] = now, iso_z(now)
-    return str(_NOW[1])
+        _NOW[0], _NOW[1], _NOW[2] = now, iso_utc(now), ts(now)
+    return str(_NOW[1]), float(_NOW[2])
 
 
 def _rank(decision: Decision) -> int:
@@ -228,7 +228,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
         state = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
                  for k, v in snapshot.state.items()}
         state["ids"] = {pid: dict(entry) for pid, entry in state.get("ids", {}).items()}
-    now_ts = ts(now)
+    now_text, now_ts = _now_parts(now)
     pid = provider_key(outcome.provider, outcome.message_id) if outcome.message_id is not None else None
     sent = ts(outcome.sent_at) if outcome.sent_at is not None else now_ts
     send_id = pid
@@ -249,7 +249,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
     # DELIVERED) changes nothing, as a PENDING after its own attempt's final report changes nothing.
     when = outcome.done_at or outcome.sent_at
     happened = now_ts if when is None else ts(when)
-    fin = final_time(state)
+    fin = None if snapshot.state is None else final_time(state)
     superseded = rank < previous or (fin is not None and happened < fin)
     ops: list[Op] = [{"op": "msg", "key": key, "expect": snapshot.version}]
     if pid is not None and outcome.message_id != key:  # a message id that is its own key needs no link
@@ -299,7 +299,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
             ops.append({"op": "unsched", "key": key})
         state["sched"] = schedule is not None
     flood_text = "" if not notes else f',"flood":{dumps(list(notes))}'
-    line = (f'{{"id":"{identity}","at":"{_iso_now(now)}","superseded":{"true" if superseded else "false"}'
+    line = (f'{{"id":"{identity}","at":"{now_text}","superseded":{"true" if superseded else "false"}'
             f'{flood_text},"outcome":{outcome_text(outcome)},"decision":{decision_text(decision)}}}')
     state["_raw"] = [*state.get("_raw", [])[-(MAX_REPORTS - 1):], line]
     state["seen"] = [*seen[-(MAX_SEEN - 1):], identity]

@@ -16,6 +16,7 @@ from ..model._decision import Decision
 from ..model._outcome import Outcome
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UTC_Z: Final = orjson.OPT_UTC_Z
 _SECOND: Final = timedelta(seconds=1)
 
 
@@ -37,6 +38,14 @@ def from_ts(value: float) -> datetime:
     return _EPOCH + timedelta(microseconds=round(value * 1_000_000))
 
 
+def iso_utc(value: datetime) -> str:
+    """`iso_z` of an aware datetime, 4x faster for the UTC ones every adapter and evaluate produce (orjson writes
+    the same RFC 3339 text as ``isoformat``: microseconds only when there are some, ``Z`` for UTC)."""
+    if value.tzinfo is UTC:
+        return orjson.dumps(value, option=_UTC_Z)[1:-1].decode()
+    return str(iso_z(value))
+
+
 def iso_ts(value: float | None) -> str | None:
     """Epoch seconds as ISO 8601 UTC (``Z``), or None."""
     return None if value is None else iso_z(from_ts(value))
@@ -48,6 +57,15 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # 
 def dumps(value: object) -> str:
     """Compact JSON with non-ASCII kept (what the stores hold)."""
     return _ENCODE(value)
+
+
+def loads(text: str | bytes) -> Any:
+    """Stored JSON as Python values: by orjson (a few times faster), else by the standard decoder, which also
+    reads what orjson refuses (numbers beyond 64 bits, NaN, escaped lone surrogates), so both read alike."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 # The rule, source, layers, code and reason of a decision repeat across millions of reports; their JSON is
@@ -68,7 +86,7 @@ _str = json_str
 
 
 def _when(value: datetime | None) -> str:
-    return "null" if value is None else f'"{iso_z(value)}"'
+    return "null" if value is None else f'"{iso_utc(value)}"'
 
 
 def _cached(cache: dict[Any, str], key: Any, build: Callable[[], str]) -> str:
@@ -144,7 +162,6 @@ def outcome_text(outcome: Outcome) -> str:
 #: Outcome's fields that may hold something other than text (instants, durations, nested codes).
 _OUTCOME_OTHER: Final = tuple(field.name for field in attrs.fields(Outcome)
                               if str(field.type) not in ("str", "str | None"))
-_UTC_Z: Final = orjson.OPT_UTC_Z
 
 
 def encode_state(state: Mapping[str, Any]) -> str:

@@ -98,9 +98,12 @@ def bucket_size(settings: StateSettings) -> float:
 def _sums(counters: RouteCounters, current: int, count: int, first: int | None = None) -> tuple[int, int]:
     reports = failures = 0
     start = current - count + 1 if first is None else max(first, current - count + 1)
+    get = counters.buckets.get
     for b in range(start, current + 1):
-        r, _, f = counters.buckets.get(b, (0, 0, 0))
-        reports, failures = reports + r, failures + f
+        found = get(b)
+        if found is not None:
+            reports += found[0]
+            failures += found[2]
     return reports, failures
 
 

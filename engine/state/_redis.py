@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ._apply import Op, Snapshot
-from ._codec import decode_state, dumps
+from ._codec import decode_state, dumps, loads
 from ._failures import CorruptStoreError, NotFoundError, SchemaVersionError, StateError, StoreUnavailableError
 from ._flood import RouteCounters, advance
 from ._keys import tenant_in
@@ -294,11 +294,12 @@ class RedisStore(RedisSchedule, Store):
 
     # --- suppressions ------------------------------------------------------------------------------------------
 
-    def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[Incident]]:
+    def lookup(self, tenant: str, ids: Sequence[str],
+               scopes: Sequence[str] | None = None) -> tuple[list[Suppression], list[Incident]]:
         raws, holds = self._do(self._scripts["check"], keys=[self.key(tenant, n) for n in ("sup", "holds", "inc")],
                                args=list(ids) or ["-"])
-        entries = [Suppression.from_stored(json.loads(raw)) for raw in raws if raw is not None]
-        incidents = [Incident.from_stored(json.loads(raw)) for raw in holds if raw is not None]
+        entries = [Suppression.from_stored(loads(raw)) for raw in raws if raw is not None]
+        incidents = [Incident.from_stored(loads(raw)) for raw in holds if raw is not None]
         return entries, sorted(incidents, key=lambda i: (-i.last_seen.timestamp(), i.id))
 
     def holder(self, tenant: str, key: str) -> str | None:

@@ -95,6 +95,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
                                          check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+            self._conn.execute("PRAGMA cache_size = -65536")
             migrate(self._conn, self.url)
         except sqlite3.Error as exc:
             raise self._error(exc) from None
