@@ -59,6 +59,16 @@ def dumps(value: object) -> str:
     return _ENCODE(value)
 
 
+def compact(value: object) -> str:
+    """`dumps` by orjson (a few times faster) for the plain values of schedule and suppression entries; what
+    orjson refuses (a lone surrogate, a number beyond 64 bits) goes through the standard encoder.  Both texts
+    parse to the same values."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError is one
+        return _ENCODE(value)
+
+
 def loads(text: str | bytes) -> Any:
     """Stored JSON as Python values: by orjson (a few times faster), else by the standard decoder, which also
     reads what orjson refuses (numbers beyond 64 bits, NaN, escaped lone surrogates), so both read alike."""

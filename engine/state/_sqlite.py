@@ -9,68 +9,21 @@ import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from .._errors import DlrpolicyError
 from ._apply import Op, Snapshot
-from ._codec import decode_state, dumps
+from ._codec import compact, decode_state, dumps, loads
 from ._failures import NotFoundError, StateError
-from ._flood import RouteCounters
 from ._merge import merge_suppression
 from ._records import Incident, ScheduleEntry, Suppression
+from ._sqlite_batch import Batch, Route
 from ._sqlite_incidents import SQLiteIncidents
-from ._sqlite_reads import SQLiteReads
+from ._sqlite_reads import SQLiteReads, _chunks
 from ._sqlite_schema import migrate
 from ._store import Committed, Compute, IncidentHit, Item, Store
 
 DEFAULT_BUSY_TIMEOUT = 5.0
-
-
-class _Route:
-    """A route's flood counters while a transaction runs: read once, updated in memory, written at commit.
-
-    The `RouteCounters` handed to reports share the live bucket dict (flood control only reads it, before the
-    report's own ops are applied), so a batch does not copy every bucket once per report; only a breaker change
-    makes a new one."""
-
-    def __init__(self, buckets: dict[int, tuple[int, int, int]], until: float, brk: float, since: float,
-                 gen: int) -> None:
-        self.buckets = buckets
-        self.until, self.brk, self.since, self.gen = until, brk, since, gen
-        self.dirty: set[int] = set()
-        self.breaker_dirty = False
-        self.keep = 0
-        self._snapshot: RouteCounters | None = None
-
-    def counters(self) -> RouteCounters:
-        if self._snapshot is None:
-            self._snapshot = RouteCounters(self.buckets, self.until, self.brk, self.gen, self.since)
-        return self._snapshot
-
-    def add(self, bucket: int, add: Sequence[int], retry_bucket: int | None) -> None:
-        """Count a report's increments (and its retry in the bucket it comes due in)."""
-        buckets = self.buckets
-        r, x, f = buckets.get(bucket, _ZERO)
-        buckets[bucket] = (r + add[0], x + add[1], f + add[2])
-        self.dirty.add(bucket)
-        if retry_bucket is not None:
-            r, x, f = buckets.get(retry_bucket, _ZERO)
-            buckets[retry_bucket] = (r, x + 1, f)
-            self.dirty.add(retry_bucket)
-
-    def changed(self) -> None:
-        self._snapshot = None
-
-
-_ZERO: Final = (0, 0, 0)
-
-
-class _Batch:
-    """Writes of a batch held until its end: each message's newest state and each key's schedule entry."""
-
-    def __init__(self) -> None:
-        self.messages: dict[tuple[str, str], tuple[int, str, Any]] = {}
-        self.schedule: dict[tuple[str, str], dict[str, Any] | None] = {}
 
 
 class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
@@ -82,8 +35,8 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
         self.url = url or f"sqlite:///{self.path}"
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
-        self._routes: dict[tuple[str, str], _Route] = {}
-        self._batch: _Batch | None = None
+        self._routes: dict[tuple[str, str], Route] = {}
+        self._batch: Batch | None = None
         if not create and not self.path.is_file():
             # A read-only command must not leave an empty store (and its directories) behind a mistyped path.
             raise StateError(self.url, f"no store at {self.path}: check the path, or record into it first "
@@ -130,7 +83,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
 
-    def _route(self, tenant: str, route: str) -> _Route:
+    def _route(self, tenant: str, route: str) -> Route:
         found = self._routes.get((tenant, route))
         if found is None:
             rows = self._conn.execute("SELECT bucket, reports, retries, failures FROM flood WHERE tenant = ? AND "
@@ -138,7 +91,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
             brk = self._conn.execute("SELECT until, brk, since, gen FROM breakers WHERE tenant = ? AND route = ?",
                                      (tenant, route)).fetchone()
             until, size, since, gen = brk if brk is not None else (0.0, 0.0, 0.0, 0)
-            found = _Route({b: (r, x, f) for b, r, x, f in rows}, until, size, since, gen)
+            found = Route({b: (r, x, f) for b, r, x, f in rows}, until, size, since, gen)
             self._routes[(tenant, route)] = found
         return found
 
@@ -157,7 +110,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
             try:
                 self._begin()
                 links, messages = self._prefetch(items)
-                batch = _Batch()
+                batch = Batch()
                 self._batch = batch
                 results = []
                 for item in items:
@@ -193,11 +146,15 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
                 self._batch = None
         return results
 
-    def _flush(self, batch: _Batch) -> None:
+    def _flush(self, batch: Batch) -> None:
         conn = self._conn
         conn.executemany("INSERT OR REPLACE INTO messages (tenant, key, version, state) VALUES (?, ?, ?, ?)",
                          [(t, k, v, text) for (t, k), (v, text, _) in batch.messages.items()])
-        puts = [(t, k, e["due"], dumps(e)) for (t, k), e in batch.schedule.items() if e is not None]
+        conn.executemany("INSERT OR REPLACE INTO links (tenant, pid, key) VALUES (?, ?, ?)",
+                         [(t, pid, key) for (t, pid), key in batch.links.items()])
+        if batch.suppressions:
+            self._put_suppressions(batch.suppressions)
+        puts = [(t, k, e["due"], compact(e)) for (t, k), e in batch.schedule.items() if e is not None]
         conn.executemany("INSERT OR REPLACE INTO schedule (tenant, key, ready, token, lease, entry) VALUES "
                          "(?, ?, ?, NULL, NULL, ?)", puts)
         conn.executemany("DELETE FROM schedule WHERE tenant = ? AND key = ?",
@@ -229,6 +186,10 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
                 self._batch.messages[(tenant, op["key"])] = (op["expect"] + 1, op["state"], op.get("parsed"))
             elif kind in ("sched", "unsched") and self._batch is not None:
                 self._batch.schedule[(tenant, op["key"])] = op["entry"] if kind == "sched" else None
+            elif kind == "link" and self._batch is not None:
+                self._batch.links[(tenant, op["pid"])] = op["key"]
+            elif kind == "sup" and self._batch is not None:
+                self._batch.suppressions.append(op["entry"])
             elif kind == "msg":
                 if op["expect"] == 0:
                     done = conn.execute("INSERT OR IGNORE INTO messages (tenant, key, version, state) VALUES "
@@ -279,11 +240,23 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
         return hits
 
     def _put_suppression(self, entry: Mapping[str, Any]) -> None:
-        row = self._conn.execute("SELECT entry FROM suppressions WHERE id = ?", (entry["id"],)).fetchone()
-        merged = merge_suppression(None if row is None else json.loads(row[0]), entry)
-        self._conn.execute("INSERT OR REPLACE INTO suppressions (id, tenant, scope, key, until, entry) VALUES "
-                           "(?, ?, ?, ?, ?, ?)", (merged["id"], merged["tenant"], merged["scope"], merged["key"],
-                                                  merged["until"], dumps(merged)))
+        self._put_suppressions([entry])
+
+    def _put_suppressions(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Merge each entry into the one stored under its id (in order: two of one batch merge like two
+        batches), reading the stored ones with one query per chunk and writing with one statement."""
+        merged: dict[str, dict[str, Any] | None] = {}
+        ids = sorted({entry["id"] for entry in entries})
+        for chunk in _chunks(ids):
+            marks = ", ".join("?" * len(chunk))
+            for ident, text in self._conn.execute(f"SELECT id, entry FROM suppressions WHERE id IN ({marks})",
+                                                  chunk):
+                merged[ident] = loads(text)
+        for entry in entries:
+            merged[entry["id"]] = merge_suppression(merged.get(entry["id"]), entry)
+        self._conn.executemany("INSERT OR REPLACE INTO suppressions (id, tenant, scope, key, until, entry) VALUES "
+                               "(?, ?, ?, ?, ?, ?)", [(m["id"], m["tenant"], m["scope"], m["key"], m["until"],
+                                                       dumps(m)) for m in merged.values() if m is not None])
 
     # --- reads -------------------------------------------------------------------------------------------------
 
@@ -326,8 +299,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
 
     def import_suppressions(self, entries: Sequence[Mapping[str, Any]]) -> int:
         def change() -> int:
-            for entry in entries:
-                self._put_suppression(entry)
+            self._put_suppressions(entries)
             return len(entries)
 
         return int(self._write(change))
