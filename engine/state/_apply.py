@@ -305,7 +305,6 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
     state["seen"] = [*seen[-(MAX_SEEN - 1):], identity]
     state["v"] = snapshot.version + 1
     ops[0]["state"] = encode_state(state)
-    ops[0]["parsed"] = state  # the store may keep it for later reports of the same batch (never sent)
     recorded = Recorded(decision=decision, tenant=tenant_of(tenant), key=key, report=identity, history=history,
                         superseded=superseded, suppression=suppression, schedule=schedule, incident=incident,
                         held=held, flood=notes)

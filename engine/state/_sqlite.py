@@ -118,12 +118,10 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
                     key = item.key
                     if key is None:
                         key = (links.get((t, item.pid)) if item.pid is not None else None) or item.default_key
-                    found = batch.messages.get((t, key))
-                    if found is not None:
-                        version, state = found[0], found[2]
-                    else:
-                        version, raw = messages.get((t, key)) or self._message(t, key)
-                        state = None if raw is None else decode_state(raw)
+                    # A message the batch already changed is read back from the text it will write (kept as text,
+                    # not as the parsed state: a batch of parsed states is work for the garbage collector).
+                    version, raw = batch.messages.get((t, key)) or messages.get((t, key)) or self._message(t, key)
+                    state = None if raw is None else decode_state(raw)
                     change = compute(item, Snapshot(key, version, state, self._route(t, item.route).counters()))
                     if isinstance(change, DlrpolicyError):
                         results.append(Committed(change))
@@ -149,7 +147,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
     def _flush(self, batch: Batch) -> None:
         conn = self._conn
         conn.executemany("INSERT OR REPLACE INTO messages (tenant, key, version, state) VALUES (?, ?, ?, ?)",
-                         [(t, k, v, text) for (t, k), (v, text, _) in batch.messages.items()])
+                         [(t, k, v, text) for (t, k), (v, text) in batch.messages.items()])
         conn.executemany("INSERT OR REPLACE INTO links (tenant, pid, key) VALUES (?, ?, ?)",
                          [(t, pid, key) for (t, pid), key in batch.links.items()])
         if batch.suppressions:
@@ -183,7 +181,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
         for op in ops:
             kind = op["op"]
             if kind == "msg" and self._batch is not None:
-                self._batch.messages[(tenant, op["key"])] = (op["expect"] + 1, op["state"], op.get("parsed"))
+                self._batch.messages[(tenant, op["key"])] = (op["expect"] + 1, op["state"])
             elif kind in ("sched", "unsched") and self._batch is not None:
                 self._batch.schedule[(tenant, op["key"])] = op["entry"] if kind == "sched" else None
             elif kind == "link" and self._batch is not None:

@@ -55,7 +55,7 @@ class Batch:
     and the suppressions (merged in the order the reports asked for them), each table with one statement."""
 
     def __init__(self) -> None:
-        self.messages: dict[tuple[str, str], tuple[int, str, Any]] = {}
+        self.messages: dict[tuple[str, str], tuple[int, str]] = {}
         self.schedule: dict[tuple[str, str], dict[str, Any] | None] = {}
         self.links: dict[tuple[str, str], str] = {}
         self.suppressions: list[Mapping[str, Any]] = []
