@@ -15,9 +15,10 @@ from .._errors import DlrpolicyError
 from ._apply import Op, Snapshot
 from ._codec import compact, decode_state, dumps, loads
 from ._failures import NotFoundError, StateError
+from ._flood import LiveCounters
 from ._merge import merge_suppression
 from ._records import Incident, ScheduleEntry, Suppression
-from ._sqlite_batch import Batch, Route
+from ._sqlite_batch import Batch
 from ._sqlite_incidents import SQLiteIncidents
 from ._sqlite_reads import SQLiteReads, _chunks
 from ._sqlite_schema import migrate
@@ -35,7 +36,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
         self.url = url or f"sqlite:///{self.path}"
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
-        self._routes: dict[tuple[str, str], Route] = {}
+        self._routes: dict[tuple[str, str], LiveCounters] = {}
         self._batch: Batch | None = None
         if not create and not self.path.is_file():
             # A read-only command must not leave an empty store (and its directories) behind a mistyped path.
@@ -83,7 +84,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
 
-    def _route(self, tenant: str, route: str) -> Route:
+    def _route(self, tenant: str, route: str) -> LiveCounters:
         found = self._routes.get((tenant, route))
         if found is None:
             rows = self._conn.execute("SELECT bucket, reports, retries, failures FROM flood WHERE tenant = ? AND "
@@ -91,7 +92,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
             brk = self._conn.execute("SELECT until, brk, since, gen FROM breakers WHERE tenant = ? AND route = ?",
                                      (tenant, route)).fetchone()
             until, size, since, gen = brk if brk is not None else (0.0, 0.0, 0.0, 0)
-            found = Route({b: (r, x, f) for b, r, x, f in rows}, until, size, since, gen)
+            found = LiveCounters({b: (r, x, f) for b, r, x, f in rows}, until, size, since, gen)
             self._routes[(tenant, route)] = found
         return found
 
@@ -222,17 +223,8 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
                 hits.append(self._incident_hit(tenant, op))
             elif kind == "unhold":
                 self._unhold(tenant, op["key"])
-            elif kind == "fc":
-                state = self._route(tenant, op["route"])
-                state.add(op["bucket"], op["add"], op.get("xb"))  # a retry counts in the bucket it comes due in
-                state.keep = max(state.keep, op["keep"])
-            elif kind == "brk":
-                state = self._route(tenant, op["route"])
-                if state.gen == op["gen"]:
-                    state.until, state.brk, state.since = op["until"], op["brk"], op["since"]
-                    state.gen += 1
-                    state.changed()
-                    state.breaker_dirty = True
+            elif kind in ("fc", "brk"):
+                self._route(tenant, op["route"]).apply(op)
             else:
                 raise ValueError(f"unknown op {kind!r}")
         return hits
