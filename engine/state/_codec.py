@@ -145,13 +145,23 @@ def _stored(value: object) -> object:
         return value if value.tzinfo is UTC else value.astimezone(UTC)
     if isinstance(value, timedelta):
         return value.total_seconds()
-    # CodeRef and Resend: frozen and hashable, and few distinct ones, so each is turned into a dict once.
+    # CodeRef and Resend: frozen, and few distinct ones (adapters hand out one object per distinct code), so each
+    # is turned into a dict once; found by identity first (hashing an attrs object runs Python code).
+    by_id = _NESTED_BY_ID.get(id(value))
+    if by_id is not None and by_id[0] is value:
+        return by_id[1]
     found = _NESTED.get(value)
     if found is None:
         if len(_NESTED) >= _TAILS_MAX:
             _NESTED.clear()
         found = _NESTED[value] = attrs.asdict(value)  # type: ignore[arg-type]
+    if len(_NESTED_BY_ID) >= _TAILS_MAX:
+        _NESTED_BY_ID.clear()
+    _NESTED_BY_ID[id(value)] = (value, found)  # the entry keeps the object alive, so its id is not reused
     return found
+
+
+_NESTED_BY_ID: dict[int, tuple[object, dict[str, Any]]] = {}
 
 
 def outcome_text(outcome: Outcome) -> str:
