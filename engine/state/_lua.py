@@ -198,19 +198,29 @@ return apply(ops, KEYS[16], ARGV[2])
 #: Apply many reports' ops, each checked against its own version (a conflict skips only that report).  KEYS:
 #: the tenant keys, then the batch's flood keys.  ARGV: tenant, then per report a JSON {ops, fc} (``fc``: the
 #: 1-based index of its flood key after the tenant keys) and the message's state text (kept out of the JSON so
-#: it is neither escaped nor decoded).  Returns one result per report, as WRITE does.
+#: it is neither escaped nor decoded).  Returns {flags, hits}: one character per report, "1" applied or "0" a
+#: version conflict, and the incidents hit as a flat list of (report's 1-based position, incident, count after,
+#: opened) — two replies to parse, not three per report.
 WRITE_MANY: Final = _APPLY + """
-local out = {}
+local flags, found = {}, {}
 for i = 2, #ARGV, 2 do
   local report = cjson.decode(ARGV[i])
   report.ops[1].state = ARGV[i + 1]
-  out[#out + 1] = apply(report.ops, KEYS[15 + report.fc], ARGV[1])
+  local result = apply(report.ops, KEYS[15 + report.fc], ARGV[1])
+  flags[#flags + 1] = tostring(result[1])
+  for _, hit in ipairs(result[2] or {}) do
+    found[#found + 1] = i / 2
+    found[#found + 1] = hit[1]
+    found[#found + 1] = hit[2]
+    found[#found + 1] = hit[3]
+  end
 end
-return out
+return {table.concat(flags), found}
 """
 
 #: Read a batch: per report (ARGV: one JSON [key, provider id, key otherwise] each) its resolved key, state and
-#: version, then every flood key's counters.  KEYS: links, msgs, ver, then the flood keys.
+#: version, one flat list (three replies per report), then every flood key's counters.  KEYS: links, msgs, ver,
+#: then the flood keys.
 READ_MANY: Final = """
 local out, fcs = {}, {}
 for i = 1, #ARGV do
@@ -223,7 +233,9 @@ for i = 1, #ARGV do
       if linked then key = linked end
     end
   end
-  out[#out + 1] = {key, redis.call('HGET', KEYS[2], key) or '', redis.call('HGET', KEYS[3], key) or '0'}
+  out[#out + 1] = key
+  out[#out + 1] = redis.call('HGET', KEYS[2], key) or ''
+  out[#out + 1] = redis.call('HGET', KEYS[3], key) or '0'
 end
 for i = 4, #KEYS do fcs[#fcs + 1] = redis.call('HGETALL', KEYS[i]) end
 return {out, fcs}

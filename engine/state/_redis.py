@@ -232,7 +232,7 @@ class RedisStore(RedisSchedule, Store):
                 for name, flat in zip(names, fcs, strict=True):
                     live.setdefault((tenant, name), _counters(flat))
                 computed = []
-                for i, (key, raw, version) in zip(indexes, rows, strict=True):
+                for i, key, raw, version in zip(indexes, rows[::3], rows[1::3], rows[2::3], strict=True):
                     state = decode_state(raw) if raw else None
                     route = (tenant, items[i].route)
                     counters = live[route]
@@ -260,13 +260,16 @@ class RedisStore(RedisSchedule, Store):
                                              *(self.key(tenant, f"fc:{r}") for r in names)], args))
             replies = self._scripts_round(calls, new_tenants)
             self._known.update(new_tenants)
-            for (_, _, computed), reply in zip(writes, replies, strict=True):
-                for (i, change), one in zip(computed, reply, strict=True):
-                    if int(one[0]) == 0:
+            for (_, _, computed), (flags, found) in zip(writes, replies, strict=True):
+                hits: dict[int, list[IncidentHit]] = {}
+                for n in range(0, len(found), 4):  # (position from 1, incident, count, opened) per hit
+                    hits.setdefault(int(found[n]) - 1, []).append(
+                        IncidentHit(_s(found[n + 1]), int(found[n + 2]), bool(int(found[n + 3]))))
+                for position, ((i, change), flag) in enumerate(zip(computed, _s(flags), strict=True)):
+                    if flag == "0":
                         pending.append(i)
                     else:
-                        hits = tuple(IncidentHit(_s(h[0]), int(h[1]), bool(int(h[2]))) for h in one[1])
-                        results[i] = Committed(change, hits)
+                        results[i] = Committed(change, tuple(hits.get(position, ())))
         if pending:
             raise StateError(self.url, f"{len(pending)} reports kept losing races for their messages after "
                              f"{self.retries} rounds: record them again")
