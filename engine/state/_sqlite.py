@@ -117,7 +117,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
     def record(self, items: Sequence[Item], compute: Compute) -> list[Committed]:
         """One transaction for the whole batch: the links and messages it needs are read up front (nobody else
         can write while it holds the lock), each report is decided against the batch's own latest state, and
-        the messages and schedule entries are written with one statement each at the end."""
+        the messages, links, suppressions and schedule entries are written with one statement each at the end."""
         with self._lock:
             try:
                 self._begin()
@@ -128,8 +128,9 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
                 for item in items:
                     t = item.tenant
                     key = item.key
-                    if key is None:
-                        key = (links.get((t, item.pid)) if item.pid is not None else None) or item.default_key
+                    if key is None:  # linked by this batch (its links are written at the end), or before it
+                        key = (batch.links.get((t, item.pid)) or links.get((t, item.pid)) if item.pid is not None
+                               else None) or item.default_key
                     # A message the batch already changed is read back from the text it will write (kept as text,
                     # not as the parsed state: a batch of parsed states is work for the garbage collector).
                     version, raw = batch.messages.get((t, key)) or messages.get((t, key)) or self._message(t, key)
@@ -140,9 +141,6 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
                         continue
                     hits = self._apply(t, change.ops)
                     assert hits is not None  # read and written under the same write lock
-                    for op in change.ops:
-                        if op["op"] == "link":
-                            links[(t, op["pid"])] = op["key"]
                     results.append(Committed(change, tuple(hits)))
                 self._flush(batch)
                 self._commit()
