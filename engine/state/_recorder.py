@@ -165,16 +165,10 @@ class Recorder(Operations):
         policies = [report.policy for report in reports]
         index = {id(item): i for i, item in enumerate(items)}
 
-        by_tenant: dict[str | None, CompiledPolicy] = {}  # a batch's reports share a few tenants' policies
-
-        def policy_of(item: Item) -> CompiledPolicy:
-            found = policies[index[id(item)]] or by_tenant.get(item.outcome.tenant)
-            if found is None:
-                found = by_tenant[item.outcome.tenant] = self.policy_for(item.outcome.tenant)
-            return found
+        policy_for = functools.cache(self.policy_for)  # a batch's reports share a few tenants' policies
 
         def compute(item: Item, snapshot: Snapshot) -> Change | DlrpolicyError:
-            policy = policy_of(item)
+            policy = policies[index[id(item)]] or policy_for(item.outcome.tenant)
             try:
                 return apply_report(item.outcome, snapshot=snapshot, tenant=item.tenant, identity=item.identity,
                                     now=now, settings=policy.spec.settings, hint=item.hint, flood=not item.replay,
