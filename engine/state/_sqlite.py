@@ -25,9 +25,6 @@ from ._sqlite_schema import migrate
 from ._store import Committed, Compute, IncidentHit, Item, Store
 
 DEFAULT_BUSY_TIMEOUT = 5.0
-#: The page size of a new file, and the WAL size at which it is checkpointed.
-PAGE_SIZE = 16384
-CHECKPOINT_BYTES = 1000 * 4096
 
 
 class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
@@ -50,16 +47,8 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(str(self.path), timeout=busy_timeout, isolation_level=None,
                                          check_same_thread=False)
-            # A new file gets 16 KiB pages: a message's state is 1-2 KB, which 4 KiB pages hold two at a time with
-            # a third of each page empty, so every batch wrote (to the WAL, then to the file) about 1.7x the pages
-            # (benchmarks/README.md, State).  A file that exists keeps its page size (a no-op for it).
-            self._conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
-            # The WAL is checkpointed at the same size whatever the page size (SQLite's default: 1000 pages of
-            # 4 KiB), and a 64 MiB page cache keeps the indexes of a large suppression list in memory.
-            page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
-            self._conn.execute(f"PRAGMA wal_autocheckpoint = {max(1, CHECKPOINT_BYTES // page_size)}")
             self._conn.execute("PRAGMA cache_size = -65536")
             migrate(self._conn, self.url)
         except sqlite3.Error as exc:
