@@ -147,15 +147,18 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
         conn = self._conn
         conn.executemany("INSERT OR REPLACE INTO messages (tenant, key, version, state) VALUES (?, ?, ?, ?)",
                          [(t, k, v, text) for (t, k), (v, text) in batch.messages.items()])
-        conn.executemany("INSERT OR REPLACE INTO links (tenant, pid, key) VALUES (?, ?, ?)",
-                         [(t, pid, key) for (t, pid), key in batch.links.items()])
+        if batch.links:  # (an empty executemany still prepares its statement: most batches have no links)
+            conn.executemany("INSERT OR REPLACE INTO links (tenant, pid, key) VALUES (?, ?, ?)",
+                             [(t, pid, key) for (t, pid), key in batch.links.items()])
         if batch.suppressions:
             self._put_suppressions(batch.suppressions)
         puts = [(t, k, e["due"], compact(e)) for (t, k), e in batch.schedule.items() if e is not None]
-        conn.executemany("INSERT OR REPLACE INTO schedule (tenant, key, ready, token, lease, entry) VALUES "
-                         "(?, ?, ?, NULL, NULL, ?)", puts)
-        conn.executemany("DELETE FROM schedule WHERE tenant = ? AND key = ?",
-                         [(t, k) for (t, k), e in batch.schedule.items() if e is None])
+        if puts:
+            conn.executemany("INSERT OR REPLACE INTO schedule (tenant, key, ready, token, lease, entry) VALUES "
+                             "(?, ?, ?, NULL, NULL, ?)", puts)
+        drops = [(t, k) for (t, k), e in batch.schedule.items() if e is None]
+        if drops:
+            conn.executemany("DELETE FROM schedule WHERE tenant = ? AND key = ?", drops)
 
     def commit(self, tenant: str, ops: Sequence[Op]) -> list[IncidentHit] | None:
         with self._lock:
