@@ -338,8 +338,7 @@ class Recorder(Operations):
         region = self.settings_for(tenant).region
         wanted = candidates(tenant=name, key=key, recipient=recipient, channel=channel, sender=sender,
                             template=template, region=region, advertising=advertising)
-        entries, holds = self.store.lookup(name, [entry_id for entry_id, _, _ in wanted],
-                                           [scope for _, scope, _ in wanted])
+        entries, holds = self.store.lookup_candidates(name, [(entry_id, scope) for entry_id, scope, _ in wanted])
         by_id = {entry.id: entry for entry in entries if entry.active(now)}
         for entry_id, _, _ in wanted:
             if entry_id in by_id:

@@ -299,8 +299,7 @@ class RedisStore(RedisSchedule, Store):
 
     # --- suppressions ------------------------------------------------------------------------------------------
 
-    def lookup(self, tenant: str, ids: Sequence[str],
-               scopes: Sequence[str] | None = None) -> tuple[list[Suppression], list[Incident]]:
+    def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[Incident]]:
         raws, holds = self._do(self._scripts["check"], keys=[self.key(tenant, n) for n in ("sup", "holds", "inc")],
                                args=list(ids) or ["-"])
         entries = [Suppression.from_stored(loads(raw)) for raw in raws if raw is not None]

@@ -40,14 +40,18 @@ class SQLiteReads:
             except sqlite3.Error as exc:
                 raise self._error(exc) from None
 
-    def lookup(self, tenant: str, ids: Sequence[str],
-               scopes: Sequence[str] | None = None) -> tuple[list[Suppression], list[Incident]]:
+    def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[Incident]]:
         # One statement: the candidate entries, then the tenant's open account-wide incidents (marked by "!").
-        # With the scopes known, only the candidates of scopes the tenant has entries in are looked up.
-        if scopes is not None and len(scopes) == len(ids):
-            rows = self._query(_scoped_sql(tuple(scopes)), (tenant, *ids))
-        else:
-            rows = self._query(_lookup_sql(len(ids)), (*ids, tenant))
+        return self._entries(self._query(_lookup_sql(len(ids)), (*ids, tenant)))
+
+    def lookup_candidates(self, tenant: str,
+                          candidates: Sequence[tuple[str, str]]) -> tuple[list[Suppression], list[Incident]]:
+        # The same, looking up only the candidates of scopes the tenant has entries in.
+        return self._entries(self._query(_scoped_sql(tuple(scope for _, scope in candidates)),
+                                         (tenant, *(ident for ident, _ in candidates))))
+
+    @staticmethod
+    def _entries(rows: list[Any]) -> tuple[list[Suppression], list[Incident]]:
         entries = [Suppression.from_stored(loads(r[0])) for r in rows if r[0][0] != "!"]
         return entries, [Incident.from_stored(loads(r[0][1:])) for r in rows if r[0][0] == "!"]
 

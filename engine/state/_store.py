@@ -95,11 +95,15 @@ class Store(abc.ABC):
         """Apply ops atomically; None when the message moved past the ``msg`` op's expected version."""
 
     @abc.abstractmethod
-    def lookup(self, tenant: str, ids: Sequence[str],
-               scopes: Sequence[str] | None = None) -> tuple[list[Suppression], list[Incident]]:
+    def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[Incident]]:
         """The entries among ``ids`` and the tenant's open account-wide incidents (newest first), in one round
-        trip.  ``scopes``: each id's scope, when the caller knows it (a store may then skip the scopes the tenant
-        has no entries in)."""
+        trip."""
+
+    def lookup_candidates(self, tenant: str,
+                          candidates: Sequence[tuple[str, str]]) -> tuple[list[Suppression], list[Incident]]:
+        """`lookup` of (entry id, scope) pairs: a store that knows which scopes a tenant's entries use may skip
+        the other candidates (SQLite does); by default every id is looked up."""
+        return self.lookup(tenant, [ident for ident, _ in candidates])
 
     @abc.abstractmethod
     def holder(self, tenant: str, key: str) -> str | None:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from dlrpolicy import Engine
 from dlrpolicy.state._codec import ts
-from dlrpolicy.state._keys import entry_id
+from dlrpolicy.state._keys import candidates, entry_id
 from dlrpolicy.state._recorder import Recorder
 from dlrpolicy.state._sqlite import SQLiteStore
 from dlrpolicy.state._sqlite_schema import MIGRATIONS, SCHEMA_VERSION, statements
+from dlrpolicy.state._store import Store
 from tests.state.reports import NOW
 
 
@@ -68,3 +69,26 @@ def test_statements_keep_a_trigger_body_whole() -> None:
     script = "CREATE TABLE a (x);\nCREATE TRIGGER t AFTER INSERT ON a BEGIN SELECT 1; SELECT 2; END;\n"
     assert ["CREATE TABLE a (x);", "CREATE TRIGGER t AFTER INSERT ON a BEGIN SELECT 1; SELECT 2; END;"] == \
         statements(script)
+
+
+def test_the_scoped_lookup_finds_what_looking_up_every_candidate_finds(tmp_path: Path) -> None:
+    """Over entries of several scopes and tenants, SQLite's lookup of the scopes in use equals the default lookup
+    of every candidate id (what a store without it, a custom one, does)."""
+    store = SQLiteStore(tmp_path / "state.db")
+    recorder = Recorder(Engine.default(default_for_unknown=True), store)
+    rows = [("acme", "recipient", "+821012340001", None), ("acme", "sender", "News", None),
+            ("acme", "recipient_channel", "+821012340002", "sms"), ("beta", "template", "t-1", None),
+            ("beta", "sender_domain", "shop.example", None), ("acme", "account", "acme", None)]
+    recorder.import_lines([json.dumps({"tenant": t, "scope": s, "key": k, "channel": c}) for t, s, k, c in rows],
+                          now=NOW)
+    found = []
+    for tenant in ("acme", "beta", "gamma"):
+        for recipient in ("+821012340001", "+821012340002", "kim@shop.example"):
+            wanted = [(ident, scope) for ident, scope, _ in candidates(
+                tenant=tenant, key="m-1", recipient=recipient, channel="sms", sender="news@shop.example",
+                template="t-1", region=None)]
+            scoped, plain = store.lookup_candidates(tenant, wanted), Store.lookup_candidates(store, tenant, wanted)
+            found.append((sorted(e.id for e in scoped[0]), sorted(e.id for e in plain[0])))
+    store.close()
+    assert [b for _, b in found] == [a for a, _ in found]
+    assert any(a for a, _ in found)
