@@ -19,7 +19,6 @@ from typing import Any, Final
 
 import attrs
 
-from ..model._datetimes import iso_z
 from ..model._decision import Decision, decision_from_json
 from ..model._outcome import History, Outcome
 from ..model._vocabulary import DEFAULT_CHANNEL
@@ -29,6 +28,7 @@ from ._codec import (
     dumps,
     encode_state,
     from_ts,
+    iso_utc,
     ms,
     outcome_text,
     ts,
@@ -94,12 +94,26 @@ def history_of(state: Mapping[str, Any], hint: History | None = None) -> History
     ids = state.get("ids", {})
     first = state.get("first")
     attempts = max(1, len(ids))
+    channels = state.get("channels", ())
+    if hint is None:
+        # History validates its fields on construction (a few us); the same few combinations repeat across a
+        # batch (attempt 1, first sent at the same second, on sms), and a History is frozen, so one is shared.
+        cache_key = (attempts, first, *channels)
+        found = _HISTORIES.get(cache_key)
+        if found is None:
+            if len(_HISTORIES) >= 4096:
+                _HISTORIES.clear()
+            found = _HISTORIES[cache_key] = History(attempts=attempts, first_attempt_at=None if first is None
+                                                    else from_ts(first), channels=tuple(channels))
+        return found
     first_at = None if first is None else from_ts(first)
-    if hint is not None:
-        attempts = max(attempts, hint.attempts)
-        if hint.first_attempt_at is not None and (first_at is None or hint.first_attempt_at < first_at):
-            first_at = hint.first_attempt_at
-    return History(attempts=attempts, first_attempt_at=first_at, channels=tuple(state.get("channels", ())))
+    attempts = max(attempts, hint.attempts)
+    if hint.first_attempt_at is not None and (first_at is None or hint.first_attempt_at < first_at):
+        first_at = hint.first_attempt_at
+    return History(attempts=attempts, first_attempt_at=first_at, channels=tuple(channels))
+
+
+_HISTORIES: dict[tuple[Any, ...], History] = {}
 
 
 def add_send(state: dict[str, Any], pid: str, *, channel: str | None, at: float, source: str) -> None:
@@ -177,14 +191,14 @@ def _find(state: Mapping[str, Any], identity: str) -> dict[str, Any] | None:
     return None
 
 
-_NOW: list[Any] = [None, ""]
+_NOW: list[Any] = [None, "", 0.0]
 
 
-def _iso_now(now: datetime) -> str:
-    # A batch shares one `now`: format it once.
+def _now_parts(now: datetime) -> tuple[str, float]:
+    # A batch shares one `now`: format it and take its epoch seconds once.
     if _NOW[0] is not now:
-        _NOW[0], _NOW[1] = now, iso_z(now)
-    return str(_NOW[1])
+        _NOW[0], _NOW[1], _NOW[2] = now, iso_utc(now), ts(now)
+    return str(_NOW[1]), float(_NOW[2])
 
 
 def _rank(decision: Decision) -> int:
@@ -214,7 +228,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
         state = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
                  for k, v in snapshot.state.items()}
         state["ids"] = {pid: dict(entry) for pid, entry in state.get("ids", {}).items()}
-    now_ts = ts(now)
+    now_text, now_ts = _now_parts(now)
     pid = provider_key(outcome.provider, outcome.message_id) if outcome.message_id is not None else None
     sent = ts(outcome.sent_at) if outcome.sent_at is not None else now_ts
     send_id = pid
@@ -235,7 +249,7 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
     # DELIVERED) changes nothing, as a PENDING after its own attempt's final report changes nothing.
     when = outcome.done_at or outcome.sent_at
     happened = now_ts if when is None else ts(when)
-    fin = final_time(state)
+    fin = None if snapshot.state is None else final_time(state)
     superseded = rank < previous or (fin is not None and happened < fin)
     ops: list[Op] = [{"op": "msg", "key": key, "expect": snapshot.version}]
     if pid is not None and outcome.message_id != key:  # a message id that is its own key needs no link
@@ -285,13 +299,12 @@ def apply_report(outcome: Outcome, *, snapshot: Snapshot, tenant: str, identity:
             ops.append({"op": "unsched", "key": key})
         state["sched"] = schedule is not None
     flood_text = "" if not notes else f',"flood":{dumps(list(notes))}'
-    line = (f'{{"id":"{identity}","at":"{_iso_now(now)}","superseded":{"true" if superseded else "false"}'
+    line = (f'{{"id":"{identity}","at":"{now_text}","superseded":{"true" if superseded else "false"}'
             f'{flood_text},"outcome":{outcome_text(outcome)},"decision":{decision_text(decision)}}}')
     state["_raw"] = [*state.get("_raw", [])[-(MAX_REPORTS - 1):], line]
     state["seen"] = [*seen[-(MAX_SEEN - 1):], identity]
     state["v"] = snapshot.version + 1
     ops[0]["state"] = encode_state(state)
-    ops[0]["parsed"] = state  # the store may keep it for later reports of the same batch (never sent)
     recorded = Recorded(decision=decision, tenant=tenant_of(tenant), key=key, report=identity, history=history,
                         superseded=superseded, suppression=suppression, schedule=schedule, incident=incident,
                         held=held, flood=notes)

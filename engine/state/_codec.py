@@ -16,11 +16,15 @@ from ..model._decision import Decision
 from ..model._outcome import Outcome
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UTC_Z: Final = orjson.OPT_UTC_Z
+_SECOND: Final = timedelta(seconds=1)
 
 
 def ts(value: datetime) -> float:
     """Epoch seconds of an aware datetime."""
-    return (value - _EPOCH) / timedelta(seconds=1)
+    if value.tzinfo is UTC:  # the common case: C's timestamp() computes the same quotient, without the timedelta
+        return value.timestamp()
+    return (value - _EPOCH) / _SECOND
 
 
 def ms(value: float) -> float:
@@ -34,6 +38,14 @@ def from_ts(value: float) -> datetime:
     return _EPOCH + timedelta(microseconds=round(value * 1_000_000))
 
 
+def iso_utc(value: datetime) -> str:
+    """`iso_z` of an aware datetime, 4x faster for the UTC ones every adapter and evaluate produce (orjson writes
+    the same RFC 3339 text as ``isoformat``: microseconds only when there are some, ``Z`` for UTC)."""
+    if value.tzinfo is UTC:
+        return orjson.dumps(value, option=_UTC_Z)[1:-1].decode()
+    return str(iso_z(value))
+
+
 def iso_ts(value: float | None) -> str | None:
     """Epoch seconds as ISO 8601 UTC (``Z``), or None."""
     return None if value is None else iso_z(from_ts(value))
@@ -45,6 +57,25 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # 
 def dumps(value: object) -> str:
     """Compact JSON with non-ASCII kept (what the stores hold)."""
     return _ENCODE(value)
+
+
+def compact(value: object) -> str:
+    """`dumps` by orjson (a few times faster) for the plain values of schedule and suppression entries; what
+    orjson refuses (a lone surrogate, a number beyond 64 bits) goes through the standard encoder.  Both texts
+    parse to the same values."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError is one
+        return _ENCODE(value)
+
+
+def loads(text: str | bytes) -> Any:
+    """Stored JSON as Python values: by orjson (a few times faster), else by the standard decoder, which also
+    reads what orjson refuses (numbers beyond 64 bits, NaN, escaped lone surrogates), so both read alike."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 # The rule, source, layers, code and reason of a decision repeat across millions of reports; their JSON is
@@ -65,7 +96,7 @@ _str = json_str
 
 
 def _when(value: datetime | None) -> str:
-    return "null" if value is None else f'"{iso_z(value)}"'
+    return "null" if value is None else f'"{iso_utc(value)}"'
 
 
 def _cached(cache: dict[Any, str], key: Any, build: Callable[[], str]) -> str:
@@ -114,13 +145,23 @@ def _stored(value: object) -> object:
         return value if value.tzinfo is UTC else value.astimezone(UTC)
     if isinstance(value, timedelta):
         return value.total_seconds()
-    # CodeRef and Resend: frozen and hashable, and few distinct ones, so each is turned into a dict once.
+    # CodeRef and Resend: frozen, and few distinct ones (adapters hand out one object per distinct code), so each
+    # is turned into a dict once; found by identity first (hashing an attrs object runs Python code).
+    by_id = _NESTED_BY_ID.get(id(value))
+    if by_id is not None and by_id[0] is value:
+        return by_id[1]
     found = _NESTED.get(value)
     if found is None:
         if len(_NESTED) >= _TAILS_MAX:
             _NESTED.clear()
         found = _NESTED[value] = attrs.asdict(value)  # type: ignore[arg-type]
+    if len(_NESTED_BY_ID) >= _TAILS_MAX:
+        _NESTED_BY_ID.clear()
+    _NESTED_BY_ID[id(value)] = (value, found)  # the entry keeps the object alive, so its id is not reused
     return found
+
+
+_NESTED_BY_ID: dict[int, tuple[object, dict[str, Any]]] = {}
 
 
 def outcome_text(outcome: Outcome) -> str:
@@ -129,10 +170,18 @@ def outcome_text(outcome: Outcome) -> str:
     orjson takes 3.3 us where the hand-built text took 8 (benchmarks/README.md, State).  Text that has no UTF-8
     form (a lone surrogate) is refused before recording, as the stores keep UTF-8."""
     fields = outcome.__dict__
-    return orjson.dumps({name: _stored(fields[name]) for name in _OUTCOME_FIELDS}, option=_UTC_Z).decode()
+    data = {name: fields[name] for name in _OUTCOME_FIELDS}
+    # Only the fields that are not text need a conversion (most of them are None in a report).
+    for name in _OUTCOME_OTHER:
+        value = data[name]
+        if value is not None:
+            data[name] = _stored(value)
+    return orjson.dumps(data, option=_UTC_Z).decode()
 
 
-_UTC_Z: Final = orjson.OPT_UTC_Z
+#: Outcome's fields that may hold something other than text (instants, durations, nested codes).
+_OUTCOME_OTHER: Final = tuple(field.name for field in attrs.fields(Outcome)
+                              if str(field.type) not in ("str", "str | None"))
 
 
 def encode_state(state: Mapping[str, Any]) -> str:
@@ -145,19 +194,12 @@ _HEAD_FAST = frozenset({"ids", "first", "channels", "held", "sched", "seen", "v"
 
 
 def _head_text(state: Mapping[str, Any]) -> str:
-    # The common head (no events) built directly; anything else through the encoder.
+    # The common head (what recording a report writes: ids, instants, flags, report identities) by orjson; a head
+    # with anything else (events, whose texts come from operators) through the standard encoder.  Both parse to
+    # the same values.  "fin" is absent from states written before it existed (readers then work it out).
     if not _HEAD_FAST.issuperset(state):
         return dumps({k: v for k, v in state.items() if k != "_raw"})
-    ids = ",".join(f'{_text(pid)}:{{"channel":"{e["channel"]}","at":{e["at"]!r},"rank":{e["rank"]},'
-                   f'"source":"{e["source"]}"}}' for pid, e in state.get("ids", {}).items())
-    first = state.get("first")
-    channels = ",".join(f'"{c}"' for c in state.get("channels", ()))
-    seen = ",".join(f'"{i}"' for i in state.get("seen", ()))
-    # "fin" is absent from states written before it existed (readers then work it out from the reports).
-    fin = "" if "fin" not in state else f',"fin":{"null" if state["fin"] is None else repr(state["fin"])}'
-    return (f'{{"ids":{{{ids}}},"first":{"null" if first is None else repr(first)},"channels":[{channels}],'
-            f'"held":{"true" if state.get("held") else "false"},"sched":{"true" if state.get("sched") else "false"},'
-            f'"seen":[{seen}],"v":{state.get("v", 0)}{fin}}}')
+    return orjson.dumps({k: v for k, v in state.items() if k != "_raw"}).decode()
 
 
 def decode_state(text: str | bytes) -> dict[str, Any]:

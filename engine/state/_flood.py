@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -98,9 +98,12 @@ def bucket_size(settings: StateSettings) -> float:
 def _sums(counters: RouteCounters, current: int, count: int, first: int | None = None) -> tuple[int, int]:
     reports = failures = 0
     start = current - count + 1 if first is None else max(first, current - count + 1)
+    get = counters.buckets.get
     for b in range(start, current + 1):
-        r, _, f = counters.buckets.get(b, (0, 0, 0))
-        reports, failures = reports + r, failures + f
+        found = get(b)
+        if found is not None:
+            reports += found[0]
+            failures += found[2]
     return reports, failures
 
 
@@ -212,26 +215,51 @@ def control(decision: Decision, *, settings: StateSettings, route: str, channel:
                        counters.gen)
 
 
-def advance(counters: RouteCounters, ops: Sequence[Mapping[str, Any]]) -> RouteCounters:
-    """``counters`` after a report's ``fc`` and ``brk`` ops, applied as the stores apply them: what the next
-    report of the same batch must read (a store that reads a batch's counters once would otherwise let the batch's
-    own reports pass unseen, and a storm recorded in one batch would never open the breaker)."""
-    buckets: dict[int, tuple[int, int, int]] | None = None
-    until, brk, since, gen = counters.until, counters.brk, counters.since, counters.gen
-    for op in ops:
-        if op["op"] == "fc":
-            buckets = dict(counters.buckets) if buckets is None else buckets
-            r, x, f = buckets.get(op["bucket"], (0, 0, 0))
-            add = op["add"]
-            buckets[op["bucket"]] = (r + add[0], x + add[1], f + add[2])
-            if op.get("xb") is not None:
-                r, x, f = buckets.get(op["xb"], (0, 0, 0))
-                buckets[op["xb"]] = (r, x + 1, f)
-        elif op["op"] == "brk" and op["gen"] == gen:
-            until, brk, since, gen = op["until"], op["brk"], op["since"], gen + 1
-    if buckets is None and gen == counters.gen:
-        return counters
-    return RouteCounters(counters.buckets if buckets is None else buckets, until, brk, gen, since)
+class LiveCounters:
+    """A route's counters while a batch is decided: read once, then each report's ``fc`` and ``brk`` ops applied
+    as the stores apply them, so the next report of the batch reads what the ones before it did (else a storm
+    recorded in one batch would never open the breaker).  The `RouteCounters` handed to reports share the live
+    bucket dict (flood control reads it before the report's own ops are applied), so no bucket is copied per
+    report; only a breaker change makes new ones.  ``dirty``, ``breaker_dirty`` and ``keep`` tell a store what
+    to write."""
+
+    def __init__(self, buckets: dict[int, tuple[int, int, int]], until: float = 0.0, brk: float = 0.0,
+                 since: float = 0.0, gen: int = 0) -> None:
+        self.buckets = buckets
+        self.until, self.brk, self.since, self.gen = until, brk, since, gen
+        self.dirty: set[int] = set()
+        self.breaker_dirty = False
+        self.keep = 0
+        self._snapshot: RouteCounters | None = None
+
+    def counters(self) -> RouteCounters:
+        """The counters as the batch's reports so far left them."""
+        if self._snapshot is None:
+            self._snapshot = RouteCounters(self.buckets, self.until, self.brk, self.gen, self.since)
+        return self._snapshot
+
+    def apply(self, op: Mapping[str, Any]) -> None:
+        """Apply one ``fc`` (counts; a retry counts in the bucket it comes due in) or ``brk`` op (a breaker
+        transition, only at the generation it was decided at); other ops change no counters."""
+        kind = op["op"]
+        if kind == "fc":
+            buckets, add, bucket, retry = self.buckets, op["add"], op["bucket"], op.get("xb")
+            r, x, f = buckets.get(bucket, _ZERO)
+            buckets[bucket] = (r + add[0], x + add[1], f + add[2])
+            self.dirty.add(bucket)
+            if retry is not None:
+                r, x, f = buckets.get(retry, _ZERO)
+                buckets[retry] = (r, x + 1, f)
+                self.dirty.add(retry)
+            self.keep = max(self.keep, op["keep"])
+        elif kind == "brk" and op["gen"] == self.gen:
+            self.until, self.brk, self.since = op["until"], op["brk"], op["since"]
+            self.gen += 1
+            self.breaker_dirty = True
+            self._snapshot = None
+
+
+_ZERO = (0, 0, 0)
 
 
 def _span(seconds: float) -> str:

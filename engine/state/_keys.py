@@ -13,6 +13,7 @@ import phonenumbers
 
 from ..model._datetimes import iso_z
 from ..model._outcome import CodeRef, Outcome
+from ._codec import iso_utc
 
 #: Suppression scopes in the order `check` prefers them, most specific first.
 CHECK_ORDER: Final = ("message", "recipient_sender_advertising", "recipient_channel_advertising", "recipient_channel",
@@ -44,7 +45,7 @@ def report_identity(outcome: Outcome, now: datetime) -> str:
     A report with neither a message id nor a done time (an API error) cannot be told from a later identical one
     by its content, so its recipient and the time it was received stand in.
     """
-    done = iso_z(outcome.done_at) or ""
+    done = "" if outcome.done_at is None else iso_utc(outcome.done_at)
     parts = [outcome.provider, outcome.message_id or "", _code(outcome.status), _code(outcome.error), done]
     if outcome.message_id is None and not done:
         parts += [outcome.recipient or "", outcome.sender or "", iso_z(now) or ""]
@@ -129,16 +130,38 @@ def candidates(*, tenant: str, key: str | None, recipient: str | None, channel: 
                sender: str | None, template: str | None, region: str | None,
                advertising: bool = False) -> list[tuple[str, str, str]]:
     """(entry id, scope, normalised key) of every entry that would block this send, most specific first; the
-    advertising scopes only for a send marked ``advertising``."""
-    raws = {"message": key, "recipient_channel": recipient, "recipient_channel_advertising": recipient,
-            "recipient_sender": recipient, "recipient_sender_advertising": recipient, "recipient": recipient,
-            "sender": sender, "sender_domain": sender, "template": template, "account": tenant}
-    found = []
-    for scope in CHECK_ORDER if advertising else _PLAIN_ORDER:
-        normal = suppression_key(scope, raw=raws[scope], channel=channel, region=region, sender=sender)
-        if normal is not None:
-            found.append((entry_id(tenant, scope, normal), scope, normal))
+    advertising scopes only for a send marked ``advertising``.
+
+    The keys `suppression_key` gives for each scope, built with the recipient normalised once; the candidates
+    that depend only on the sender, the template and the tenant (the same for every send of a campaign) are
+    worked out once per combination."""
+    found = [] if key is None else [(entry_id(tenant, "message", key), "message", key)]
+    sender_key, tail = _sender_part(tenant, sender, template, region)
+    if recipient is not None:
+        person = address(recipient, region)
+        keys: list[tuple[str, str | None]] = []
+        if advertising:
+            keys.append(("recipient_sender_advertising", None if sender_key is None or channel is None
+                         else f"{channel}:{sender_key}:{person}"))
+            keys.append(("recipient_channel_advertising", None if channel is None else f"{channel}:{person}"))
+        keys += [("recipient_channel", None if channel is None else f"{channel}:{person}"),
+                 ("recipient_sender", None if sender_key is None else f"{sender_key}:{person}"),
+                 ("recipient", person)]
+        found += [(entry_id(tenant, scope, normal), scope, normal) for scope, normal in keys if normal is not None]
+    found += tail
     return found
+
+
+@lru_cache(maxsize=4096)
+def _sender_part(tenant: str, sender: str | None, template: str | None,
+                 region: str | None) -> tuple[str | None, tuple[tuple[str, str, str], ...]]:
+    """The sender's normalised key, and the sender, sender_domain, template and account candidates."""
+    tail = []
+    for scope, raw in (("sender", sender), ("sender_domain", sender), ("template", template), ("account", tenant)):
+        normal = suppression_key(scope, raw=raw, channel=None, region=region)
+        if normal is not None:
+            tail.append((entry_id(tenant, scope, normal), scope, normal))
+    return (None if sender is None else address(sender, region)), tuple(tail)
 
 
 _PLAIN_ORDER: Final = tuple(scope for scope in CHECK_ORDER if not scope.endswith("_advertising"))

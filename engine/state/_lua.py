@@ -81,7 +81,34 @@ end
 
 _APPLY: Final = _HELPERS + """
 local order = {info = 1, warning = 2, error = 3, critical = 4}
-local function apply(ops, FC, tenant)
+-- Flood counts: at once (acc nil), or summed per key and field into acc and written by flush at the end of a
+-- batch's script (a report's counts are summed only once its version check passed, as they were written).
+local function count(acc, FC, field, n)
+  if not acc then
+    redis.call('HINCRBY', FC, field, n)
+    return
+  end
+  local a = acc[FC]
+  if not a then
+    a = {add = {}, fields = {}, old = {}, olds = {}, ttl = 0}
+    acc[FC] = a
+    acc[#acc + 1] = FC
+  end
+  if not a.add[field] then
+    a.add[field] = 0
+    a.fields[#a.fields + 1] = field
+  end
+  a.add[field] = a.add[field] + n
+end
+local function flush(acc)
+  for _, FC in ipairs(acc) do
+    local a = acc[FC]
+    for _, field in ipairs(a.fields) do redis.call('HINCRBY', FC, field, a.add[field]) end
+    for _, old in ipairs(a.olds) do redis.call('HDEL', FC, 'r' .. old, 'x' .. old, 'f' .. old) end
+    redis.call('EXPIRE', FC, a.ttl)
+  end
+end
+local function apply(ops, FC, tenant, acc)
 for _, op in ipairs(ops) do  -- every message the ops name, at the version it was read at, before any write
   if op.op == 'msg' or op.op == 'ver' or op.op == 'drop' then
     local v = tonumber(redis.call('HGET', VER, op.key) or '0')
@@ -164,13 +191,19 @@ for _, op in ipairs(ops) do
     hits[#hits + 1] = {id, inc.count, opened}
   elseif k == 'fc' then
     local b = string.format('%d', op.bucket)
-    redis.call('HINCRBY', FC, 'r' .. b, op.add[1])
-    if op.add[2] > 0 then redis.call('HINCRBY', FC, 'x' .. b, op.add[2]) end
-    if op.xb ~= nil and op.xb ~= cjson.null then redis.call('HINCRBY', FC, 'x' .. string.format('%d', op.xb), 1) end
-    if op.add[3] > 0 then redis.call('HINCRBY', FC, 'f' .. b, op.add[3]) end
+    count(acc, FC, 'r' .. b, op.add[1])
+    if op.add[2] > 0 then count(acc, FC, 'x' .. b, op.add[2]) end
+    if op.xb ~= nil and op.xb ~= cjson.null then count(acc, FC, 'x' .. string.format('%d', op.xb), 1) end
+    if op.add[3] > 0 then count(acc, FC, 'f' .. b, op.add[3]) end
     local old = string.format('%d', op.keep - 1)
-    redis.call('HDEL', FC, 'r' .. old, 'x' .. old, 'f' .. old)
-    redis.call('EXPIRE', FC, op.ttl)
+    if acc then
+      local a = acc[FC]
+      if not a.old[old] then a.old[old] = true; a.olds[#a.olds + 1] = old end
+      a.ttl = op.ttl
+    else
+      redis.call('HDEL', FC, 'r' .. old, 'x' .. old, 'f' .. old)
+      redis.call('EXPIRE', FC, op.ttl)
+    end
   elseif k == 'brk' then
     local gen = tonumber(redis.call('HGET', FC, 'gen') or '0')
     if gen == op.gen then
@@ -198,19 +231,31 @@ return apply(ops, KEYS[16], ARGV[2])
 #: Apply many reports' ops, each checked against its own version (a conflict skips only that report).  KEYS:
 #: the tenant keys, then the batch's flood keys.  ARGV: tenant, then per report a JSON {ops, fc} (``fc``: the
 #: 1-based index of its flood key after the tenant keys) and the message's state text (kept out of the JSON so
-#: it is neither escaped nor decoded).  Returns one result per report, as WRITE does.
+#: it is neither escaped nor decoded).  Returns {flags, hits}: one character per report, "1" applied or "0" a
+#: version conflict, and the incidents hit as a flat list of (report's 1-based position, incident, count after,
+#: opened) — two replies to parse, not three per report.  The reports' flood counts are summed and written once
+#: per route at the end (HINCRBY per bucket, not per report).
 WRITE_MANY: Final = _APPLY + """
-local out = {}
+local flags, found, acc = {}, {}, {}
 for i = 2, #ARGV, 2 do
   local report = cjson.decode(ARGV[i])
   report.ops[1].state = ARGV[i + 1]
-  out[#out + 1] = apply(report.ops, KEYS[15 + report.fc], ARGV[1])
+  local result = apply(report.ops, KEYS[15 + report.fc], ARGV[1], acc)
+  flags[#flags + 1] = tostring(result[1])
+  for _, hit in ipairs(result[2] or {}) do
+    found[#found + 1] = i / 2
+    found[#found + 1] = hit[1]
+    found[#found + 1] = hit[2]
+    found[#found + 1] = hit[3]
+  end
 end
-return out
+flush(acc)
+return {table.concat(flags), found}
 """
 
 #: Read a batch: per report (ARGV: one JSON [key, provider id, key otherwise] each) its resolved key, state and
-#: version, then every flood key's counters.  KEYS: links, msgs, ver, then the flood keys.
+#: version, one flat list (three replies per report), then every flood key's counters.  KEYS: links, msgs, ver,
+#: then the flood keys.
 READ_MANY: Final = """
 local out, fcs = {}, {}
 for i = 1, #ARGV do
@@ -223,7 +268,9 @@ for i = 1, #ARGV do
       if linked then key = linked end
     end
   end
-  out[#out + 1] = {key, redis.call('HGET', KEYS[2], key) or '', redis.call('HGET', KEYS[3], key) or '0'}
+  out[#out + 1] = key
+  out[#out + 1] = redis.call('HGET', KEYS[2], key) or ''
+  out[#out + 1] = redis.call('HGET', KEYS[3], key) or '0'
 end
 for i = 4, #KEYS do fcs[#fcs + 1] = redis.call('HGETALL', KEYS[i]) end
 return {out, fcs}

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ._apply import Op, Snapshot
-from ._codec import decode_state, dumps
+from ._codec import compact, decode_state, dumps, loads
 from ._failures import CorruptStoreError, NotFoundError, SchemaVersionError, StateError, StoreUnavailableError
-from ._flood import RouteCounters, advance
+from ._flood import LiveCounters
 from ._keys import tenant_in
 from ._lua import CHECK, CLAIM, CLOSE, IMPORT, LEASE, LIFT, PRUNE, READ_MANY, TENANT_KEYS, WRITE, WRITE_MANY
 from ._records import Incident, Suppression
@@ -32,7 +32,7 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _counters(flat: Sequence[Any]) -> RouteCounters:
+def _counters(flat: Sequence[Any]) -> LiveCounters:
     buckets: dict[int, list[int]] = {}
     until = brk = since = 0.0
     gen = 0
@@ -48,7 +48,7 @@ def _counters(flat: Sequence[Any]) -> RouteCounters:
             since = float(text)
         elif field[:1] in ("r", "x", "f"):
             buckets.setdefault(int(field[1:]), [0, 0, 0])["rxf".index(field[0])] = int(text)
-    return RouteCounters({b: (v[0], v[1], v[2]) for b, v in buckets.items()}, until, brk, gen, since)
+    return LiveCounters({b: (v[0], v[1], v[2]) for b, v in buckets.items()}, until, brk, since, gen)
 
 
 class RedisStore(RedisSchedule, Store):
@@ -143,11 +143,11 @@ class RedisStore(RedisSchedule, Store):
                 op = {"op": "msg", "key": op["key"], "expect": op["expect"]}
             elif op["op"] == "sched":
                 entry = op["entry"]
-                op = {"op": "sched", "key": op["key"], "raw": dumps(entry), "due": entry["due"]}
+                op = {"op": "sched", "key": op["key"], "raw": compact(entry), "due": entry["due"]}
             elif op["op"] in ("fc", "brk"):
                 route = op["route"]
             out.append(op)
-        return dumps(out), state, route
+        return compact(out), state, route
 
     def _unknown(self, tenants: Sequence[str]) -> list[str]:
         """Those of ``tenants`` this store has not added to the tenant index yet.  The caller adds them in the
@@ -221,25 +221,27 @@ class RedisStore(RedisSchedule, Store):
                 routes.append(names)
                 reads.append(("read_many", [self.key(tenant, "links"), self.key(tenant, "msgs"),
                                             self.key(tenant, "ver"), *(self.key(tenant, f"fc:{r}") for r in names)],
-                              [dumps([items[i].key or "", items[i].pid or "", items[i].default_key])
+                              [compact([items[i].key or "", items[i].pid or "", items[i].default_key])
                                for i in indexes]))
             replies = self._scripts_round(reads, [])
             writes: list[tuple[str, list[str], list[tuple[int, Any]]]] = []
             # A route's counters as the round's own reports leave them: every read of the round saw the server
             # before any of them was written, so each report must see those decided before it (as on SQLite).
-            live: dict[tuple[str, str], RouteCounters] = {}
+            live: dict[tuple[str, str], LiveCounters] = {}
             for (tenant, indexes), names, (rows, fcs) in zip(groups, routes, replies, strict=True):
                 for name, flat in zip(names, fcs, strict=True):
                     live.setdefault((tenant, name), _counters(flat))
                 computed = []
-                for i, (key, raw, version) in zip(indexes, rows, strict=True):
+                for i, key, raw, version in zip(indexes, rows[::3], rows[1::3], rows[2::3], strict=True):
                     state = decode_state(raw) if raw else None
                     route = (tenant, items[i].route)
-                    change = compute(items[i], Snapshot(_s(key), int(version), state, live[route]))
+                    counters = live[route]
+                    change = compute(items[i], Snapshot(_s(key), int(version), state, counters.counters()))
                     if isinstance(change, Exception) or not change.ops:  # an error, or a duplicate: nothing to write
                         results[i] = Committed(change)
                     else:
-                        live[route] = advance(live[route], change.ops)
+                        for op in change.ops:
+                            counters.apply(op)
                         computed.append((i, change))
                 if computed:
                     writes.append((tenant, names, computed))
@@ -258,13 +260,16 @@ class RedisStore(RedisSchedule, Store):
                                              *(self.key(tenant, f"fc:{r}") for r in names)], args))
             replies = self._scripts_round(calls, new_tenants)
             self._known.update(new_tenants)
-            for (_, _, computed), reply in zip(writes, replies, strict=True):
-                for (i, change), one in zip(computed, reply, strict=True):
-                    if int(one[0]) == 0:
+            for (_, _, computed), (flags, found) in zip(writes, replies, strict=True):
+                hits: dict[int, list[IncidentHit]] = {}
+                for n in range(0, len(found), 4):  # (position from 1, incident, count, opened) per hit
+                    hits.setdefault(int(found[n]) - 1, []).append(
+                        IncidentHit(_s(found[n + 1]), int(found[n + 2]), bool(int(found[n + 3]))))
+                for position, ((i, change), flag) in enumerate(zip(computed, _s(flags), strict=True)):
+                    if flag == "0":
                         pending.append(i)
                     else:
-                        hits = tuple(IncidentHit(_s(h[0]), int(h[1]), bool(int(h[2]))) for h in one[1])
-                        results[i] = Committed(change, hits)
+                        results[i] = Committed(change, tuple(hits.get(position, ())))
         if pending:
             raise StateError(self.url, f"{len(pending)} reports kept losing races for their messages after "
                              f"{self.retries} rounds: record them again")
@@ -297,8 +302,8 @@ class RedisStore(RedisSchedule, Store):
     def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[Incident]]:
         raws, holds = self._do(self._scripts["check"], keys=[self.key(tenant, n) for n in ("sup", "holds", "inc")],
                                args=list(ids) or ["-"])
-        entries = [Suppression.from_stored(json.loads(raw)) for raw in raws if raw is not None]
-        incidents = [Incident.from_stored(json.loads(raw)) for raw in holds if raw is not None]
+        entries = [Suppression.from_stored(loads(raw)) for raw in raws if raw is not None]
+        incidents = [Incident.from_stored(loads(raw)) for raw in holds if raw is not None]
         return entries, sorted(incidents, key=lambda i: (-i.last_seen.timestamp(), i.id))
 
     def holder(self, tenant: str, key: str) -> str | None:

@@ -13,47 +13,18 @@ from typing import Any
 
 from .._errors import DlrpolicyError
 from ._apply import Op, Snapshot
-from ._codec import decode_state, dumps
+from ._codec import compact, decode_state, dumps, loads
 from ._failures import NotFoundError, StateError
-from ._flood import RouteCounters
+from ._flood import LiveCounters
 from ._merge import merge_suppression
 from ._records import Incident, ScheduleEntry, Suppression
+from ._sqlite_batch import Batch
 from ._sqlite_incidents import SQLiteIncidents
-from ._sqlite_reads import SQLiteReads
+from ._sqlite_reads import SQLiteReads, _chunks
 from ._sqlite_schema import migrate
 from ._store import Committed, Compute, IncidentHit, Item, Store
 
 DEFAULT_BUSY_TIMEOUT = 5.0
-
-
-class _Route:
-    """A route's flood counters while a transaction runs: read once, updated in memory, written at commit."""
-
-    def __init__(self, buckets: dict[int, list[int]], until: float, brk: float, since: float, gen: int) -> None:
-        self.buckets = buckets
-        self.until, self.brk, self.since, self.gen = until, brk, since, gen
-        self.dirty: set[int] = set()
-        self.breaker_dirty = False
-        self.keep = 0
-        self._snapshot: RouteCounters | None = None
-
-    def counters(self) -> RouteCounters:
-        # Rebuilt only after a change: most reports of a batch read the same counters as the one before.
-        if self._snapshot is None:
-            self._snapshot = RouteCounters({b: (v[0], v[1], v[2]) for b, v in self.buckets.items()}, self.until,
-                                           self.brk, self.gen, self.since)
-        return self._snapshot
-
-    def changed(self) -> None:
-        self._snapshot = None
-
-
-class _Batch:
-    """Writes of a batch held until its end: each message's newest state and each key's schedule entry."""
-
-    def __init__(self) -> None:
-        self.messages: dict[tuple[str, str], tuple[int, str, Any]] = {}
-        self.schedule: dict[tuple[str, str], dict[str, Any] | None] = {}
 
 
 class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
@@ -65,8 +36,8 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
         self.url = url or f"sqlite:///{self.path}"
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
-        self._routes: dict[tuple[str, str], _Route] = {}
-        self._batch: _Batch | None = None
+        self._routes: dict[tuple[str, str], LiveCounters] = {}
+        self._batch: Batch | None = None
         if not create and not self.path.is_file():
             # A read-only command must not leave an empty store (and its directories) behind a mistyped path.
             raise StateError(self.url, f"no store at {self.path}: check the path, or record into it first "
@@ -78,6 +49,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
                                          check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+            self._conn.execute("PRAGMA cache_size = -65536")
             migrate(self._conn, self.url)
         except sqlite3.Error as exc:
             raise self._error(exc) from None
@@ -112,7 +84,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
 
-    def _route(self, tenant: str, route: str) -> _Route:
+    def _route(self, tenant: str, route: str) -> LiveCounters:
         found = self._routes.get((tenant, route))
         if found is None:
             rows = self._conn.execute("SELECT bucket, reports, retries, failures FROM flood WHERE tenant = ? AND "
@@ -120,7 +92,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
             brk = self._conn.execute("SELECT until, brk, since, gen FROM breakers WHERE tenant = ? AND route = ?",
                                      (tenant, route)).fetchone()
             until, size, since, gen = brk if brk is not None else (0.0, 0.0, 0.0, 0)
-            found = _Route({b: [r, x, f] for b, r, x, f in rows}, until, size, since, gen)
+            found = LiveCounters({b: (r, x, f) for b, r, x, f in rows}, until, size, since, gen)
             self._routes[(tenant, route)] = found
         return found
 
@@ -134,34 +106,30 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
     def record(self, items: Sequence[Item], compute: Compute) -> list[Committed]:
         """One transaction for the whole batch: the links and messages it needs are read up front (nobody else
         can write while it holds the lock), each report is decided against the batch's own latest state, and
-        the messages and schedule entries are written with one statement each at the end."""
+        the messages, links, suppressions and schedule entries are written with one statement each at the end."""
         with self._lock:
             try:
                 self._begin()
                 links, messages = self._prefetch(items)
-                batch = _Batch()
+                batch = Batch()
                 self._batch = batch
                 results = []
                 for item in items:
                     t = item.tenant
                     key = item.key
-                    if key is None:
-                        key = (links.get((t, item.pid)) if item.pid is not None else None) or item.default_key
-                    found = batch.messages.get((t, key))
-                    if found is not None:
-                        version, state = found[0], found[2]
-                    else:
-                        version, raw = messages.get((t, key)) or self._message(t, key)
-                        state = None if raw is None else decode_state(raw)
+                    if key is None:  # linked by this batch (its links are written at the end), or before it
+                        key = (batch.links.get((t, item.pid)) or links.get((t, item.pid)) if item.pid is not None
+                               else None) or item.default_key
+                    # A message the batch already changed is read back from the text it will write (kept as text,
+                    # not as the parsed state: a batch of parsed states is work for the garbage collector).
+                    version, raw = batch.messages.get((t, key)) or messages.get((t, key)) or self._message(t, key)
+                    state = None if raw is None else decode_state(raw)
                     change = compute(item, Snapshot(key, version, state, self._route(t, item.route).counters()))
                     if isinstance(change, DlrpolicyError):
                         results.append(Committed(change))
                         continue
                     hits = self._apply(t, change.ops)
                     assert hits is not None  # read and written under the same write lock
-                    for op in change.ops:
-                        if op["op"] == "link":
-                            links[(t, op["pid"])] = op["key"]
                     results.append(Committed(change, tuple(hits)))
                 self._flush(batch)
                 self._commit()
@@ -175,15 +143,22 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
                 self._batch = None
         return results
 
-    def _flush(self, batch: _Batch) -> None:
+    def _flush(self, batch: Batch) -> None:
         conn = self._conn
         conn.executemany("INSERT OR REPLACE INTO messages (tenant, key, version, state) VALUES (?, ?, ?, ?)",
-                         [(t, k, v, text) for (t, k), (v, text, _) in batch.messages.items()])
-        puts = [(t, k, e["due"], dumps(e)) for (t, k), e in batch.schedule.items() if e is not None]
-        conn.executemany("INSERT OR REPLACE INTO schedule (tenant, key, ready, token, lease, entry) VALUES "
-                         "(?, ?, ?, NULL, NULL, ?)", puts)
-        conn.executemany("DELETE FROM schedule WHERE tenant = ? AND key = ?",
-                         [(t, k) for (t, k), e in batch.schedule.items() if e is None])
+                         [(t, k, v, text) for (t, k), (v, text) in batch.messages.items()])
+        if batch.links:  # (an empty executemany still prepares its statement: most batches have no links)
+            conn.executemany("INSERT OR REPLACE INTO links (tenant, pid, key) VALUES (?, ?, ?)",
+                             [(t, pid, key) for (t, pid), key in batch.links.items()])
+        if batch.suppressions:
+            self._put_suppressions(batch.suppressions)
+        puts = [(t, k, e["due"], compact(e)) for (t, k), e in batch.schedule.items() if e is not None]
+        if puts:
+            conn.executemany("INSERT OR REPLACE INTO schedule (tenant, key, ready, token, lease, entry) VALUES "
+                             "(?, ?, ?, NULL, NULL, ?)", puts)
+        drops = [(t, k) for (t, k), e in batch.schedule.items() if e is None]
+        if drops:
+            conn.executemany("DELETE FROM schedule WHERE tenant = ? AND key = ?", drops)
 
     def commit(self, tenant: str, ops: Sequence[Op]) -> list[IncidentHit] | None:
         with self._lock:
@@ -208,9 +183,13 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
         for op in ops:
             kind = op["op"]
             if kind == "msg" and self._batch is not None:
-                self._batch.messages[(tenant, op["key"])] = (op["expect"] + 1, op["state"], op.get("parsed"))
+                self._batch.messages[(tenant, op["key"])] = (op["expect"] + 1, op["state"])
             elif kind in ("sched", "unsched") and self._batch is not None:
                 self._batch.schedule[(tenant, op["key"])] = op["entry"] if kind == "sched" else None
+            elif kind == "link" and self._batch is not None:
+                self._batch.links[(tenant, op["pid"])] = op["key"]
+            elif kind == "sup" and self._batch is not None:
+                self._batch.suppressions.append(op["entry"])
             elif kind == "msg":
                 if op["expect"] == 0:
                     done = conn.execute("INSERT OR IGNORE INTO messages (tenant, key, version, state) VALUES "
@@ -245,34 +224,30 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
                 hits.append(self._incident_hit(tenant, op))
             elif kind == "unhold":
                 self._unhold(tenant, op["key"])
-            elif kind == "fc":
-                state = self._route(tenant, op["route"])
-                counts = state.buckets.setdefault(op["bucket"], [0, 0, 0])
-                for i, n in enumerate(op["add"]):
-                    counts[i] += n
-                state.dirty.add(op["bucket"])
-                if op.get("xb") is not None:  # a retry counts in the bucket it comes due in
-                    state.buckets.setdefault(op["xb"], [0, 0, 0])[1] += 1
-                    state.dirty.add(op["xb"])
-                state.keep = max(state.keep, op["keep"])
-                state.changed()
-            elif kind == "brk":
-                state = self._route(tenant, op["route"])
-                if state.gen == op["gen"]:
-                    state.until, state.brk, state.since = op["until"], op["brk"], op["since"]
-                    state.gen += 1
-                    state.changed()
-                    state.breaker_dirty = True
+            elif kind in ("fc", "brk"):
+                self._route(tenant, op["route"]).apply(op)
             else:
                 raise ValueError(f"unknown op {kind!r}")
         return hits
 
     def _put_suppression(self, entry: Mapping[str, Any]) -> None:
-        row = self._conn.execute("SELECT entry FROM suppressions WHERE id = ?", (entry["id"],)).fetchone()
-        merged = merge_suppression(None if row is None else json.loads(row[0]), entry)
-        self._conn.execute("INSERT OR REPLACE INTO suppressions (id, tenant, scope, key, until, entry) VALUES "
-                           "(?, ?, ?, ?, ?, ?)", (merged["id"], merged["tenant"], merged["scope"], merged["key"],
-                                                  merged["until"], dumps(merged)))
+        self._put_suppressions([entry])
+
+    def _put_suppressions(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Merge each entry into the one stored under its id (in order: two of one batch merge like two
+        batches), reading the stored ones with one query per chunk and writing with one statement."""
+        merged: dict[str, dict[str, Any] | None] = {}
+        ids = sorted({entry["id"] for entry in entries})
+        for chunk in _chunks(ids):
+            marks = ", ".join("?" * len(chunk))
+            for ident, text in self._conn.execute(f"SELECT id, entry FROM suppressions WHERE id IN ({marks})",
+                                                  chunk):
+                merged[ident] = loads(text)
+        for entry in entries:
+            merged[entry["id"]] = merge_suppression(merged.get(entry["id"]), entry)
+        self._conn.executemany("INSERT OR REPLACE INTO suppressions (id, tenant, scope, key, until, entry) VALUES "
+                               "(?, ?, ?, ?, ?, ?)", [(m["id"], m["tenant"], m["scope"], m["key"], m["until"],
+                                                       dumps(m)) for m in merged.values() if m is not None])
 
     # --- reads -------------------------------------------------------------------------------------------------
 
@@ -315,8 +290,7 @@ class SQLiteStore(SQLiteIncidents, SQLiteReads, Store):
 
     def import_suppressions(self, entries: Sequence[Mapping[str, Any]]) -> int:
         def change() -> int:
-            for entry in entries:
-                self._put_suppression(entry)
+            self._put_suppressions(entries)
             return len(entries)
 
         return int(self._write(change))

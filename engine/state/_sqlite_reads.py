@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ._codec import loads
 from ._failures import CorruptStoreError, StateError, StoreLockedError
 from ._records import Incident, Suppression
 from ._store import Item
@@ -40,12 +42,18 @@ class SQLiteReads:
 
     def lookup(self, tenant: str, ids: Sequence[str]) -> tuple[list[Suppression], list[Incident]]:
         # One statement: the candidate entries, then the tenant's open account-wide incidents (marked by "!").
-        marks = ", ".join("?" * len(ids))
-        rows = self._query(f"SELECT entry FROM suppressions WHERE id IN ({marks}) UNION ALL SELECT '!' || entry "
-                           "FROM (SELECT entry FROM incidents WHERE tenant = ? AND state = 'open' AND "
-                           "account_wide = 1 ORDER BY last DESC)", (*ids, tenant))
-        entries = [Suppression.from_stored(json.loads(r[0])) for r in rows if r[0][0] != "!"]
-        return entries, [Incident.from_stored(json.loads(r[0][1:])) for r in rows if r[0][0] == "!"]
+        return self._entries(self._query(_lookup_sql(len(ids)), (*ids, tenant)))
+
+    def lookup_candidates(self, tenant: str,
+                          candidates: Sequence[tuple[str, str]]) -> tuple[list[Suppression], list[Incident]]:
+        # The same, looking up only the candidates of scopes the tenant has entries in.
+        return self._entries(self._query(_scoped_sql(tuple(scope for _, scope in candidates)),
+                                         (tenant, *(ident for ident, _ in candidates))))
+
+    @staticmethod
+    def _entries(rows: list[Any]) -> tuple[list[Suppression], list[Incident]]:
+        entries = [Suppression.from_stored(loads(r[0])) for r in rows if r[0][0] != "!"]
+        return entries, [Incident.from_stored(loads(r[0][1:])) for r in rows if r[0][0] == "!"]
 
     def holder(self, tenant: str, key: str) -> str | None:
         rows = self._query("SELECT incident FROM held WHERE tenant = ? AND key = ?", (tenant, key))
@@ -119,6 +127,24 @@ class SQLiteReads:
                         (tenant, *chunk)):
                     messages[(tenant, key)] = (version, state)
         return links, messages
+
+
+@functools.lru_cache(maxsize=64)
+def _lookup_sql(count: int) -> str:
+    marks = ", ".join("?" * count)
+    return (f"SELECT entry FROM suppressions WHERE id IN ({marks}) UNION ALL SELECT '!' || entry FROM (SELECT entry "
+            "FROM incidents WHERE tenant = ? AND state = 'open' AND account_wide = 1 ORDER BY last DESC)")
+
+
+@functools.lru_cache(maxsize=256)
+def _scoped_sql(scopes: tuple[str, ...]) -> str:
+    # suppression_scopes lists the scopes the tenant's entries use (schema version 2); each listed scope names
+    # the candidate id of its scope (NULL, no row, for a scope without a candidate), looked up by id.
+    whens = " ".join(f"WHEN '{scope.replace(chr(39), chr(39) * 2)}' THEN ?{n}"
+                     for n, scope in enumerate(scopes, start=2))
+    return (f"SELECT s.entry FROM suppression_scopes AS p JOIN suppressions AS s ON s.id = (CASE p.scope {whens} "
+            "END) WHERE p.tenant = ?1 UNION ALL SELECT '!' || entry FROM (SELECT entry FROM incidents WHERE "
+            "tenant = ?1 AND state = 'open' AND account_wide = 1 ORDER BY last DESC)")
 
 
 def _chunks(values: list[str], size: int = 400) -> list[list[str]]:

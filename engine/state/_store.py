@@ -99,6 +99,12 @@ class Store(abc.ABC):
         """The entries among ``ids`` and the tenant's open account-wide incidents (newest first), in one round
         trip."""
 
+    def lookup_candidates(self, tenant: str,
+                          candidates: Sequence[tuple[str, str]]) -> tuple[list[Suppression], list[Incident]]:
+        """`lookup` of (entry id, scope) pairs: a store that knows which scopes a tenant's entries use may skip
+        the other candidates (SQLite does); by default every id is looked up."""
+        return self.lookup(tenant, [ident for ident, _ in candidates])
+
     @abc.abstractmethod
     def holder(self, tenant: str, key: str) -> str | None:
         """The incident holding message ``key``, if any."""

@@ -4,17 +4,25 @@ SQLite and Redis, through the contract suite's stores)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from dlrpolicy import Engine
 from dlrpolicy.cli._main import main
+from dlrpolicy.cli._state import state_text
+from dlrpolicy.decide._evaluate import evaluate
+from dlrpolicy.model._outcome import History
+from dlrpolicy.state._records import Recorded, ScheduleEntry
 from tests.state.conftest import redis_url, state_url  # noqa: F401  (the contract suite's store fixtures)
-from tests.state.reports import report
+from tests.state.reports import NOW as NOW_TIME
+from tests.state.reports import outcome, report
 
 NOW = "2026-11-24T10:00:00Z"
 #: The reports name tenant "acme", which has no policy file: it gets the default policy only when asked to.
 ANY_TENANT = ("--default-for-unknown-tenants",)
+_DECISION = evaluate(Engine.default(default_for_unknown=True).policy, outcome("m-1", "absent"), now=NOW_TIME)
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
@@ -257,3 +265,19 @@ def test_a_record_that_cannot_be_stored_costs_only_itself(state_url: str, tmp_pa
     rows = [json.loads(line) for line in lines]
     assert (1, ["retry", "InvalidOutcomeError", "retry"]) == (
         code, [row.get("verdict") or row["error"]["type"] for row in rows])
+
+
+@pytest.mark.parametrize("recorded", [
+    Recorded(decision=_DECISION, tenant="acme", key="order-1", report="0123456789abcdef",
+             history=History(attempts=3, first_attempt_at=datetime(2026, 11, 24, 9, 58, tzinfo=UTC),
+                             channels=("sms",))),
+    Recorded(decision=_DECISION, tenant=None, key="주문-\u00e9\"\\\n", report="r", history=History(),
+             duplicate=True, superseded=True, suppression="s-1-acme", incident="i-2-acme", incident_count=4,
+             held=True, flood=("retry budget of infobip:sms spent", "circuit breaker \u00e9 open"),
+             schedule=ScheduleEntry(tenant=None, key="k", kind="retry",
+                                    due_at=datetime(2026, 11, 24, 19, 0, 0, 5, tzinfo=timezone(timedelta(hours=9))),
+                                    deadline=None, channel="sms", attempt=2, rule="r")),
+])
+def test_state_text_is_the_json_of_to_json(recorded: Recorded) -> None:
+    """The state object of a line is exactly json.dumps of Recorded.to_json, whatever its fields hold."""
+    assert json.dumps(recorded.to_json()) == state_text(recorded)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dlrpolicy import CodeRef, Engine, History, Outcome
-from dlrpolicy.state._codec import decision_text, dumps, outcome_text
+from dlrpolicy.model._datetimes import iso_z
+from dlrpolicy.state._codec import decision_text, decode_state, dumps, encode_state, iso_utc, loads, outcome_text
 from tests.strategies import complete_outcomes, histories
 
 ENGINE = Engine.default()
@@ -36,3 +38,20 @@ def test_decision_text_keeps_the_policy_version() -> None:
     decision = ENGINE.evaluate(Outcome(provider="infobip", channel="sms", error=CodeRef(id=27)), now=NOW)
     assert (decision.policy_version != "", decision.policy_version) == (
         True, json.loads(decision_text(decision))["policy_version"])
+
+
+@settings(max_examples=500)
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(8999, 12, 31),
+                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5))])))
+def test_iso_utc_writes_what_iso_z_writes(moment: datetime) -> None:
+    """The fast UTC formatter (report identities and stored instants depend on it) writes iso_z's text."""
+    assert iso_z(moment) == iso_utc(moment)
+
+
+def test_head_and_loads_round_trip_the_values() -> None:
+    """A message head written by orjson reads back as the standard encoder's text does."""
+    state = {"ids": {"infobip:m-1": {"channel": "sms", "at": 1795514280.123456, "rank": 1, "source": "report"}},
+             "first": 1e-06, "channels": ["sms", "kakao"], "fin": None, "held": False, "sched": True,
+             "seen": ["0123456789abcdef"], "v": 3, "_raw": ['{"id":"x"}']}
+    assert (json.loads(dumps({k: v for k, v in state.items() if k != "_raw"})), state["_raw"]) == \
+        (loads(encode_state(state).split("\n")[0]), decode_state(encode_state(state))["_raw"])

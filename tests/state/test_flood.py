@@ -6,14 +6,19 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from dlrpolicy import Engine
 from dlrpolicy.policy._layers import compile_layers
+from dlrpolicy.state._open import open_store
 from dlrpolicy.state._recorder import Recorder
+from dlrpolicy.state._redis import RedisStore
+from dlrpolicy.state._sqlite import SQLiteStore
 from dlrpolicy.state._store import Report, Store
 from tests.conftest import small_layer
+from tests.state.conftest import fresh_prefix
 from tests.state.reports import NOW, outcome
 
 # The small test policy retries chat 7017 after 10s; marked as a flood code, the breaker counts it.
@@ -106,3 +111,26 @@ def test_a_storm_recorded_in_one_batch_opens_the_breaker(flood_recorder: Recorde
     results = flood_recorder.record_many(reports, now=NOW)
     opened = [n for n, r in enumerate(results) if any("opened" in note for note in r.flood)]  # type: ignore[union-attr]
     assert [99] == opened
+
+
+def test_both_stores_count_a_batch_alike(tmp_path: Path, redis_url: str) -> None:
+    """One batch of mixed reports (retries counted where they come due, flood failures, finals) leaves the same
+    counters on SQLite (summed in memory) and on Redis (summed in the batch's script)."""
+    engine = Engine(compile_layers([small_layer(), small_layer(FLOOD, source="flood.toml", name="flood")]))
+    codes = ["too-many", "delivered", "absent", "too-many", "pending", "too-many"]
+    reports = [Report(outcome=outcome(f"m-{n:03d}", codes[n % len(codes)], channel="whatsapp")) for n in range(60)]
+    sqlite = SQLiteStore(tmp_path / "state.db")
+    redis_store = open_store(f"{redis_url}{'&' if '?' in redis_url else '?'}prefix={fresh_prefix()}")
+    assert isinstance(redis_store, RedisStore)
+    for store in (sqlite, redis_store):
+        Recorder(engine, store).record_many(reports, now=NOW)
+    rows = sqlite._conn.execute("SELECT route, bucket, reports, retries, failures FROM flood").fetchall()
+    routes = {route for route, *_ in rows}
+    in_sqlite = {(route, f"{kind}{bucket}"): n for route, bucket, *counts in rows
+                 for kind, n in zip("rxf", counts, strict=True) if n}
+    in_redis = {(route, field): int(n) for route in routes
+                for field, n in redis_store.client.hgetall(redis_store.key("_", f"fc:{route}")).items()
+                if field[0] in "rxf" and int(n)}
+    sqlite.close()
+    redis_store.close()
+    assert (True, in_sqlite) == (bool(in_sqlite), in_redis)
