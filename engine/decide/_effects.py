@@ -30,7 +30,7 @@ _MISSING: Final = {
 
 
 #: The note of a decision whose block's key the report does not carry, per scope.
-_UNKNOWN_KEY: Final = {scope: f" The {scope.replace('_', ' ')} to block is not known ({why}); a person is asked to "
+UNKNOWN_KEY: Final = {scope: f" The {scope.replace('_', ' ')} to block is not known ({why}); a person is asked to "
                               "apply the block." for scope, why in _MISSING.items()}
 
 
@@ -84,7 +84,7 @@ def effects(plan: Plan, outcome: Outcome, now: datetime, verdict: str,
             suppression_key(scope, outcome, channel)
         suppress = suppress_effect(scope, key, None if spec.duration is None else now + spec.duration)
         if key is None:
-            note = _UNKNOWN_KEY[scope]
+            note = UNKNOWN_KEY[scope]
             escalate = escalate or plan.default_escalation
     elif verdict == "suppress":
         suppress = suppress_effect("message", outcome.message_id, None)

@@ -12,7 +12,7 @@ from ..model._outcome import History, Outcome, Resend
 from ..model._vocabulary import DEFAULT_CHANNEL
 from ..policy._compile import ROUTES_MAX, CompiledPolicy
 from ..policy._plan import Plan
-from ._effects import effects, suppress_effect, suppression_key
+from ._effects import UNKNOWN_KEY, effects, suppress_effect, suppression_key
 from ._resolve import deciding_code, quick_candidate, shared_identity, unknown_identity, unknown_prefix
 
 #: What the reason adds when the provider's own fallback (NHN's SMS resend) shaped the decision.
@@ -64,19 +64,20 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
                 _CHECKED[0] = now
         note = ""
         channel = outcome.channel
-        route = None
+        route = slow = None
         if outcome.event is None:
             status, error = outcome.status, outcome.error
             memo = policy.routes
             hit = memo.get(id(status) ^ id(error))
             if hit is not None and hit[0] is status and hit[1] is error and hit[2] == outcome.provider and \
                     hit[3] == channel and hit[4] == outcome.product:
-                route, channel = hit[5], hit[6]
-                shared = route.shared
-                if shared is not None and outcome.resend is None:  # the shared path below, without its detours
-                    found = shared.get(1 if history is None else history.attempts)
-                    if found is not None and found.policy_version == policy.version:
-                        return found
+                route, channel, slow = hit[5], hit[6], hit[7]
+                if route is not None:
+                    shared = route.shared
+                    if shared is not None and outcome.resend is None:  # the shared path below, without its detours
+                        found = shared.get(1 if history is None else history.attempts)
+                        if found is not None and found.policy_version == policy.version:
+                            return found
             else:
                 cand = quick_candidate(policy, outcome)
                 if cand is not None:
@@ -84,10 +85,12 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
                     channel = channel or DEFAULT_CHANNEL.get(cand.entry.product, "sms")
                     routes = cand.routes
                     route = routes[0] if routes is not None and len(routes) == 1 else cand.route_for(channel)
-                    if len(memo) >= ROUTES_MAX:
-                        memo.clear()
-                    memo[id(status) ^ id(error)] = (status, error, outcome.provider, outcome.channel, outcome.product,
-                                                    route, channel)
+                else:  # two codes that disagree, an ambiguous or unknown id: resolved in full, once
+                    slow = _decided_slowly(policy, outcome)
+                if len(memo) >= ROUTES_MAX:
+                    memo.clear()
+                memo[id(status) ^ id(error)] = (status, error, outcome.provider, outcome.channel, outcome.product,
+                                                route, channel, slow)
         if route is not None:
             plan, base, shared = route.plan, route.fields, route.shared
             if route.plain and outcome.resend is None and outcome.retry_after is None and \
@@ -131,8 +134,9 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
                             fields["give_up_at"] = give_up_at
                         return decision
             elif route.effect and outcome.resend is None:
-                # A block with no timing, fused (`effects` for a key the report carries): the plan's fields, the
-                # attempt, and the suppression.  A missing key falls through: the general path explains it.
+                # A block with no timing, fused (`effects`): the plan's fields, the attempt and the suppression;
+                # when the report lacks the rule's key, the note that asks a person to apply the block, and a route
+                # to that person.  (A suppress verdict's own block of a message without an id is left to `effects`.)
                 spec = plan.suppress
                 if spec is None:  # a suppress verdict without a scope blocks the message
                     scope, key, until = "message", outcome.message_id, None
@@ -141,16 +145,19 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
                     key = outcome.recipient if scope == "recipient" else outcome.message_id if scope == "message" \
                         else suppression_key(scope, outcome, channel or "sms")
                     until = None if spec.duration is None else now + spec.duration
-                if key is not None:
+                if key is not None or spec is not None:
                     decision = _new(Decision)
                     fields = decision.__dict__
                     fields.update(base)
                     fields["attempt"] = (1 if history is None else history.attempts) + 1
                     fields["policy_version"] = policy.version
                     fields["suppress"] = suppress_effect(scope, key, until)
+                    if key is None:
+                        fields["reason"] = base["reason"] + UNKNOWN_KEY[scope]  # type: ignore[operator]
+                        fields["escalate"] = plan.escalate or plan.default_escalation
                     return decision
         else:
-            plan, base, note, channel = _decided_slowly(policy, outcome)
+            plan, base, note, channel = slow if slow is not None else _decided_slowly(policy, outcome)
             shared = None
         resend = outcome.resend
         if shared is not None and resend is None and not note:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -95,8 +95,10 @@ def _identity(entry: CodeEntry) -> CodeIdentity:
 
 
 #: What `CompiledPolicy.routes` holds: the status and error objects, provider, channel and product of the report it
-#: was found for (all checked on a hit), the route, and the channel the decision is about.
-RouteMemo = tuple[object, object, str, str | None, str | None, Route, str]
+#: was found for (all checked on a hit), the route and the channel the decision is about; or, for codes no single
+#: route decides (two codes that disagree, an ambiguous or unknown id), no route and what resolving them in full
+#: gave (`decide._evaluate`: the plan, its decision fields, the note and the channel).
+RouteMemo = tuple[object, object, str, str | None, str | None, "Route | None", str | None, "tuple[Any, ...] | None"]
 #: The most entries `CompiledPolicy.routes` holds (it is emptied when full; each entry keeps its code objects).
 ROUTES_MAX: Final = 4096
 
