@@ -52,3 +52,11 @@ def test_outcome_of_refuses_what_the_constructor_refuses(fields: dict[str, objec
     with pytest.raises(DlrpolicyError) as actual:
         outcome_of(fields)
     assert (type(expected.value), str(expected.value)) == (type(actual.value), str(actual.value))
+
+
+def test_outcome_checks_live_in_post_init_only() -> None:
+    """outcome_of skips attrs' __init__: it is only equal to it while no field has a validator or converter."""
+    expected: list[str] = []
+    actual = [field.name for field in attrs.fields(Outcome)
+              if field.validator is not None or field.converter is not None]
+    assert expected == actual
