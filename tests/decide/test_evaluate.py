@@ -9,6 +9,7 @@ import pytest
 
 from dlrpolicy import CodeRef, Engine, History, InvalidOutcomeError, NaiveDatetimeError, Outcome, Resend
 from tests.conftest import NOW
+from tests.decide.reference import reference_evaluate
 
 SEOUL = timezone(timedelta(hours=9))
 
@@ -284,3 +285,19 @@ def test_arguments_of_the_wrong_type_are_invalid_outcome_errors(small_engine: En
     with pytest.raises(InvalidOutcomeError) as caught:
         small_engine.evaluate(real, now=now, history=history)  # type: ignore[arg-type]
     assert field == caught.value.field
+
+
+def test_one_code_object_on_other_channels_and_products_is_decided_afresh() -> None:
+    """The route memo is keyed by the code objects: the same CodeRef reported on another channel, by another
+    provider's table or with a product named is decided as a fresh policy decides it, whatever came first."""
+    ref = CodeRef(id=27, group_id=1, name="EC_ABSENT_SUBSCRIBER")
+    reports = [Outcome(provider="infobip", channel="sms", error=ref, message_id="m-1"),
+               Outcome(provider="infobip", channel="whatsapp", error=ref, message_id="m-1"),
+               Outcome(provider="infobip", channel=None, error=ref, message_id="m-1"),
+               Outcome(provider="infobip", channel="sms", product="general", error=ref, message_id="m-1"),
+               Outcome(provider="nhn_kakao", channel="kakao", error=ref, message_id="m-1"),
+               Outcome(provider="infobip", channel="sms", error=ref, message_id="m-1", event="seen")]
+    engine = Engine.default()
+    expected = [reference_evaluate(engine.policy, outcome, now=NOW) for outcome in reports for _ in range(2)]
+    actual = [engine.evaluate(outcome, now=NOW) for outcome in reports for _ in range(2)]
+    assert expected == actual
