@@ -30,7 +30,7 @@ _MISSING: Final = {
 
 
 #: The note of a decision whose block's key the report does not carry, per scope.
-UNKNOWN_KEY: Final = {scope: f" The {scope.replace('_', ' ')} to block is not known ({why}); a person is asked to "
+_UNKNOWN_KEY: Final = {scope: f" The {scope.replace('_', ' ')} to block is not known ({why}); a person is asked to "
                               "apply the block." for scope, why in _MISSING.items()}
 
 
@@ -82,12 +82,12 @@ def effects(plan: Plan, outcome: Outcome, now: datetime, verdict: str,
         # The two scopes most rules block, read directly; the rest through suppression_key.
         key = outcome.recipient if scope == "recipient" else outcome.message_id if scope == "message" else \
             suppression_key(scope, outcome, channel)
-        suppress = suppress_effect(scope, key, None if spec.duration is None else now + spec.duration)
+        suppress = _effect(scope, key, None if spec.duration is None else now + spec.duration)
         if key is None:
-            note = UNKNOWN_KEY[scope]
+            note = _UNKNOWN_KEY[scope]
             escalate = escalate or plan.default_escalation
     elif verdict == "suppress":
-        suppress = suppress_effect("message", outcome.message_id, None)
+        suppress = _effect("message", outcome.message_id, None)
         if outcome.message_id is None:  # an API error names no message: a person applies the block
             note = (" The message to block is not known (the report carries no message id; give the message key in "
                     "the envelope (key)); a person is asked to apply the block.")
@@ -100,7 +100,7 @@ def effects(plan: Plan, outcome: Outcome, now: datetime, verdict: str,
 _new = object.__new__
 
 
-def suppress_effect(scope: str, key: str | None, until: datetime | None) -> SuppressEffect:
+def _effect(scope: str, key: str | None, until: datetime | None) -> SuppressEffect:
     """``SuppressEffect(scope, key, until)``, built without parsing arguments (one per suppressing decision)."""
     effect = _new(SuppressEffect)
     effect.__dict__.update(scope=scope, key=key, until=until)

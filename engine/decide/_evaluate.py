@@ -12,7 +12,7 @@ from ..model._outcome import History, Outcome, Resend
 from ..model._vocabulary import DEFAULT_CHANNEL
 from ..policy._compile import ROUTES_MAX, CompiledPolicy
 from ..policy._plan import Plan
-from ._effects import UNKNOWN_KEY, effects, suppress_effect, suppression_key
+from ._effects import effects
 from ._resolve import deciding_code, quick_candidate, shared_identity, unknown_identity, unknown_prefix
 
 #: What the reason adds when the provider's own fallback (NHN's SMS resend) shaped the decision.
@@ -134,28 +134,19 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
                             fields["give_up_at"] = give_up_at
                         return decision
             elif route.effect and outcome.resend is None:
-                # A block with no timing, fused (`effects`): the plan's fields, the attempt and the suppression;
-                # when the report lacks the rule's key, the note that asks a person to apply the block, and a route
-                # to that person.  (A suppress verdict's own block of a message without an id is left to `effects`.)
-                spec = plan.suppress
-                if spec is None:  # a suppress verdict without a scope blocks the message
-                    scope, key, until = "message", outcome.message_id, None
-                else:
-                    scope = spec.scope
-                    key = outcome.recipient if scope == "recipient" else outcome.message_id if scope == "message" \
-                        else suppression_key(scope, outcome, channel or "sms")
-                    until = None if spec.duration is None else now + spec.duration
-                if key is not None or spec is not None:
-                    decision = _new(Decision)
-                    fields = decision.__dict__
-                    fields.update(base)
-                    fields["attempt"] = (1 if history is None else history.attempts) + 1
-                    fields["policy_version"] = policy.version
-                    fields["suppress"] = suppress_effect(scope, key, until)
-                    if key is None:
-                        fields["reason"] = base["reason"] + UNKNOWN_KEY[scope]  # type: ignore[operator]
-                        fields["escalate"] = plan.escalate or plan.default_escalation
-                    return decision
+                # A block with no timing: the plan's fields, the attempt and `effects` (the block's key read from
+                # the report, or the note and the route to a person when the report lacks it), nothing else.
+                suppress, escalate, key_note = effects(plan, outcome, now, plan.verdict, channel or "sms")
+                decision = _new(Decision)
+                fields = decision.__dict__
+                fields.update(base)
+                fields["attempt"] = (1 if history is None else history.attempts) + 1
+                fields["policy_version"] = policy.version
+                fields["suppress"] = suppress
+                fields["escalate"] = escalate
+                if key_note:
+                    fields["reason"] = base["reason"] + key_note  # type: ignore[operator]
+                return decision
         else:
             plan, base, note, channel = slow if slow is not None else _decided_slowly(policy, outcome)
             shared = None
