@@ -264,14 +264,7 @@ class Backoff:
         base = bases[retry_number] if retry_number < len(bases) else self._capped(retry_number)
         jitter = self.jitter
         if jitter:
-            # jitter_fraction, inline (a call frame is a tenth of this method): the bytes of id + "\x00<n>".
-            text = (message_id or "") + (_ATTEMPT_SUFFIXES[retry_number] if 0 <= retry_number < 256
-                                         else f"\x00{retry_number}")
-            try:
-                data = text.encode()
-            except UnicodeEncodeError:
-                data = text.encode("utf-8", "surrogatepass")
-            base *= 1.0 + jitter * (2.0 * (crc32(data) / 4294967296.0) - 1.0)
+            base *= 1.0 + jitter * (2.0 * jitter_fraction(message_id, retry_number) - 1.0)
         if base <= 0.0:
             return _ZERO
         # timedelta(seconds=base) exactly (whole seconds, then the fraction's microseconds rounded half to even,
