@@ -68,7 +68,8 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
         if outcome.event is None:
             status, error = outcome.status, outcome.error
             memo = policy.routes
-            hit = memo.get(id(status) ^ id(error))
+            key = id(status) ^ id(error)
+            hit = memo.get(key)
             if hit is not None and hit[0] is status and hit[1] is error and hit[2] == outcome.provider and \
                     hit[3] == channel and hit[4] == outcome.product:
                 route, channel, slow = hit[5], hit[6], hit[7]
@@ -89,8 +90,18 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
                     slow = _decided_slowly(policy, outcome)
                 if len(memo) >= ROUTES_MAX:
                     memo.clear()
-                memo[id(status) ^ id(error)] = (status, error, outcome.provider, outcome.channel, outcome.product,
-                                                route, channel, slow)
+                memo[key] = (status, error, outcome.provider, outcome.channel, outcome.product,
+                             route, channel, slow)
+        # What the history says (or, without one, this report): the attempt number, when the first attempt was,
+        # whether that is known, and the channels tried.
+        if history is None:
+            attempts, first, proven = 1, outcome.sent_at or now, False
+            tried: tuple[str, ...] = ()
+        else:
+            attempts, known = history.attempts, history.first_attempt_at
+            proven = known is not None
+            first = known or outcome.sent_at or now
+            tried = history.channels
         if route is not None:
             plan, base, shared = route.plan, route.fields, route.shared
             if route.plain and outcome.resend is None and outcome.retry_after is None and \
@@ -98,12 +109,6 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
                 # The most common retry, fused: `_timing` for a plan with only an interval or a backoff, for a
                 # report that brings no timing of its own (no Retry-After, no message type's window, no resend).
                 # Exhausted rules (attempt limit, deadline) fall through to the general path, which explains them.
-                if history is None:
-                    attempts, first, proven = 1, outcome.sent_at or now, False
-                else:
-                    attempts, known = history.attempts, history.first_attempt_at
-                    proven = known is not None
-                    first = known or outcome.sent_at or now
                 limit = plan.max_attempts
                 implied = plan.implied_attempts
                 if (limit is None or attempts < limit) and (proven or implied is None or attempts < implied):
@@ -140,7 +145,7 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
                 decision = _new(Decision)
                 fields = decision.__dict__
                 fields.update(base)
-                fields["attempt"] = (1 if history is None else history.attempts) + 1
+                fields["attempt"] = attempts + 1
                 fields["policy_version"] = policy.version
                 fields["suppress"] = suppress
                 fields["escalate"] = escalate
@@ -153,7 +158,6 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
         resend = outcome.resend
         if shared is not None and resend is None and not note:
             # done or escalate with nothing but the attempt number to fill in: one decision per attempt, shared.
-            attempts = 1 if history is None else history.attempts
             found = shared.get(attempts)
             if found is not None and found.policy_version == policy.version:
                 return found
@@ -169,14 +173,6 @@ def evaluate(policy: CompiledPolicy, outcome: Outcome, *, now: datetime, history
         if resend is None and plan.channel == "sms" and outcome.provider == "nhn_kakao" and \
                 policy.spec.defaults.provider_resends:
             resend = _RESEND_SETTING  # NHN sends the SMS itself; the report (a webhook) just does not say so
-        if history is None:
-            attempts, first, proven = 1, outcome.sent_at or now, False
-            tried: tuple[str, ...] = ()
-        else:
-            attempts = history.attempts
-            first = history.first_attempt_at or outcome.sent_at or now
-            proven = history.first_attempt_at is not None
-            tried = history.channels
         if resend is not None and resend.state == "failed":
             tried = (*tried, resend.channel)
         verdict = plan.verdict
