@@ -53,7 +53,6 @@ _SPACE: Final = re.compile(rb"[ \t\r\n]*")
 _STRING: Final = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
 _BRACKETS: Final = bytes.maketrans(b"[{]}", b"(())")
 _NOT_BRACKETS: Final = bytes(c for c in range(256) if c not in b"[]{}")
-_NOT_OPENERS: Final = bytes(c for c in range(256) if c not in b"[{")
 _BOM: Final = b"\xef\xbb\xbf"
 # A line with 19 digits in a row may hold an integer outside 64 bits, which orjson reads as a float: such a line
 # goes to the standard parser.  (Eighteen digits always fit; a digit run inside a string only costs that line
@@ -286,7 +285,7 @@ class _Framer:
         if line is None:
             return line_no, None, _too_long(where, self.max_bytes)
         error: Exception
-        if len(line.translate(None, _NOT_OPENERS)) > MAX_NESTING and _depth(line) > MAX_NESTING:
+        if line.translate(_NINES).count(b"[") > MAX_NESTING and _depth(line) > MAX_NESTING:
             return line_no, None, _decode_error(RecursionError(), where)
         try:
             return line_no, json.loads(line), None
