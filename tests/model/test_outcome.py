@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import attrs
 import pytest
 
 from dlrpolicy import CodeRef, DlrpolicyError, History, InvalidOutcomeError, NaiveDatetimeError, Outcome
@@ -113,3 +114,12 @@ def test_edges_of_the_range_are_accepted() -> None:
     """The first and the last supported instants are fine."""
     assert _outcome(sent_at=datetime(1970, 1, 1, tzinfo=UTC)).sent_at is not None
     assert History(first_attempt_at=datetime(8999, 12, 31, 23, 59, tzinfo=UTC)).first_attempt_at is not None
+
+
+def test_outcome_dict_holds_every_field_in_order() -> None:
+    """An Outcome's instance dict holds each field once, in declaration order, with the value given or its default."""
+    outcome = _outcome(message_id="m-1", recipient="+821012345678")
+    expected = {field.name: getattr(outcome, field.name) for field in attrs.fields(Outcome)}
+    assert list(expected) == list(vars(outcome))
+    assert expected == vars(outcome)
+    assert ("m-1", None) == (vars(outcome)["message_id"], vars(outcome)["sender"])
