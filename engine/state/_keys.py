@@ -138,26 +138,18 @@ def candidates(*, tenant: str, key: str | None, recipient: str | None, channel: 
     found = [] if key is None else [(entry_id(tenant, "message", key), "message", key)]
     sender_key, tail = _sender_part(tenant, sender, template, region)
     if recipient is not None:
-        found += _recipient_part(tenant, recipient, channel, sender_key, region, advertising)
+        person = address(recipient, region)
+        keys: list[tuple[str, str | None]] = []
+        if advertising:
+            keys.append(("recipient_sender_advertising", None if sender_key is None or channel is None
+                         else f"{channel}:{sender_key}:{person}"))
+            keys.append(("recipient_channel_advertising", None if channel is None else f"{channel}:{person}"))
+        keys += [("recipient_channel", None if channel is None else f"{channel}:{person}"),
+                 ("recipient_sender", None if sender_key is None else f"{sender_key}:{person}"),
+                 ("recipient", person)]
+        found += [(entry_id(tenant, scope, normal), scope, normal) for scope, normal in keys if normal is not None]
     found += tail
     return found
-
-
-@lru_cache(maxsize=65536)
-def _recipient_part(tenant: str, recipient: str, channel: str | None, sender_key: str | None, region: str | None,
-                    advertising: bool) -> tuple[tuple[str, str, str], ...]:
-    """The candidates that depend on the recipient, most specific first: pure functions of the arguments (their
-    hashes cost a few microseconds a send), remembered for the recipients a campaign sends to again."""
-    person = address(recipient, region)
-    keys: list[tuple[str, str | None]] = []
-    if advertising:
-        keys.append(("recipient_sender_advertising", None if sender_key is None or channel is None
-                     else f"{channel}:{sender_key}:{person}"))
-        keys.append(("recipient_channel_advertising", None if channel is None else f"{channel}:{person}"))
-    keys += [("recipient_channel", None if channel is None else f"{channel}:{person}"),
-             ("recipient_sender", None if sender_key is None else f"{sender_key}:{person}"),
-             ("recipient", person)]
-    return tuple((entry_id(tenant, scope, normal), scope, normal) for scope, normal in keys if normal is not None)
 
 
 @lru_cache(maxsize=4096)
