@@ -4,7 +4,8 @@ outcomes as JSON (what `history` prints and what a claimed entry past its deadli
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -112,6 +113,12 @@ def decision_text(decision: Decision) -> str:
     """``json.dumps(decision.to_json())`` (compact, keys in another order), built directly: the repeating parts
     (rule, source, layers, code, reason, policy version, effects) once per distinct value.  Tests compare it with
     `Decision.to_json` for every field, so a field added there and forgotten here fails them."""
+    # evaluate hands out one shared Decision for a code decided without times (done, escalate, block): its text
+    # is remembered by identity (the entry keeps the object alive, so its id is not reused).  Decisions with times
+    # are new per report and not remembered.
+    found = _DECISIONS.get(id(decision))
+    if found is not None and found[0] is decision:
+        return found[1]
     code = decision.code
     # Keys of plain values: tuples of strings hash in C, attrs objects in Python.
     tail = _cached(_TAILS, (decision.rule, decision.rule_source, decision.layers, code.provider, code.kind,
@@ -121,15 +128,24 @@ def decision_text(decision: Decision) -> str:
                                   "layers": list(decision.layers), "code": decision.code.to_json(),
                                   "reason": decision.reason, "policy_version": decision.policy_version})[1:])
     suppress, escalate = decision.suppress, decision.escalate
-    effects = _cached(_EFFECTS, (None if suppress is None else (suppress.scope, suppress.key, suppress.until),
-                                 None if escalate is None else (escalate.route, escalate.severity)), lambda: dumps(
-        {"suppress": None if decision.suppress is None else decision.suppress.to_json(),
-         "escalate": None if decision.escalate is None else decision.escalate.to_json()})[1:-1])
-    return (f'{{"verdict":"{decision.verdict}","retry_at":{_when(decision.retry_at)},'
-            f'"give_up_at":{_when(decision.give_up_at)},"check_at":{_when(decision.check_at)},'
-            f'"attempt":{decision.attempt},"channel":{_str(decision.channel)},{effects},{tail}')
+    effects = _NO_EFFECTS if suppress is None and escalate is None else _cached(
+        _EFFECTS, (None if suppress is None else (suppress.scope, suppress.key, suppress.until),
+                   None if escalate is None else (escalate.route, escalate.severity)), lambda: dumps(
+            {"suppress": None if decision.suppress is None else decision.suppress.to_json(),
+             "escalate": None if decision.escalate is None else decision.escalate.to_json()})[1:-1])
+    retry_at, give_up_at, check_at = decision.retry_at, decision.give_up_at, decision.check_at
+    text = (f'{{"verdict":"{decision.verdict}","retry_at":{_when(retry_at)},"give_up_at":{_when(give_up_at)},'
+            f'"check_at":{_when(check_at)},"attempt":{decision.attempt},"channel":{_str(decision.channel)},'
+            f'{effects},{tail}')
+    if retry_at is None and give_up_at is None and check_at is None:
+        if len(_DECISIONS) >= _TAILS_MAX:
+            _DECISIONS.clear()
+        _DECISIONS[id(decision)] = (decision, text)
+    return text
 
 
+_DECISIONS: dict[int, tuple[Decision, str]] = {}
+_NO_EFFECTS: Final = '"suppress":null,"escalate":null'
 _EFFECTS: dict[Any, str] = {}
 _NESTED: dict[Any, dict[str, Any]] = {}
 # Outcome's fields in declaration order, the order Outcome.to_json writes them: the text below follows the attrs
@@ -137,12 +153,9 @@ _NESTED: dict[Any, dict[str, Any]] = {}
 _OUTCOME_FIELDS: Final = tuple(field.name for field in attrs.fields(Outcome))
 
 
-def _stored(value: object) -> object:
-    """A field of an Outcome as `Outcome.to_json` writes it, in a form orjson encodes (instants in UTC)."""
-    if value is None or type(value) is str:
-        return value
-    if isinstance(value, datetime):
-        return value if value.tzinfo is UTC else value.astimezone(UTC)
+def _nested(value: object) -> object:
+    """What orjson cannot encode in an Outcome (its ``default``): a duration as `Outcome.to_json` writes it (seconds),
+    a CodeRef or Resend as a dict."""
     if isinstance(value, timedelta):
         return value.total_seconds()
     # CodeRef and Resend: frozen, and few distinct ones (adapters hand out one object per distinct code), so each
@@ -162,6 +175,8 @@ def _stored(value: object) -> object:
 
 
 _NESTED_BY_ID: dict[int, tuple[object, dict[str, Any]]] = {}
+#: Outcome's fields read in one C call, in declaration order (the order `Outcome.to_json` writes them).
+_OUTCOME_VALUES: Final = operator.itemgetter(*_OUTCOME_FIELDS)
 
 
 def outcome_text(outcome: Outcome) -> str:
@@ -170,36 +185,43 @@ def outcome_text(outcome: Outcome) -> str:
     orjson takes 3.3 us where the hand-built text took 8 (benchmarks/README.md, State).  Text that has no UTF-8
     form (a lone surrogate) is refused before recording, as the stores keep UTF-8."""
     fields = outcome.__dict__
-    data = {name: fields[name] for name in _OUTCOME_FIELDS}
-    # Only the fields that are not text need a conversion (most of them are None in a report).
-    for name in _OUTCOME_OTHER:
-        value = data[name]
-        if value is not None:
-            data[name] = _stored(value)
-    return orjson.dumps(data, option=_UTC_Z).decode()
+    data = dict(zip(_OUTCOME_FIELDS, _OUTCOME_VALUES(fields), strict=False))  # one value per name
+    # orjson writes an aware instant with its own offset: only UTC ones (what the adapters make) go as they are.
+    sent, done, not_before = fields["sent_at"], fields["done_at"], fields["retry_not_before"]
+    if not ((sent is None or sent.tzinfo is UTC) and (done is None or done.tzinfo is UTC) and not_before is None):
+        for name in _OUTCOME_INSTANTS:
+            value = fields[name]
+            if value is not None and value.tzinfo is not UTC:
+                data[name] = value.astimezone(UTC)
+    return orjson.dumps(data, default=_nested, option=_UTC_Z).decode()
 
 
-#: Outcome's fields that may hold something other than text (instants, durations, nested codes).
-_OUTCOME_OTHER: Final = tuple(field.name for field in attrs.fields(Outcome)
-                              if str(field.type) not in ("str", "str | None"))
+#: Outcome's instants (the fields orjson writes itself, once in UTC).
+_OUTCOME_INSTANTS: Final = tuple(field.name for field in attrs.fields(Outcome)
+                                 if str(field.type) in ("datetime", "datetime | None"))
 
 
 def encode_state(state: Mapping[str, Any]) -> str:
     """A message's state as stored: one JSON line of small fields, then one JSON line per report (kept as text,
     so recording a report never re-encodes the older ones, and reading one decodes only the first line)."""
-    return "\n".join([_head_text(state), *state.get("_raw", ())])
+    return encode_message({k: v for k, v in state.items() if k != "_raw"}, state.get("_raw", ()))
 
 
-_HEAD_FAST = frozenset({"ids", "first", "channels", "held", "sched", "seen", "v", "fin", "_raw"})
+def encode_message(head: Mapping[str, Any], lines: Sequence[str]) -> str:
+    """`encode_state` of a state held as its head (every field but ``_raw``) and its report lines."""
+    return "\n".join([_head_text(head), *lines])
 
 
-def _head_text(state: Mapping[str, Any]) -> str:
+_HEAD_FAST = frozenset({"ids", "first", "channels", "held", "sched", "seen", "v", "fin"})
+
+
+def _head_text(head: Mapping[str, Any]) -> str:
     # The common head (what recording a report writes: ids, instants, flags, report identities) by orjson; a head
     # with anything else (events, whose texts come from operators) through the standard encoder.  Both parse to
     # the same values.  "fin" is absent from states written before it existed (readers then work it out).
-    if not _HEAD_FAST.issuperset(state):
-        return dumps({k: v for k, v in state.items() if k != "_raw"})
-    return orjson.dumps({k: v for k, v in state.items() if k != "_raw"}).decode()
+    if not _HEAD_FAST.issuperset(head):
+        return dumps(head)
+    return orjson.dumps(head).decode()
 
 
 def decode_state(text: str | bytes) -> dict[str, Any]:

@@ -14,10 +14,9 @@ from typing import Any, Final
 import attrs
 import structlog
 
-from .._errors import DlrpolicyError, InvalidOutcomeError
+from .._errors import DlrpolicyError
 from ..decide._engine import Engine
 from ..decide._evaluate import evaluate
-from ..decide._resolve import channel_for
 from ..model._datetimes import iso_z, require_aware
 from ..model._duration import parse_duration
 from ..model._outcome import History, Outcome
@@ -32,12 +31,12 @@ from ._apply import (
     final_time,
     history_of,
     provider_key,
-    route_of,
     schedule_for,
     stored_entry,
 )
 from ._codec import decision_text, dumps, encode_state, ts
-from ._keys import NO_TENANT, candidates, report_identity
+from ._items import item_of, unstorable
+from ._keys import NO_TENANT, candidates
 from ._merge import merge_messages
 from ._operations import Operations
 from ._records import IncidentEvent, MessageHistory, Recorded, ScheduleEntry, Suppression
@@ -50,33 +49,6 @@ MILESTONES: Final = frozenset(10**n for n in range(1, 13))
 SWEEP_EVERY: Final = 60.0
 
 Hook = Callable[[IncidentEvent], object]
-
-
-#: The text a report brings into the store (as keys, ids and JSON): the outcome's fields and the message key.
-#: (`_unstorable` tests the same fields at once first.)
-_STORED_TEXT: Final = ("message_id", "recipient", "sender", "tenant", "template", "account", "key")
-
-
-def _unstorable(report: Report) -> InvalidOutcomeError | None:
-    """Why ``report`` cannot be stored, or None: a text with a lone surrogate (a JSON escape such as ``\\ud800``)
-    has no UTF-8 form, and both stores keep text as UTF-8.  Checked per report so one cannot fail its batch."""
-    outcome = report.outcome
-    # Nearly every report is all ASCII: one test over the texts joined (None joins as "None", ASCII too).
-    if (f"{outcome.message_id}{outcome.recipient}{outcome.sender}{outcome.tenant}{outcome.template}"
-            f"{outcome.account}{report.key}").isascii():
-        return None
-    fields = outcome.__dict__
-    for name in _STORED_TEXT:
-        value = fields.get(name) if name != "key" else report.key
-        if value is not None and not value.isascii():  # ASCII (nearly every value) always encodes
-            try:
-                value.encode()
-            except UnicodeEncodeError:
-                return InvalidOutcomeError(name if name == "key" else f"Outcome.{name}",
-                                           f"{value!r} holds a lone surrogate (a broken \\u escape in the payload) "
-                                           "and cannot be stored; fix the sender of the payload, or decide it "
-                                           "without --state")
-    return None
 
 
 class Recorder(Operations):
@@ -134,20 +106,6 @@ class Recorder(Operations):
 
     # --- recording ---------------------------------------------------------------------------------------------
 
-    def _item(self, report: Report, now: datetime) -> Item:
-        outcome = report.outcome
-        identity = report_identity(outcome, now)
-        pid = provider_key(outcome.provider, outcome.message_id) if outcome.message_id is not None else None
-        channel = outcome.channel
-        if channel is None:  # a report that names no channel is routed on the one its code's table implies
-            try:
-                channel = channel_for(report.policy or self.policy_for(outcome.tenant), outcome)
-            except DlrpolicyError:
-                channel = "sms"  # the policy's own error is reported when the report is decided
-        return Item(outcome=outcome, tenant=outcome.tenant or NO_TENANT, key=report.key, pid=pid,
-                    default_key=outcome.message_id or f"report:{identity}", identity=identity,
-                    route=route_of(outcome, channel), hint=report.history, replay=report.replay)
-
     def record_many(self, reports: Sequence[Report], *, now: datetime) -> list[Recorded | DlrpolicyError]:
         """Record a batch: one transaction (SQLite) or one pipelined round of scripts (Redis).
 
@@ -156,12 +114,12 @@ class Recorder(Operations):
         are duplicates when the batch is recorded again.
         """
         require_aware("now", now)
-        refused = {n: problem for n, report in enumerate(reports) if (problem := _unstorable(report)) is not None}
+        refused = {n: problem for n, report in enumerate(reports) if (problem := unstorable(report)) is not None}
         if refused:  # those reports are their own errors; the rest of the batch is recorded
             kept = [report for n, report in enumerate(reports) if n not in refused]
             recorded = iter(self.record_many(kept, now=now) if kept else [])
             return [refused[n] if n in refused else next(recorded) for n in range(len(reports))]
-        items = [self._item(report, now) for report in reports]
+        items = [item_of(report, now, self.policy_for) for report in reports]
         policies = [report.policy for report in reports]
         index = {id(item): i for i, item in enumerate(items)}
 

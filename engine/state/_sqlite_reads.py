@@ -47,13 +47,21 @@ class SQLiteReads:
     def lookup_candidates(self, tenant: str,
                           candidates: Sequence[tuple[str, str]]) -> tuple[list[Suppression], list[Incident]]:
         # The same, looking up only the candidates of scopes the tenant has entries in.
-        return self._entries(self._query(_scoped_sql(tuple(scope for _, scope in candidates)),
-                                         (tenant, *(ident for ident, _ in candidates))))
+        if not candidates:
+            return self.lookup(tenant, ())
+        ids, scopes = zip(*candidates, strict=True)
+        return self._entries(self._query(_scoped_sql(scopes), (tenant, *ids)))
 
     @staticmethod
     def _entries(rows: list[Any]) -> tuple[list[Suppression], list[Incident]]:
-        entries = [Suppression.from_stored(loads(r[0])) for r in rows if r[0][0] != "!"]
-        return entries, [Incident.from_stored(loads(r[0][1:])) for r in rows if r[0][0] == "!"]
+        entries: list[Suppression] = []
+        holds: list[Incident] = []
+        for (text,) in rows:  # nearly every check finds no row, or one entry
+            if text[0] != "!":
+                entries.append(Suppression.from_stored(loads(text)))
+            else:
+                holds.append(Incident.from_stored(loads(text[1:])))
+        return entries, holds
 
     def holder(self, tenant: str, key: str) -> str | None:
         rows = self._query("SELECT incident FROM held WHERE tenant = ? AND key = ?", (tenant, key))

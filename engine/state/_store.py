@@ -17,7 +17,9 @@ from ._apply import Change, Op, Snapshot
 from ._records import Incident, ScheduleEntry, Suppression
 
 
-@attrs.frozen(kw_only=True)
+# Not slotted (like Outcome and Decision): a frozen attrs class with a __dict__ builds about twice as fast, and
+# one of these is built per recorded report.
+@attrs.frozen(kw_only=True, slots=False)
 class Report:
     """One outcome to record: its message key (None: the ledger finds it), a history hint, a policy.
 
@@ -32,7 +34,9 @@ class Report:
     replay: bool = False
 
 
-@attrs.frozen
+# Not slotted (like Outcome and Decision): a frozen attrs class with a __dict__ builds about twice as fast, and
+# one of these is built per recorded report.
+@attrs.frozen(slots=False)
 class Item:
     """One report waiting to be recorded: the outcome and everything the store needs to find its message."""
 
@@ -56,7 +60,9 @@ class IncidentHit:
     opened: bool
 
 
-@attrs.frozen
+# Not slotted (like Outcome and Decision): a frozen attrs class with a __dict__ builds about twice as fast, and
+# one of these is built per recorded report.
+@attrs.frozen(slots=False)
 class Committed:
     """A recorded item: its change (or the error that kept it from being decided) and the incidents it hit."""
 

@@ -1,0 +1,83 @@
+"""How a report becomes an `Item` for the store: whether it can be stored at all, its identity, message key and
+flood-control route."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final
+
+from .._errors import DlrpolicyError, InvalidOutcomeError
+from ..decide._resolve import channel_for
+from ..model._outcome import Outcome
+from ..policy._compile import CompiledPolicy
+from ._apply import provider_key, route_of
+from ._keys import NO_TENANT, report_identity
+from ._store import Item, Report
+
+#: The text a report brings into the store (as keys, ids and JSON): the outcome's fields and the message key.
+#: (`unstorable` tests the same fields at once first.)
+_STORED_TEXT: Final = ("message_id", "recipient", "sender", "tenant", "template", "account", "key")
+
+
+def unstorable(report: Report) -> InvalidOutcomeError | None:
+    """Why ``report`` cannot be stored, or None: a text with a lone surrogate (a JSON escape such as ``\\ud800``)
+    has no UTF-8 form, and both stores keep text as UTF-8.  Checked per report so one cannot fail its batch."""
+    outcome = report.outcome
+    # Nearly every report is all ASCII: one test over the texts joined (None joins as "None", ASCII too).
+    if (f"{outcome.message_id}{outcome.recipient}{outcome.sender}{outcome.tenant}{outcome.template}"
+            f"{outcome.account}{report.key}").isascii():
+        return None
+    fields = outcome.__dict__
+    for name in _STORED_TEXT:
+        value = fields.get(name) if name != "key" else report.key
+        if value is not None and not value.isascii():  # ASCII (nearly every value) always encodes
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return InvalidOutcomeError(name if name == "key" else f"Outcome.{name}",
+                                           f"{value!r} holds a lone surrogate (a broken \\u escape in the payload) "
+                                           "and cannot be stored; fix the sender of the payload, or decide it "
+                                           "without --state")
+    return None
+
+
+def _implied_channel(policy: CompiledPolicy, outcome: Outcome) -> str:
+    """`channel_for` of a report that names no channel ("sms" when the policy cannot decide it: its own error is
+    reported when the report is decided).  The answer depends only on the policy, the provider, the product, the
+    event and the two code objects, which the adapters share per distinct code: it is remembered by their identity.
+    The entry keeps the code objects alive (so their ids are not reused) but not the policy, which may be replaced
+    (a tenant's file changed): a policy is known by its id and its version, the hash of what it was compiled from,
+    so a later policy at the same address answers alike or misses.  A policy without a version is not
+    remembered."""
+    status, error, version = outcome.status, outcome.error, policy.version
+    key = (id(policy), id(status), id(error), outcome.provider, outcome.product, outcome.event)
+    found = _IMPLIED.get(key)
+    if found is not None and found[1] is status and found[2] is error and found[0] == version:
+        return found[3]
+    try:
+        channel = channel_for(policy, outcome)
+    except DlrpolicyError:
+        channel = "sms"
+    if version:
+        if len(_IMPLIED) >= 4096:
+            _IMPLIED.clear()
+        _IMPLIED[key] = (version, status, error, channel)
+    return channel
+
+
+_IMPLIED: dict[tuple[object, ...], tuple[str, object, object, str]] = {}
+
+
+def item_of(report: Report, now: datetime, policy_for: Callable[[str | None], CompiledPolicy]) -> Item:
+    """What the store needs to find ``report``'s message and route (``policy_for``: a tenant's policy, for a report
+    that brings none)."""
+    outcome = report.outcome
+    identity = report_identity(outcome, now)
+    pid = provider_key(outcome.provider, outcome.message_id) if outcome.message_id is not None else None
+    channel = outcome.channel
+    if channel is None:  # a report that names no channel is routed on the one its code's table implies
+        channel = _implied_channel(report.policy or policy_for(outcome.tenant), outcome)
+    return Item(outcome=outcome, tenant=outcome.tenant or NO_TENANT, key=report.key, pid=pid,
+                default_key=outcome.message_id or f"report:{identity}", identity=identity,
+                route=route_of(outcome, channel), hint=report.history, replay=report.replay)
