@@ -161,16 +161,29 @@ def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$"
 def _kst(value: object, path: str, key: str) -> datetime | None:
     """`optional_kst_timestamp` of ``path.key``, the path written out only for an error."""
     if type(value) is str and value:
+        parsed = _KST_TIMES.get(value)
+        if parsed is not None:
+            return parsed
         try:
             parsed = _fromisoformat(value)
         except ValueError:
             parsed = None
         if parsed is not None:
-            return parsed.replace(tzinfo=KST) if parsed.tzinfo is None else parsed
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=KST)
+            if len(_KST_TIMES) >= _KST_TIMES_MAX:
+                _KST_TIMES.clear()
+            _KST_TIMES[value] = parsed
+            return parsed
     return optional_kst_timestamp(value, f"{path}.{key}")  # null, "", or the error that says what is wrong
 
 
 _fromisoformat: Final = datetime.fromisoformat
+# A timestamp's text -> the datetime `_kst` read from it.  NHN writes times to the second, and the rows of one
+# request share its requestDate (and often a receiveDate): the same few texts repeat, and datetime.replace, which
+# puts the zone on, costs about four times the parse.  Bounded (cleared when full); datetimes are immutable.
+_KST_TIMES: dict[str, datetime] = {}
+_KST_TIMES_MAX: Final = 4096
 
 
 def _header(payload: Mapping[str, object], root: str) -> int | None:
