@@ -204,6 +204,7 @@ def parse_infobip_report(result: object, *, channel: str | None = None, path: st
         "retry_after": retry_after,
         "retry_not_before": retry_not_before,
         "message_type": _message_type(result),
+        "product": None, "template": None, "resend": None, "account": None,  # every field (see outcome_of)
     })
 
 

@@ -155,6 +155,7 @@ def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$"
         "sent_at": _kst(request_date, path, "requestDate"),
         "done_at": _kst(receive_date, path, "receiveDate"),
         "retry_after": retry_after,
+        "error": None, "product": None, "retry_not_before": None,  # every field (see outcome_of)
     })
 
 
