@@ -97,3 +97,19 @@ def test_the_adapters_outcomes_are_the_constructors() -> None:
                 assert item == Outcome(**item.__dict__), path.name
                 seen += 1
     assert seen > 20
+
+
+def test_an_envelope_puts_its_sender_and_template_on_as_evolve_would() -> None:
+    """Envelope.apply builds with outcome_of what ``attrs.evolve`` builds, refusing alike."""
+    from dlrpolicy.adapters._parse import Envelope
+
+    plain = Outcome(provider="infobip", channel="email", status=DELIVERED, sender="report@x.example", tenant="acme")
+    for sender, template in (("news@shop.example", None), (None, "T-1"), ("a@b.example", "T-2")):
+        (applied,) = Envelope(report={}, sender=sender, template=template).apply([plain])
+        expected = attrs.evolve(plain, sender=sender or plain.sender, template=template or plain.template)
+        assert attrs.asdict(expected, recurse=False) == attrs.asdict(applied, recurse=False)
+    with pytest.raises(DlrpolicyError) as expected_error:
+        attrs.evolve(plain, sender=5)
+    with pytest.raises(DlrpolicyError) as actual:
+        Envelope(report={}, sender=5).apply([plain])  # type: ignore[arg-type]
+    assert str(expected_error.value) == str(actual.value)
