@@ -198,9 +198,12 @@ def _header(payload: Mapping[str, object], root: str) -> int | None:
 
 def _api_outcome(code: int, *, channel: str | None, message_id: str | None, tenant: str | None,
                  retry_after: timedelta | None, recipient: str | None = None) -> Outcome:
-    return Outcome(provider="nhn_kakao", channel="kakao", channel_source="report", error=_ref(code),
-                   message_id=message_id,
-                   recipient=recipient, tenant=tenant, retry_after=retry_after)
+    return outcome_of({
+        "provider": "nhn_kakao", "channel": "kakao", "status": None, "error": _ref(code), "product": None,
+        "message_id": message_id, "recipient": recipient, "sender": None, "tenant": tenant, "template": None,
+        "sent_at": None, "done_at": None, "retry_after": retry_after, "retry_not_before": None,
+        "channel_source": "report", "event": None, "resend": None, "message_type": None, "account": None,
+    })
 
 
 def _is_template_hook(row: object) -> bool:
