@@ -189,23 +189,26 @@ def parse_infobip_report(result: object, *, channel: str | None = None, path: st
     if message_id is not None and type(message_id) is not str:
         message_id = _not_str(message_id, "messageId", path)
     done_key = "seenAt" if seen else "doneAt"
-    return outcome_of({
+    return outcome_of({  # every field, in field order (see outcome_of)
         "provider": "infobip",
         "channel": found,
-        "channel_source": source,
         "status": status,
         "error": error,
-        "event": "seen" if seen else None,
+        "product": None,
         "message_id": message_id,
         "recipient": recipient,
         "sender": _sender(result, path),
         "tenant": tenant,
+        "template": None,
         "sent_at": _time(get("sentAt"), path, "sentAt"),
         "done_at": _time(get(done_key), path, done_key),
         "retry_after": retry_after,
         "retry_not_before": retry_not_before,
+        "channel_source": source,
+        "event": "seen" if seen else None,
+        "resend": None,
         "message_type": _message_type(result),
-        "product": None, "template": None, "resend": None, "account": None,  # every field (see outcome_of)
+        "account": None,
     })
 
 

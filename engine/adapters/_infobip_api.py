@@ -139,7 +139,7 @@ def _outcome(error: CodeRef, product: str | None, channel: str | None,
     """The outcome of a failed call: its error code, on the caller's channel, with the response's Retry-After
     (`parse_retry_after`)."""
     retry_after, not_before = retry
-    return outcome_of({
+    return outcome_of({  # every field, in field order (see outcome_of)
         "provider": "infobip", "channel": channel, "status": None, "error": error, "product": product,
         "message_id": None, "recipient": None, "sender": None, "tenant": tenant, "template": None, "sent_at": None,
         "done_at": None, "retry_after": retry_after, "retry_not_before": not_before,

@@ -137,25 +137,29 @@ def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$"
                 _TEXT_REFS[raw] = status
     message_type = _opt_str(row, "kakaoMessageType", path)
     request_date, receive_date = row.get("requestDate"), row.get("receiveDate")
-    return outcome_of({
+    resend = _resend(row, path)  # read first, as it always was (the first problem found is the one reported)
+    return outcome_of({  # every field, in field order (see outcome_of)
         "provider": "nhn_kakao",
         # KakaoTalk Bizmessage results are KakaoTalk by what they are: the report's own fact wins over a caller's
         # channel (a mixed run's --channel sms must not make a KakaoTalk failure an SMS one).
-        "channel": "kakao", "channel_source": "report",
+        "channel": "kakao",
         "status": status,
-        "event": event,
-        "resend": _resend(row, path),
+        "error": None,
+        "product": None,
         "message_id": _message_id(row, path),
         "recipient": _opt_str(row, "recipientNo", path),
         "sender": _sender(row, path),
-        "template": _opt_str(row, "templateCode", path),
         "tenant": tenant,
-        "account": account,
-        "message_type": message_type,
+        "template": _opt_str(row, "templateCode", path),
         "sent_at": _kst(request_date, path, "requestDate"),
         "done_at": _kst(receive_date, path, "receiveDate"),
         "retry_after": retry_after,
-        "error": None, "product": None, "retry_not_before": None,  # every field (see outcome_of)
+        "retry_not_before": None,
+        "channel_source": "report",
+        "event": event,
+        "resend": resend,
+        "message_type": message_type,
+        "account": account,
     })
 
 
@@ -198,7 +202,7 @@ def _header(payload: Mapping[str, object], root: str) -> int | None:
 
 def _api_outcome(code: int, *, channel: str | None, message_id: str | None, tenant: str | None,
                  retry_after: timedelta | None, recipient: str | None = None) -> Outcome:
-    return outcome_of({
+    return outcome_of({  # every field, in field order (see outcome_of)
         "provider": "nhn_kakao", "channel": "kakao", "status": None, "error": _ref(code), "product": None,
         "message_id": message_id, "recipient": recipient, "sender": None, "tenant": tenant, "template": None,
         "sent_at": None, "done_at": None, "retry_after": retry_after, "retry_not_before": None,
