@@ -39,6 +39,7 @@ _KAKAO_TYPES: Final = {"KAKAO_ALIMTALK": "ALIMTALK", "KAKAO_FRIENDTALK": "FRIEND
 # Fields only one channel's reports carry.  (smsCount is not one: MMS and e-mail reports carry it too.)
 _VOICE_KEYS: Final = ("voiceCall", "dtmfCodes", "pricePerSecond", "chargedDuration")
 _EMAIL_KEYS: Final = ("browserLink", "sendingIp", "attemptCount", "timeToFirstAttempt")
+_SHAPE_KEYS: Final = frozenset(_VOICE_KEYS + _EMAIL_KEYS)
 # E-mail tracking webhooks (``notificationType``): an open or a click is the recipient reading the message.
 _READ_NOTIFICATIONS: Final = frozenset({"OPENED", "CLICKED"})
 # Messages API webhook events that are not about an outbound message's delivery.
@@ -80,7 +81,8 @@ def code_ref(obj: object, report: str, slot: str) -> CodeRef:
         raise PayloadError(f"{report}.{slot}.groupId", f"expected an integer, got {kind_of(group)}")
     if name is not None and type(name) is not str:
         raise PayloadError(f"{report}.{slot}.name", f"expected a string, got {kind_of(name)}")
-    permanent = boolean(raw_permanent)
+    # JSON true/false/null as they are (most reports); `boolean` reads the rest ("true") or refuses it.
+    permanent = raw_permanent if raw_permanent is None or type(raw_permanent) is bool else boolean(raw_permanent)
     if raw_permanent is not None and permanent is None:
         raise PayloadError(f"{report}.{slot}.permanent", f"expected true or false, got {kind_of(raw_permanent)}")
     if group_name is not None and type(group_name) is not str:
@@ -110,12 +112,11 @@ def report_channel(result: Mapping[str, object], caller: str | None = None) -> t
             return None, "unrecognised"
     if caller is not None:
         return caller, "caller"
-    for key in _VOICE_KEYS:
-        if key in result:
-            return "voice", "shape"
-    for key in _EMAIL_KEYS:
-        if key in result:
-            return "email", "shape"
+    if not _SHAPE_KEYS.isdisjoint(result):  # one pass over the report's keys in C, for the usual "none of them"
+        for key in _VOICE_KEYS:
+            if key in result:
+                return "voice", "shape"
+        return "email", "shape"
     to = result.get("to")
     if type(to) is str and "@" in to:
         return "email", "shape"
@@ -188,22 +189,26 @@ def parse_infobip_report(result: object, *, channel: str | None = None, path: st
     if message_id is not None and type(message_id) is not str:
         message_id = _not_str(message_id, "messageId", path)
     done_key = "seenAt" if seen else "doneAt"
-    return outcome_of({
+    return outcome_of({  # every field, in field order (see outcome_of)
         "provider": "infobip",
         "channel": found,
-        "channel_source": source,
         "status": status,
         "error": error,
-        "event": "seen" if seen else None,
+        "product": None,
         "message_id": message_id,
         "recipient": recipient,
         "sender": _sender(result, path),
         "tenant": tenant,
+        "template": None,
         "sent_at": _time(get("sentAt"), path, "sentAt"),
         "done_at": _time(get(done_key), path, done_key),
         "retry_after": retry_after,
         "retry_not_before": retry_not_before,
+        "channel_source": source,
+        "event": "seen" if seen else None,
+        "resend": None,
         "message_type": _message_type(result),
+        "account": None,
     })
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Final
 
 from .._errors import PayloadError
 from ..model._outcome import CodeRef, Outcome
 from ._timestamps import parse_retry_after
-from ._values import kind_of
+from ._values import kind_of, outcome_of
 
 #: People API error names -> ids, from the catalog's People API table (catalog/infobip/error_people.toml); the
 #: adapters do not read the catalog themselves, and tests/adapters check this table against it.
@@ -81,11 +82,7 @@ def parse_infobip_bare_status(http_status: int, *, channel: str | None = None,
     gateway's HTML page): the status alone is the code, in the catalog's HTTP table."""
     status = _http_status(http_status, "http_status")
     assert status is not None
-    retry_after, not_before = parse_retry_after(headers, "$.headers")
-    return Outcome(provider="infobip", channel=channel, channel_source=None if channel is None else "caller",
-                   tenant=tenant, retry_after=retry_after, retry_not_before=not_before,
-                   error=CodeRef(id=status, kind="http",
-                                 permanent=400 <= status < 500 and status not in _RETRYABLE_4XX))
+    return _outcome(_http_ref(status), None, channel, parse_retry_after(headers, "$.headers"), tenant)
 
 
 def parse_infobip_api_error(payload: object, *, channel: str | None = None, http_status: int | None = None,
@@ -105,15 +102,47 @@ def parse_infobip_api_error(payload: object, *, channel: str | None = None, http
     match = _E_CODE.fullmatch(name)
     if status is None:
         status = int(match.group(1)) if match is not None else _NAMED_STATUSES.get(name)
-    permanent = None if status is None else (400 <= status < 500 and status not in _RETRYABLE_4XX)
-    retry_after, not_before = parse_retry_after(headers, "$.headers")
-    common = {"provider": "infobip", "channel": channel, "channel_source": None if channel is None else "caller",
-              "tenant": tenant, "retry_after": retry_after, "retry_not_before": not_before}
+    retry = parse_retry_after(headers, "$.headers")
     people = PEOPLE_ERROR_CODES.get(name) if channel == "api" else None
     if people is not None:
-        return Outcome(product="people", error=CodeRef(id=people, name=name, permanent=permanent),
-                       **common)  # type: ignore[arg-type]
+        key = (name, _permanent(status))
+        ref = _PEOPLE_REFS.get(key)
+        if ref is None:
+            ref = _PEOPLE_REFS[key] = CodeRef(id=people, name=name, permanent=key[1])
+        return _outcome(ref, "people", channel, retry, tenant)
     if status is None:
         raise PayloadError(where, f"cannot tell which error {name!r} is: give the HTTP status of the response "
                                   "(envelope field http_status)")
-    return Outcome(error=CodeRef(id=status, kind="http", permanent=permanent), **common)  # type: ignore[arg-type]
+    return _outcome(_http_ref(status), None, channel, retry, tenant)
+
+
+def _permanent(status: int | None) -> bool | None:
+    """Whether the same call fails the same way again, as its HTTP status says (None: no status)."""
+    return None if status is None else (400 <= status < 500 and status not in _RETRYABLE_4XX)
+
+
+# Codes repeat across reports; one CodeRef each is shared (the engine remembers routes by the code objects).  Both
+# are bounded by what keys them: the statuses 100-599, the People API names with the three `_permanent` values.
+_HTTP_REFS: dict[int, CodeRef] = {}
+_PEOPLE_REFS: dict[tuple[str, bool | None], CodeRef] = {}
+
+
+def _http_ref(status: int) -> CodeRef:
+    ref = _HTTP_REFS.get(status)
+    if ref is None:
+        ref = _HTTP_REFS[status] = CodeRef(id=status, kind="http", permanent=_permanent(status))
+    return ref
+
+
+def _outcome(error: CodeRef, product: str | None, channel: str | None,
+             retry: tuple[timedelta | None, datetime | None], tenant: str | None) -> Outcome:
+    """The outcome of a failed call: its error code, on the caller's channel, with the response's Retry-After
+    (`parse_retry_after`)."""
+    retry_after, not_before = retry
+    return outcome_of({  # every field, in field order (see outcome_of)
+        "provider": "infobip", "channel": channel, "status": None, "error": error, "product": product,
+        "message_id": None, "recipient": None, "sender": None, "tenant": tenant, "template": None, "sent_at": None,
+        "done_at": None, "retry_after": retry_after, "retry_not_before": not_before,
+        "channel_source": None if channel is None else "caller", "event": None, "resend": None,
+        "message_type": None, "account": None,
+    })

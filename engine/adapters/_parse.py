@@ -16,7 +16,7 @@ from ._infobip import infobip_items, is_send_response
 from ._infobip_api import parse_infobip_bare_status
 from ._nhn import nhn_items
 from ._timestamps import parse_timestamp
-from ._values import Skipped, kind_of, payload_error
+from ._values import Skipped, kind_of, outcome_of, payload_error
 
 Item = Outcome | PayloadError | Skipped
 
@@ -139,9 +139,11 @@ class Envelope:
 
     def apply(self, items: list[Item]) -> list[Item]:
         """``items`` with the envelope's sender and template on every outcome (they win over the report's)."""
-        if self.sender is None and self.template is None:
+        sender, template = self.sender, self.template
+        if sender is None and template is None:
             return items
-        return [attrs.evolve(item, sender=self.sender or item.sender, template=self.template or item.template)
+        # attrs.evolve's result, built as the adapters build outcomes (Outcome's checks run again alike).
+        return [outcome_of({**item.__dict__, "sender": sender or item.sender, "template": template or item.template})
                 if isinstance(item, Outcome) else item for item in items]
 
 

@@ -4,7 +4,7 @@ through `read_record`, so an envelope means the same everywhere."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from .._errors import DlrpolicyError, PayloadError
 from ..model._outcome import History
@@ -25,6 +25,9 @@ class RecordInput(NamedTuple):
     key: str | None = None
 
 
+_new: Final = tuple.__new__
+
+
 def read_record(value: object, *, provider: str | None = None, channel: str | None = None,
                 tenant: str | None = None) -> RecordInput:
     """Read ``value``: an envelope ``{"report": ..., "tenant", "attempt", "first_attempt_at", "channel",
@@ -35,7 +38,9 @@ def read_record(value: object, *, provider: str | None = None, channel: str | No
     over the report's.
     """
     if type(value) is not dict or "report" not in value:
-        return RecordInput(tuple(adapt(value, provider=provider, channel=channel, tenant=tenant)), None, tenant)
+        # tuple.__new__: the NamedTuple's own __new__ is a Python function around this call (one per record).
+        return _new(RecordInput, (tuple(adapt(value, provider=provider, channel=channel, tenant=tenant)), None,
+                                  tenant, None))
     envelope = read_envelope(value)
     record_tenant = envelope.tenant or tenant
     history = None

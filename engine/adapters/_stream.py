@@ -76,6 +76,10 @@ class RawRecord(NamedTuple):
     error: PayloadError | None
 
 
+#: ``RawRecord(...)`` for the fast path: a NamedTuple's own ``__new__`` is a Python function around this call.
+_new_record: Final = tuple.__new__
+
+
 class _Prefix:
     """Checks, line by line, that the bytes fed so far are the beginning of one JSON value (as a parser reads
     them), tracking its nesting.  Only multi-line documents pay for this; JSON Lines go straight to the parser."""
@@ -360,7 +364,7 @@ class RecordStream:
                 except ValueError:
                     pass
                 else:
-                    yield RawRecord(number, line_no, value, None)
+                    yield _new_record(RawRecord, (number, line_no, value, None))
                     number += 1
                     continue
             for first, value, error in framer.take(line_no, line):

@@ -52,7 +52,7 @@ def _instant(value: datetime | None) -> str:
     if value is None:
         return "null"
     if value.tzinfo is UTC:
-        return _dumps(value, option=_UTC_Z).decode()
+        return _dumps(value, None, _UTC_Z).decode()  # positional: orjson parses keywords at a cost
     return f'"{iso_z(value)}"'
 
 
@@ -143,24 +143,25 @@ def decision_body(decision: Decision, outcome: Outcome) -> str:
     start, middle = head if head is not None else _head(decision)
     suppress = decision.suppress
     escalate = decision.escalate
-    message_id, recipient, sender = outcome.message_id, outcome.recipient, outcome.sender
+    message_id, recipient, sender, tenant = outcome.message_id, outcome.recipient, outcome.sender, outcome.tenant
     message_id_json = "null" if message_id is None else escape(message_id)
     source = outcome.channel_source
     if source is None:
         source = _channel_source(outcome, decision)
     outcome_head = _OUTCOME_HEADS.get((outcome.provider, outcome.channel, source))
     retry_at, give_up_at, check_at = decision.retry_at, decision.give_up_at, decision.check_at
-    return (
+    suppress_json = "null" if suppress is None else \
+        f'{{"scope": {escape(suppress.scope)}, "key": {_text(suppress.key)}, "until": {_instant(suppress.until)}}}'
+    return (  # one f-string: the line is joined once, not copied again per part
         f'{start}{"null" if retry_at is None else _instant(retry_at)}, '
         f'"give_up_at": {"null" if give_up_at is None else _instant(give_up_at)}, '
-        f'"check_at": {"null" if check_at is None else _instant(check_at)}{middle}'
-        + ("null" if suppress is None else f'{{"scope": {escape(suppress.scope)}, "key": {_text(suppress.key)}, '
-                                           f'"until": {_instant(suppress.until)}}}')
-        + f', "escalate": {"null" if escalate is None else _escalation(escalate)}{_tail(decision)}, '
-          f'"outcome": {outcome_head or _outcome_head(outcome, source)}{message_id_json}, '
-          f'"recipient": {"null" if recipient is None else escape(recipient)}, '
-          f'"sender": {"null" if sender is None else escape(sender)}, "tenant": {_text(outcome.tenant)}}}, '
-          f'"message_id": {message_id_json}, "input": '
+        f'"check_at": {"null" if check_at is None else _instant(check_at)}{middle}{suppress_json}, '
+        f'"escalate": {"null" if escalate is None else _escalation(escalate)}{_tail(decision)}, '
+        f'"outcome": {outcome_head or _outcome_head(outcome, source)}{message_id_json}, '
+        f'"recipient": {"null" if recipient is None else escape(recipient)}, '
+        f'"sender": {"null" if sender is None else escape(sender)}, '
+        f'"tenant": {"null" if tenant is None else escape(tenant)}}}, '
+        f'"message_id": {message_id_json}, "input": '
     )
 
 

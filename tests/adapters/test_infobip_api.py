@@ -162,3 +162,27 @@ def test_an_http_status_that_is_not_a_number_is_a_payload_error() -> None:
     """parse(..., http_status="429") says what is wrong instead of raising TypeError."""
     with pytest.raises(PayloadError, match="HTTP status as a whole number"):
         parse({"requestError": {"serviceException": {"messageId": "TOO_MANY_REQUESTS"}}}, http_status="429")  # type: ignore[arg-type]
+
+
+def test_api_error_codes_are_shared_and_exact() -> None:
+    """One CodeRef per HTTP status (and per People API name and permanence) serves every report of it: the same
+    object each time, equal to the one built afresh, and a different status or permanence gets its own."""
+    from dlrpolicy import CodeRef
+    from dlrpolicy.adapters._infobip_api import parse_infobip_bare_status
+
+    body = {"requestError": {"serviceException": {"messageId": "TOO_MANY_REQUESTS", "text": "slow down"}}}
+    first = parse_infobip_api_error(body, http_status=429, channel="sms", headers={"Retry-After": "30"})
+    again = parse_infobip_api_error(body, http_status=429, tenant="acme")
+    assert first.error is again.error
+    assert first.error == CodeRef(id=429, kind="http", permanent=False)
+    assert first == Outcome(provider="infobip", channel="sms", channel_source="caller", error=first.error,
+                            retry_after=timedelta(seconds=30))
+    assert again == Outcome(provider="infobip", error=first.error, tenant="acme")
+    assert parse_infobip_bare_status(429).error is first.error
+    assert parse_infobip_api_error(body, http_status=400).error == CodeRef(id=400, kind="http", permanent=True)
+    people = parse_infobip_api_error(body, channel="api")  # the name's own status: 429, not permanent
+    assert people.error is parse_infobip_api_error(body, channel="api", http_status=429).error
+    assert people == Outcome(provider="infobip", channel="api", channel_source="caller", product="people",
+                             error=CodeRef(id=42901, name="TOO_MANY_REQUESTS", permanent=False))
+    assert parse_infobip_api_error(body, channel="api", http_status=400).error == CodeRef(
+        id=42901, name="TOO_MANY_REQUESTS", permanent=True)

@@ -274,3 +274,29 @@ def test_a_tenant_whose_nhn_resend_is_on_waits_for_it_instead_of_sending_sms(tmp
         shop.verdict, shop.channel, shop.check_at, shop.suppress.scope if shop.suppress else None)
     assert "provider_resends" in shop.reason
     assert ("retry", "sms") == (plain.verdict, plain.channel)
+
+
+def test_kst_times_are_read_once_per_text_and_stay_exact() -> None:
+    """The parsed-time cache: a repeated text gives the very same datetime (KST when it has no offset, its own
+    offset when it has one), it stays bounded, and what it cannot parse is still an error naming the field."""
+    from dlrpolicy.adapters import _nhn
+    from dlrpolicy.adapters._timestamps import KST
+
+    _nhn._KST_TIMES.clear()
+    first = _nhn._kst("2026-11-24 19:30:00.0", "$", "requestDate")
+    assert first == datetime(2026, 11, 24, 19, 30, tzinfo=KST)
+    assert first is not None
+    assert first.tzinfo is KST
+    assert _nhn._kst("2026-11-24 19:30:00.0", "$", "receiveDate") is first
+    with_offset = _nhn._kst("2026-11-24 19:30:00.0+00:00", "$", "requestDate")
+    assert with_offset == datetime(2026, 11, 24, 19, 30, tzinfo=UTC)
+    assert _nhn._kst("2026-11-24 19:30:00.0", "$", "requestDate") is first  # the other text did not replace it
+    for second in range(_nhn._KST_TIMES_MAX + 10):
+        text = f"2026-11-24 {second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
+        assert _nhn._kst(text, "$", "requestDate") == datetime.fromisoformat(text).replace(tzinfo=KST)
+        assert len(_nhn._KST_TIMES) <= _nhn._KST_TIMES_MAX
+    with pytest.raises(PayloadError, match=r"\$\.hooks\[0\]\.requestDate"):
+        _nhn._kst("yesterday", "$.hooks[0]", "requestDate")
+    assert "yesterday" not in _nhn._KST_TIMES
+    assert _nhn._kst("", "$", "requestDate") is None
+    assert _nhn._kst(None, "$", "requestDate") is None
