@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from dlrpolicy import CodeRef, Engine, History, Outcome
 from dlrpolicy.model._datetimes import iso_z
+from dlrpolicy.state import _codec
 from dlrpolicy.state._codec import decision_text, decode_state, dumps, encode_state, iso_utc, loads, outcome_text
 from tests.strategies import complete_outcomes, histories
 
@@ -38,6 +39,19 @@ def test_decision_text_keeps_the_policy_version() -> None:
     decision = ENGINE.evaluate(Outcome(provider="infobip", channel="sms", error=CodeRef(id=27)), now=NOW)
     assert (decision.policy_version != "", decision.policy_version) == (
         True, json.loads(decision_text(decision))["policy_version"])
+
+
+def test_decision_text_remembers_shared_decisions_only() -> None:
+    """A decision evaluate shares between reports is encoded once and read back alike; a suppression, whose key is
+    the report's own, is not remembered (each would push a shared one out of the bounded memo)."""
+    delivered = Outcome(provider="infobip", channel="sms", status=CodeRef(id=5, group_id=3))
+    shared = ENGINE.evaluate(delivered, now=NOW)
+    blocked = ENGINE.evaluate(Outcome(provider="infobip", channel="sms", recipient="+821012345678",
+                                      error=CodeRef(id=603, group_id=2)), now=NOW)
+    texts = [decision_text(shared), decision_text(shared), decision_text(blocked)]
+    assert (shared is ENGINE.evaluate(delivered, now=NOW), blocked.suppress is not None) == (True, True)
+    assert [shared.to_json(), shared.to_json(), blocked.to_json()] == [json.loads(text) for text in texts]
+    assert (id(shared) in _codec._DECISIONS, id(blocked) in _codec._DECISIONS) == (True, False)
 
 
 @settings(max_examples=500)
