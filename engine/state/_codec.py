@@ -113,9 +113,9 @@ def decision_text(decision: Decision) -> str:
     """``json.dumps(decision.to_json())`` (compact, keys in another order), built directly: the repeating parts
     (rule, source, layers, code, reason, policy version, effects) once per distinct value.  Tests compare it with
     `Decision.to_json` for every field, so a field added there and forgotten here fails them."""
-    # evaluate hands out one shared Decision for a code decided without times (done, escalate, block): its text
-    # is remembered by identity (the entry keeps the object alive, so its id is not reused).  Decisions with times
-    # are new per report and not remembered.
+    # evaluate hands out one shared Decision for a code decided without times or a suppression (done, escalate):
+    # its text is remembered by identity (the entry keeps the object alive, so its id is not reused).  Decisions
+    # with times or a suppression (keyed by the report's recipient or message) are new per report: not remembered.
     found = _DECISIONS.get(id(decision))
     if found is not None and found[0] is decision:
         return found[1]
@@ -137,7 +137,7 @@ def decision_text(decision: Decision) -> str:
     text = (f'{{"verdict":"{decision.verdict}","retry_at":{_when(retry_at)},"give_up_at":{_when(give_up_at)},'
             f'"check_at":{_when(check_at)},"attempt":{decision.attempt},"channel":{_str(decision.channel)},'
             f'{effects},{tail}')
-    if retry_at is None and give_up_at is None and check_at is None:
+    if suppress is None and retry_at is None and give_up_at is None and check_at is None:
         if len(_DECISIONS) >= _TAILS_MAX:
             _DECISIONS.clear()
         _DECISIONS[id(decision)] = (decision, text)
