@@ -240,6 +240,8 @@ def _check_arguments(outcome: object, now: object, history: object) -> None:
         raise InvalidOutcomeError("history", f"expected a dlrpolicy.History or None, got {type(history).__name__}")
 
 
+# evaluate builds its four kinds of Decision inline (new, the plan's fields, attempt and policy version): a helper
+# returning the decision and its dict measured 2.7% more instructions catalog-wide and 4-5% on retries and blocks.
 _new = object.__new__
 #: What a KakaoTalk report without a resendStatus means for a tenant whose NHN SMS resend is on.
 _RESEND_SETTING: Final = Resend(state="pending", channel="sms", reported="assumed: [defaults] provider_resends")
