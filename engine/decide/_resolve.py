@@ -15,7 +15,7 @@ from typing import Final, NamedTuple
 from ..model._decision import CodeIdentity
 from ..model._outcome import CodeRef, Outcome
 from ..model._vocabulary import DEFAULT_CHANNEL, SLOT_KINDS, product_for
-from ..policy._compile import ANY_PRODUCT, Candidate, CompiledPolicy, Tables
+from ..policy._compile import ANY_PRODUCT, ROUTES_MAX, Candidate, CompiledPolicy, Tables
 from ..policy._plan import Plan
 
 
@@ -235,8 +235,19 @@ def channel_for(policy: CompiledPolicy, outcome: Outcome) -> str:
     `evaluate` uses for channel-specific rules and recipient-channel keys), else ``sms``."""
     if outcome.channel is not None:
         return outcome.channel
-    if outcome.event is None:
-        candidate = deciding_code(policy, outcome)[0].candidate
-        if candidate is not None:
-            return DEFAULT_CHANNEL.get(candidate.entry.product, "sms")
-    return "sms"
+    if outcome.event is not None:
+        return "sms"
+    # Remembered per policy by the code objects' identity (the adapters share one CodeRef per distinct code), and
+    # checked on every part of the key, as `evaluate` remembers routes.
+    status, error, provider, product = outcome.status, outcome.error, outcome.provider, outcome.product
+    memo = policy.channels
+    key = id(status) ^ id(error)
+    hit = memo.get(key)
+    if hit is not None and hit[0] is status and hit[1] is error and hit[2] == provider and hit[3] == product:
+        return hit[4]
+    candidate = deciding_code(policy, outcome)[0].candidate
+    channel = "sms" if candidate is None else DEFAULT_CHANNEL.get(candidate.entry.product, "sms")
+    if len(memo) >= ROUTES_MAX:
+        memo.clear()
+    memo[key] = (status, error, provider, product, channel)
+    return channel

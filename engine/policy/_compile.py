@@ -99,6 +99,9 @@ def _identity(entry: CodeEntry) -> CodeIdentity:
 #: route decides (two codes that disagree, an ambiguous or unknown id), no route and what resolving them in full
 #: gave (`decide._evaluate`: the plan, its decision fields, the note and the channel).
 RouteMemo = tuple[object, object, str, str | None, str | None, "Route | None", str | None, "tuple[Any, ...] | None"]
+#: What `CompiledPolicy.channels` holds: the status and error objects, provider and product of the report, and the
+#: channel its code implies.
+ChannelMemo = tuple[object, object, str, str | None, str]
 #: The most entries `CompiledPolicy.routes` holds (it is emptied when full; each entry keeps its code objects).
 ROUTES_MAX: Final = 4096
 
@@ -117,8 +120,9 @@ class CompiledPolicy:
     back to the base's index and candidates for the rest.
     """
 
-    __slots__ = ("_base", "_base_index", "_candidates", "_index", "_type_windows", "base_singles", "catalog", "events",
-                 "fallback", "own_index", "routes", "singles", "spec", "unknown", "unknown_permanent", "version")
+    __slots__ = ("_base", "_base_index", "_candidates", "_index", "_type_windows", "base_singles", "catalog",
+                 "channels", "events", "fallback", "own_index", "routes", "singles", "spec", "unknown",
+                 "unknown_permanent", "version")
 
     def __init__(self, spec: PolicySpec, catalog: Catalog, candidates: Mapping[CodeEntry, Candidate],
                  index: Mapping[IndexKey, Tables], fallback: Plan, unknown: Plan,
@@ -150,6 +154,9 @@ class CompiledPolicy:
         #: `CodeRef` per distinct code, so the next report of the same code on the same channel skips resolving it
         #: (`decide._evaluate` fills it and checks every part of the key; `ROUTES_MAX` bounds it).
         self.routes: dict[int, RouteMemo] = {}
+        #: The channel a report that names none is decided on, by its code objects' identity, as `routes` keeps
+        #: routes (`decide._resolve.channel_for` fills it; `ROUTES_MAX` bounds it).
+        self.channels: dict[int, ChannelMemo] = {}
 
     def resolve(self, provider: str, kind: str, product: str, id: int) -> Tables:
         """The candidates a reported code may mean, per table of the product's lookup chain (`ANY_PRODUCT`:

@@ -44,29 +44,11 @@ def unstorable(report: Report) -> InvalidOutcomeError | None:
 
 def _implied_channel(policy: CompiledPolicy, outcome: Outcome) -> str:
     """`channel_for` of a report that names no channel ("sms" when the policy cannot decide it: its own error is
-    reported when the report is decided).  The answer depends only on the policy, the provider, the product, the
-    event and the two code objects, which the adapters share per distinct code: it is remembered by their identity.
-    The entry keeps the code objects alive (so their ids are not reused) but not the policy, which may be replaced
-    (a tenant's file changed): a policy is known by its id and its version, the hash of what it was compiled from,
-    so a later policy at the same address answers alike or misses.  A policy without a version is not
-    remembered."""
-    status, error, version = outcome.status, outcome.error, policy.version
-    key = (id(policy), id(status), id(error), outcome.provider, outcome.product, outcome.event)
-    found = _IMPLIED.get(key)
-    if found is not None and found[1] is status and found[2] is error and found[0] == version:
-        return found[3]
+    reported when the report is decided)."""
     try:
-        channel = channel_for(policy, outcome)
+        return channel_for(policy, outcome)
     except DlrpolicyError:
-        channel = "sms"
-    if version:
-        if len(_IMPLIED) >= 4096:
-            _IMPLIED.clear()
-        _IMPLIED[key] = (version, status, error, channel)
-    return channel
-
-
-_IMPLIED: dict[tuple[object, ...], tuple[str, object, object, str]] = {}
+        return "sms"
 
 
 def item_of(report: Report, now: datetime, policy_for: Callable[[str | None], CompiledPolicy]) -> Item:

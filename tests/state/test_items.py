@@ -1,5 +1,5 @@
 """How a report becomes an Item: the route of a report that names no channel is the one its code implies, whatever
-the item builder remembered from reports before it."""
+was remembered from reports before it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlrpolicy import DlrpolicyError, Engine, Outcome, Report
-from dlrpolicy.decide._resolve import channel_for
+from dlrpolicy import CodeRef, DlrpolicyError, Engine, Outcome, Report
+from dlrpolicy.decide._resolve import deciding_code
+from dlrpolicy.model._vocabulary import DEFAULT_CHANNEL
 from dlrpolicy.policy._compile import CompiledPolicy
 from dlrpolicy.policy._layers import compile_layers, default_layer
 from dlrpolicy.policy._read import Layer
@@ -26,10 +27,12 @@ OTHER = compile_layers([default_layer(), Layer.from_text("[budgets]\nenabled = f
 
 
 def _expected(policy: CompiledPolicy, outcome: Outcome) -> str:
+    """The route on the channel the outcome's deciding code implies, worked out afresh (no memo)."""
     try:
-        return route_of(outcome, channel_for(policy, outcome))
+        candidate = None if outcome.event is not None else deciding_code(policy, outcome)[0].candidate
     except DlrpolicyError:
-        return route_of(outcome, "sms")
+        candidate = None
+    return route_of(outcome, "sms" if candidate is None else DEFAULT_CHANNEL.get(candidate.entry.product, "sms"))
 
 
 @settings(max_examples=300)
@@ -44,3 +47,15 @@ def test_a_report_without_a_channel_is_routed_on_the_channel_its_code_implies(ou
                                           (moved, policy)):
         item = item_of(Report(outcome=report_outcome, policy=report_policy), NOW, lambda tenant: DEFAULT)
         assert item.route == _expected(report_policy, report_outcome)
+
+
+def test_the_same_code_objects_on_another_product_are_routed_anew() -> None:
+    """Infobip error 1031 on Live Chat implies the live_chat channel; the same code objects with no product do not:
+    the second report is not handed the first one's channel."""
+    on_live_chat = Outcome(provider="infobip", product="live_chat", message_id="m-1",
+                           error=CodeRef(id=1031, group_id=None))
+    no_product = attrs.evolve(on_live_chat, product=None)
+    routes = [item_of(Report(outcome=o, policy=DEFAULT), NOW, lambda tenant: DEFAULT).route
+              for o in (on_live_chat, no_product)]
+    assert [_expected(DEFAULT, on_live_chat), _expected(DEFAULT, no_product)] == routes
+    assert routes[0] != routes[1]
