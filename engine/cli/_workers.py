@@ -19,7 +19,8 @@ from typing import Final
 import attrs
 
 from .._errors import DlrpolicyError
-from ..adapters._chunks import Chunk, ChunkRecords, Job, NumberedText, Turns, pool_context, run_chunks, write_all
+from ..adapters._chunk_runs import Job, NumberedText, Turns, pool_context, run_chunks, write_all
+from ..adapters._chunks import Chunk, ChunkRecords
 from ..adapters._stream import MAX_RECORD_BYTES
 from ..decide._engine import Engine
 from ..model._decision import Decision

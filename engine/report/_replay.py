@@ -18,7 +18,8 @@ from typing import Any
 import attrs
 
 from .._errors import DlrpolicyError, PayloadError
-from ..adapters._chunks import Chunk, ChunkRecords, Job, NumberedText, run_chunks
+from ..adapters._chunk_runs import Job, NumberedText, run_chunks
+from ..adapters._chunks import Chunk, ChunkRecords
 from ..adapters._records import error_fields, read_record, skipped_fields
 from ..adapters._stream import MAX_RECORD_BYTES, RawRecord
 from ..adapters._values import Skipped

@@ -10,7 +10,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlrpolicy.adapters._chunks import ChunkRecords, NumberedText, Turns, read_chunks, read_failure
+from dlrpolicy.adapters._chunk_runs import NumberedText, Turns
+from dlrpolicy.adapters._chunks import ChunkRecords, read_chunks, read_failure
 from dlrpolicy.adapters._stream import read_records
 from tests.strategies import evaluate_inputs
 
@@ -87,3 +88,80 @@ def test_an_input_that_cannot_be_opened_is_one_failure_chunk(tmp_path: Path) -> 
     (record,) = ChunkRecords(chunk)
     assert record.error is not None
     assert read_failure(missing, FileNotFoundError(2, "No such file or directory")) == record.error.message
+
+
+LINE = b'{"results": [{"messageId": "m1", "status": {"groupId": 3, "id": 5}}]}\n'
+
+
+def test_a_regular_files_chunks_are_spans_read_where_they_are_decided(tmp_path: Path) -> None:
+    """A regular file is cut into spans of it, not copies of its bytes (a few dozen bytes to send to a worker),
+    and a span loaded is the file's bytes from its offset, on the lines it starts on."""
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(LINE * 100)
+    chunks = list(read_chunks([str(path)], size=1000))
+    assert [] == [chunk for chunk in chunks if chunk.data or chunk.span is None]
+    assert all(len(pickle.dumps(chunk)) < 200 + 2 * len(str(path)) for chunk in chunks)
+    loaded = [chunk.loaded() for chunk in chunks]
+    assert LINE * 100 == b"".join(chunk.data for chunk in loaded)
+    assert [1 + sum(c.data.count(b"\n") for c in loaded[:n]) for n in range(len(loaded))] == \
+        [chunk.first_line for chunk in loaded]
+
+
+def test_joined_spans_are_one_span(tmp_path: Path) -> None:
+    """Two spans of a file side by side joined are one span covering both, still without the bytes."""
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(LINE * 40)
+    first, second, *_ = read_chunks([str(path)], size=1000)
+    joined = first.joined(second)
+    assert b"" == joined.data
+    assert (LINE * 40)[:len(first.loaded().data) + len(second.loaded().data)] == joined.loaded().data
+
+
+def test_a_pipes_chunks_carry_their_bytes(tmp_path: Path) -> None:
+    """A named pipe (as stdin can be) cannot be read again by a worker: its chunks carry their bytes."""
+    import os
+    import threading
+
+    fifo = tmp_path / "input.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(LINE * 30))
+    writer.start()
+    chunks = list(read_chunks([str(fifo)], size=1000))
+    writer.join()
+    assert [] == [chunk for chunk in chunks if chunk.span is not None]
+    assert LINE * 30 == b"".join(chunk.data for chunk in chunks)
+
+
+def test_a_chunk_near_a_shortened_line_carries_its_bytes(tmp_path: Path) -> None:
+    """A line over the limit is passed on shortened, which is no longer the file's bytes: the chunk holding it
+    carries them, and the records are still the whole input's (the long line is one error)."""
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(LINE * 20 + b'{"long": "' + b"x" * 5000 + b'"}\n' + LINE * 20)
+    chunks = list(read_chunks([str(path)], size=1000, max_bytes=2000))
+    assert any(chunk.span is None and chunk.data for chunk in chunks)
+    assert any(chunk.span is not None for chunk in chunks)
+    with open(path, "rb") as stream:
+        expected = [(r.line, repr(r.value), None if r.error is None else str(r.error))
+                    for r in read_records(stream, name=str(path), max_bytes=2000)]
+    got = [(r.line, repr(r.value), None if r.error is None else str(r.error))
+           for chunk in chunks for r in ChunkRecords(chunk, max_bytes=2000)]
+    assert expected == got
+
+
+def test_a_span_of_a_file_replaced_or_shortened_since_is_one_error_record(tmp_path: Path) -> None:
+    """A span is read only from the file it was cut from, as long as it was: a file replaced (another inode) or
+    cut short since is its one reading error, which names the input; nothing else is made up from it."""
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(LINE * 40)
+    chunk = next(read_chunks([str(path)], size=1000))
+    path.write_bytes(LINE)  # the same file, shorter now
+    (shortened,) = ChunkRecords(chunk)
+    assert shortened.error is not None
+    assert read_failure(str(path), OSError(0, "the file was shortened while it was read")) == \
+        shortened.error.message
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(LINE * 40)
+    other.replace(path)  # another file under the same name (as a log rotation or an editor saves it)
+    (replaced,) = ChunkRecords(chunk)
+    assert replaced.error is not None
+    assert "the file was replaced while it was read" in replaced.error.message
