@@ -97,7 +97,8 @@ def read_failure(name: str, exc: BaseException) -> str:
 
 def read_chunks(files: Iterable[str], *, size: int = CHUNK_BYTES,
                 max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Chunk]:
-    """Cut each input (``-``: stdin) into chunks of whole records, about ``size`` bytes each.
+    """Cut each input (``-``: stdin) into chunks of whole records, about ``size`` bytes each; a regular file's
+    chunks up to eight times that while more than sixteen such chunks of it are left (`_GROW`).
 
     A chunk ends only before a line that starts with ``{`` in column 0, where a JSON Lines record starts.  Such
     a line can also be inside a multi-line document (a truncated line opens one); a chunk cut there ends inside
@@ -144,6 +145,14 @@ def _regular(name: str, stream: _Source) -> FileSpan | None:
         else None
 
 
+#: A regular file is cut in chunks of up to this many times ``size`` far from its end, shrinking to ``size`` near
+#: it: each chunk costs the parent ~0.4 ms of CPU in the process pool's threads (on 2 cores, taken from the
+#: workers), and small last chunks keep the workers finishing together.
+_GROW: Final = 8
+#: ... while the rest of the file is more than this many chunks of the size cut.
+_AHEAD: Final = 16
+
+
 def _cut(stream: _Source, name: str, size: int, max_bytes: int, file: FileSpan | None) -> Iterator[Chunk]:
     # Read into one buffer, kept: a fresh 512 KiB bytes per read cost as much again in page faults, and the
     # bytes of a span are never copied at all (the cutting took 0.19 s of CPU per 157 MB before, 0.085 now).
@@ -153,6 +162,8 @@ def _cut(stream: _Source, name: str, size: int, max_bytes: int, file: FileSpan |
     # Where in ``held`` the bytes start to be the file's as they are (a line shortened to the limit is not): a
     # chunk cut before that point is sent with its bytes, after it as a span of the file.
     exact_from = 0
+    total = _size_of(stream) if file is not None else 0
+    want = size
     while True:
         try:
             count = stream.readinto(view) or 0
@@ -168,7 +179,7 @@ def _cut(stream: _Source, name: str, size: int, max_bytes: int, file: FileSpan |
                 yield Chunk(name, first, bytes(held[:whole]), True)
             yield Chunk(name, 1, b"", True, read_failure(name, exc))
             return
-        if count and len(held) < size:
+        if count and len(held) < want:
             continue
         cut = held.rfind(b"\n{") + 1 if count else len(held)
         if count and not cut:
@@ -179,6 +190,15 @@ def _cut(stream: _Source, name: str, size: int, max_bytes: int, file: FileSpan |
         first += held.count(b"\n", 0, cut)
         del held[:cut]
         exact_from = max(0, exact_from - cut)
+        if total:
+            want = max(size, min(_GROW * size, (total - stream.tell() + len(held)) // _AHEAD))
+
+
+def _size_of(stream: _Source) -> int:
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (OSError, ValueError):
+        return 0
 
 
 def _part(name: str, first: int, held: bytearray, cut: int, final: bool, file: FileSpan | None,

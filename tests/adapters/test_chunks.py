@@ -165,3 +165,15 @@ def test_a_span_of_a_file_replaced_or_shortened_since_is_one_error_record(tmp_pa
     (replaced,) = ChunkRecords(chunk)
     assert replaced.error is not None
     assert "the file was replaced while it was read" in replaced.error.message
+
+
+def test_a_regular_files_chunks_grow_far_from_its_end_and_shrink_near_it(tmp_path: Path) -> None:
+    """Far from the end a file's chunks grow to eight times the size asked for (fewer chunks for the pool to move);
+    the first and the last ones are that size, so the workers start and finish together."""
+    path = tmp_path / "input.jsonl"
+    path.write_bytes(LINE * 4000)
+    sizes = [chunk.span.size for chunk in read_chunks([str(path)], size=1000) if chunk.span is not None]
+    assert len(LINE) * 4000 == sum(sizes)
+    assert 7 * 1000 < max(sizes) < 9 * 1000  # (a chunk ends at the last record start once that much is read)
+    assert sizes[0] < 2 * 1000
+    assert all(size < 2 * 1000 for size in sizes[-10:])
