@@ -113,7 +113,10 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                     add(LINE_START, number, error_tail(exc))
                     errors += 1
                     continue
-                add(decision_body(decision, item), number, "}")
+                if lines is None:  # the line whole, without a call of `add` per decision
+                    append(f"{decision_body(decision, item)}{number}}}")
+                else:
+                    lines(decision_body(decision, item), number, "}")
                 if log is not None:
                     log(number, now, item, history, decision, policy)
                 verdicts[decision.verdict] += 1
