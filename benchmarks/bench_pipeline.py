@@ -37,7 +37,7 @@ from pathlib import Path
 import orjson
 
 from dlrpolicy import Engine
-from dlrpolicy.adapters._chunks import read_chunks
+from dlrpolicy.adapters._chunks import largest_for, read_chunks
 from dlrpolicy.adapters._records import read_record
 from dlrpolicy.adapters._stream import read_records
 from dlrpolicy.cli._evaluate import decide_records
@@ -202,7 +202,8 @@ def _workers(path: Path, engine: Engine, workers: int) -> tuple[float, float]:
     else:
         setup = ChunkSetup(decide_records, engine, NOW)
         with open(os.devnull, "wb") as null:  # a real file, as the command's stdout: the workers write to it
-            summary = decide_chunks(read_chunks([str(path)]), null.fileno(), setup=setup, workers=workers)
+            chunks = read_chunks([str(path)], largest=largest_for(workers))
+            summary = decide_chunks(chunks, null.fileno(), setup=setup, workers=workers)
     if summary.errors:
         raise RuntimeError(f"{summary.errors} benchmark records failed to decide")
     return time.perf_counter() - started, _cpu() - cpu

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dlrpolicy import Engine
-from dlrpolicy.adapters._chunks import read_chunks
+from dlrpolicy.adapters._chunks import largest_for, read_chunks
 from dlrpolicy.adapters._records import read_record
 from dlrpolicy.report._decision_log import log_line
 from dlrpolicy.report._replay import ReplayConfig, replay_chunks
@@ -74,7 +74,8 @@ def _replay(path: Path, workers: int) -> tuple[float, float]:
     config = ReplayConfig(policy_dir=str(POLICIES), now=NOW, tenant="bank")
     cpu = _cpu()
     started = time.perf_counter()
-    summary = replay_chunks(read_chunks([str(path)]), config, workers=workers, write=lambda text: None)
+    chunks = read_chunks([str(path)], largest=largest_for(workers))
+    summary = replay_chunks(chunks, config, workers=workers, write=lambda text: None)
     elapsed = time.perf_counter() - started
     if summary.errors:
         raise RuntimeError(f"{summary.errors} benchmark records failed to replay")

@@ -24,6 +24,13 @@ from ._stream import MAX_RECORD_BYTES, RawRecord, RecordStream
 
 #: A chunk ends at the last record start in this many bytes.
 CHUNK_BYTES: Final = 512 << 10
+#: What a regular file's chunks grow to for worker processes (`read_chunks`' ``largest``).
+GROWN_CHUNK_BYTES: Final = 2 << 20
+
+
+def largest_for(workers: int) -> int | None:
+    """`read_chunks`' ``largest`` for ``workers`` processes: chunks grow only when worker processes take them."""
+    return GROWN_CHUNK_BYTES if workers > 1 else None
 
 
 class FileSpan(NamedTuple):
@@ -95,10 +102,12 @@ def read_failure(name: str, exc: BaseException) -> str:
             "input and run again on what is left")
 
 
-def read_chunks(files: Iterable[str], *, size: int = CHUNK_BYTES,
+def read_chunks(files: Iterable[str], *, size: int = CHUNK_BYTES, largest: int | None = None,
                 max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Chunk]:
-    """Cut each input (``-``: stdin) into chunks of whole records, about ``size`` bytes each; a regular file's
-    chunks up to eight times that while more than sixteen such chunks of it are left (`_GROW`).
+    """Cut each input (``-``: stdin) into chunks of whole records, about ``size`` bytes each; with ``largest``, a
+    regular file's grow up to that while more than sixteen such chunks of it are left (`_AHEAD`).  Growing is for
+    worker processes (`largest_for`): each chunk costs the parent ~0.4 ms of CPU in the process pool's
+    threads, taken from the workers on 2 cores; in one process it only holds more lines at once.
 
     A chunk ends only before a line that starts with ``{`` in column 0, where a JSON Lines record starts.  Such
     a line can also be inside a multi-line document (a truncated line opens one); a chunk cut there ends inside
@@ -117,7 +126,7 @@ def read_chunks(files: Iterable[str], *, size: int = CHUNK_BYTES,
             yield Chunk(display, 1, b"", True, read_failure(name, exc))
             continue
         try:
-            yield from _cut(stream, display, size, max_bytes, _regular(name, stream))
+            yield from _cut(stream, display, size, largest or size, max_bytes, _regular(name, stream))
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
@@ -145,15 +154,13 @@ def _regular(name: str, stream: _Source) -> FileSpan | None:
         else None
 
 
-#: A regular file is cut in chunks of up to this many times ``size`` far from its end, shrinking to ``size`` near
-#: it: each chunk costs the parent ~0.4 ms of CPU in the process pool's threads (on 2 cores, taken from the
-#: workers), and small last chunks keep the workers finishing together.
-_GROW: Final = 8
-#: ... while the rest of the file is more than this many chunks of the size cut.
+#: A regular file's chunks grow while the rest of it is more than this many chunks of the size cut, and shrink back
+#: to ``size`` near its end, so the workers finish together.
 _AHEAD: Final = 16
 
 
-def _cut(stream: _Source, name: str, size: int, max_bytes: int, file: FileSpan | None) -> Iterator[Chunk]:
+def _cut(stream: _Source, name: str, size: int, largest: int, max_bytes: int,
+         file: FileSpan | None) -> Iterator[Chunk]:
     # Read into one buffer, kept: a fresh 512 KiB bytes per read cost as much again in page faults, and the
     # bytes of a span are never copied at all (the cutting took 0.19 s of CPU per 157 MB before, 0.085 now).
     held = bytearray()
@@ -191,7 +198,7 @@ def _cut(stream: _Source, name: str, size: int, max_bytes: int, file: FileSpan |
         del held[:cut]
         exact_from = max(0, exact_from - cut)
         if total:
-            want = max(size, min(_GROW * size, (total - stream.tell() + len(held)) // _AHEAD))
+            want = max(size, min(largest, (total - stream.tell() + len(held)) // _AHEAD))
 
 
 def _size_of(stream: _Source) -> int:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import IO, Final
 
 from .._errors import DlrpolicyError, PayloadError
-from ..adapters._chunks import read_chunks
+from ..adapters._chunks import largest_for, read_chunks
 from ..adapters._records import read_record
 from ..adapters._stream import MAX_RECORD_BYTES, RawRecord
 from ..adapters._values import Skipped
@@ -205,7 +205,8 @@ def _on_workers(args: argparse.Namespace, files: list[str], engine: Engine, now:
     # and a ValueError): stdout is not a file (captured, in memory), and the lines go through write().
     with contextlib.suppress(OSError, ValueError):
         out, log = sys.stdout.fileno(), None if log_file is None else log_file.fileno()
-    return decide_chunks(read_chunks(files, max_bytes=args.max_record_bytes), out, setup=setup,
+    chunks = read_chunks(files, largest=largest_for(args.workers), max_bytes=args.max_record_bytes)
+    return decide_chunks(chunks, out, setup=setup,
                          workers=args.workers, log=log, progress=_progress_line if tty else None)
 
 

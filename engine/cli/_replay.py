@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from ..adapters._chunks import read_chunks
+from ..adapters._chunks import largest_for, read_chunks
 from ..model._vocabulary import CHANNELS, PROVIDERS
 from ..policy._tenants import ENV_POLICY_DIR
 from ..report._compare import ReplaySummary
@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     out: IO[bytes] = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
     started = time.perf_counter()
     try:
-        summary = replay_chunks(read_chunks(args.logs or ["-"]), config, workers=args.workers, write=out.write)
+        chunks = read_chunks(args.logs or ["-"], largest=largest_for(args.workers))
+        summary = replay_chunks(chunks, config, workers=args.workers, write=out.write)
         if args.format == "jsonl":
             text = json.dumps({"summary": summary.to_json()}) + "\n"
         elif args.format == "table":

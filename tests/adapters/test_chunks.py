@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlrpolicy.adapters._chunk_runs import NumberedText, Turns
-from dlrpolicy.adapters._chunks import ChunkRecords, read_chunks, read_failure
+from dlrpolicy.adapters._chunks import GROWN_CHUNK_BYTES, ChunkRecords, largest_for, read_chunks, read_failure
 from dlrpolicy.adapters._stream import read_records
 from tests.strategies import evaluate_inputs
 
@@ -168,12 +168,17 @@ def test_a_span_of_a_file_replaced_or_shortened_since_is_one_error_record(tmp_pa
 
 
 def test_a_regular_files_chunks_grow_far_from_its_end_and_shrink_near_it(tmp_path: Path) -> None:
-    """Far from the end a file's chunks grow to eight times the size asked for (fewer chunks for the pool to move);
-    the first and the last ones are that size, so the workers start and finish together."""
+    """For worker processes (``largest``), far from the end a file's chunks grow to the largest size (fewer chunks
+    for the pool to move); the first and the last ones are the size asked for, so the workers start and finish
+    together.  Without ``largest`` (one process) they stay that size."""
     path = tmp_path / "input.jsonl"
     path.write_bytes(LINE * 4000)
-    sizes = [chunk.span.size for chunk in read_chunks([str(path)], size=1000) if chunk.span is not None]
+    sizes = [chunk.span.size for chunk in read_chunks([str(path)], size=1000, largest=8000)
+             if chunk.span is not None]
     assert len(LINE) * 4000 == sum(sizes)
     assert 7 * 1000 < max(sizes) < 9 * 1000  # (a chunk ends at the last record start once that much is read)
     assert sizes[0] < 2 * 1000
     assert all(size < 2 * 1000 for size in sizes[-10:])
+    assert all(chunk.span is not None and chunk.span.size < 2 * 1000 for chunk in read_chunks([str(path)], size=1000))
+    assert largest_for(1) is None
+    assert largest_for(2) == largest_for(8) == GROWN_CHUNK_BYTES
