@@ -138,8 +138,9 @@ def outcome_json(outcome: Outcome, decision: Decision | None = None) -> str:
             f'"sender": {_text(outcome.sender)}, "tenant": {_text(outcome.tenant)}}}')
 
 
-def decision_body(decision: Decision, outcome: Outcome) -> str:
-    """The decision line up to its record number: everything `decision_line` writes before ``N}``."""
+def decision_body(decision: Decision, outcome: Outcome, end: str = "") -> str:
+    """The decision line up to its record number: everything `decision_line` writes before ``N}``, then ``end``
+    (``N}`` itself when the number is known: the line is joined once, not copied again to add it)."""
     # The hot path of the evaluate command: the caches are read inline, and the few values that differ per
     # report escaped in place.
     escape = _escape
@@ -169,14 +170,14 @@ def decision_body(decision: Decision, outcome: Outcome) -> str:
         f'"recipient": {"null" if recipient is None else escape(recipient)}, '
         f'"sender": {"null" if sender is None else escape(sender)}, '
         f'"tenant": {"null" if tenant is None else escape(tenant)}}}, '
-        f'"message_id": {message_id_json}, "input": '
+        f'"message_id": {message_id_json}, "input": {end}'
     )
 
 
 def decision_line(decision: Decision, outcome: Outcome, number: int) -> str:
     """``json.dumps({**decision.to_json(), "outcome": {...}, "message_id": ..., "input": number})``, byte for
     byte: ``outcome`` is `outcome_json`; ``message_id`` repeats the outcome's, for readers of the flat line."""
-    return f"{decision_body(decision, outcome)}{number}}}"
+    return decision_body(decision, outcome, f"{number}}}")
 
 
 def error_tail(exc: Exception) -> str:
