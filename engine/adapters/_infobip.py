@@ -125,11 +125,6 @@ def report_channel(result: Mapping[str, object], caller: str | None = None) -> t
     return None, None
 
 
-def _message_type(result: Mapping[str, object]) -> str | None:
-    named = result.get("channel")
-    return _KAKAO_TYPES.get(named.upper()) if type(named) is str else None
-
-
 def _time(value: object, path: str, key: str) -> datetime | None:
     """`optional_timestamp` of ``path.key``, the path written out only for an error."""
     if value is None:
@@ -189,6 +184,15 @@ def parse_infobip_report(result: object, *, channel: str | None = None, path: st
     if message_id is not None and type(message_id) is not str:
         message_id = _not_str(message_id, "messageId", path)
     done_key = "seenAt" if seen else "doneAt"
+    # The sender (`_sender` for its error) and the KakaoTalk message type read inline: a call each saved per report.
+    sender = get("from")
+    if sender is None:
+        sender = get("sender")
+        if sender is not None and type(sender) is not str:
+            _sender(result, path)  # raises for the sender field
+    elif type(sender) is not str:
+        _sender(result, path)  # raises for the from field
+    named = get("channel")
     return outcome_of({  # every field, in field order (see outcome_of)
         "provider": "infobip",
         "channel": found,
@@ -197,7 +201,7 @@ def parse_infobip_report(result: object, *, channel: str | None = None, path: st
         "product": None,
         "message_id": message_id,
         "recipient": recipient,
-        "sender": _sender(result, path),
+        "sender": sender,
         "tenant": tenant,
         "template": None,
         "sent_at": _time(get("sentAt"), path, "sentAt"),
@@ -207,7 +211,7 @@ def parse_infobip_report(result: object, *, channel: str | None = None, path: st
         "channel_source": source,
         "event": "seen" if seen else None,
         "resend": None,
-        "message_type": _message_type(result),
+        "message_type": _KAKAO_TYPES.get(named.upper()) if type(named) is str else None,
         "account": None,
     })
 

@@ -80,11 +80,6 @@ def _message_id(row: Mapping[str, object], path: str, request_id: object = None)
     return f"{request}:{seq}" if request is not None else str(seq)
 
 
-def _sender(row: Mapping[str, object], path: str) -> str | None:
-    sender = _opt_str(row, "senderKey", path)
-    return sender if sender is not None else _opt_str(row, "plusFriendId", path)
-
-
 def _resend(row: Mapping[str, object], path: str) -> Resend | None:
     reported = row.get("resendStatus")
     if reported is None:
@@ -135,9 +130,37 @@ def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$"
                 if len(_TEXT_REFS) >= _RESENDS_MAX:
                     _TEXT_REFS.clear()
                 _TEXT_REFS[raw] = status
-    message_type = _opt_str(row, "kakaoMessageType", path)
-    request_date, receive_date = row.get("requestDate"), row.get("receiveDate")
-    resend = _resend(row, path)  # read first, as it always was (the first problem found is the one reported)
+    # The string fields are read inline (the common case: a string or nothing), in the order they were always
+    # checked in (the first problem found is the one reported); `_opt_str` raises for anything else.  The calls
+    # saved here and for the cached times, with Infobip's sender read inline: adapt 79.4k -> 76.8k instructions
+    # per benchmark line.
+    get = row.get
+    message_type = get("kakaoMessageType")
+    if message_type is not None and type(message_type) is not str:
+        _opt_str(row, "kakaoMessageType", path)
+    request_date, receive_date = get("requestDate"), get("receiveDate")
+    resend = None if get("resendStatus") is None else _resend(row, path)  # read first, as it always was
+    message_id = _message_id(row, path)
+    recipient = get("recipientNo")
+    if recipient is not None and type(recipient) is not str:
+        _opt_str(row, "recipientNo", path)
+    sender = get("senderKey")
+    if sender is not None and type(sender) is not str:
+        _opt_str(row, "senderKey", path)
+    if sender is None:
+        sender = get("plusFriendId")
+        if sender is not None and type(sender) is not str:
+            _opt_str(row, "plusFriendId", path)
+    template = get("templateCode")
+    if template is not None and type(template) is not str:
+        _opt_str(row, "templateCode", path)
+    # `_kst` for a time read before (its cache, looked up inline).
+    sent_at = _KST_TIMES.get(request_date) if type(request_date) is str else None
+    if sent_at is None:
+        sent_at = _kst(request_date, path, "requestDate")
+    done_at = _KST_TIMES.get(receive_date) if type(receive_date) is str else None
+    if done_at is None:
+        done_at = _kst(receive_date, path, "receiveDate")
     return outcome_of({  # every field, in field order (see outcome_of)
         "provider": "nhn_kakao",
         # KakaoTalk Bizmessage results are KakaoTalk by what they are: the report's own fact wins over a caller's
@@ -146,13 +169,13 @@ def parse_nhn_result(row: object, *, channel: str | None = None, path: str = "$"
         "status": status,
         "error": None,
         "product": None,
-        "message_id": _message_id(row, path),
-        "recipient": _opt_str(row, "recipientNo", path),
-        "sender": _sender(row, path),
+        "message_id": message_id,
+        "recipient": recipient,
+        "sender": sender,
         "tenant": tenant,
-        "template": _opt_str(row, "templateCode", path),
-        "sent_at": _kst(request_date, path, "requestDate"),
-        "done_at": _kst(receive_date, path, "receiveDate"),
+        "template": template,
+        "sent_at": sent_at,
+        "done_at": done_at,
         "retry_after": retry_after,
         "retry_not_before": None,
         "channel_source": "report",

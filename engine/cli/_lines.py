@@ -33,8 +33,10 @@ LINE_START: Final = '{"input": '
 # The code object -> its JSON, by identity (the code of a catalog entry is one object shared by every decision
 # about it); the entry holds the object, so its id cannot be reused while cached.
 _CODES: dict[int, tuple[CodeIdentity, str]] = {}
-# (rule, rule_source, layers, code JSON, reason, policy_version) -> the line from "rule" to "policy_version".
-_TAILS: dict[tuple[object, ...], str] = {}
+# (rule, rule_source, layers, id(code), reason, policy_version) -> (code, the line from "rule" to "policy_version").
+# Keyed by the code's id, confirmed by identity (as `_CODES` is): the key is hashed without a call for the code's
+# JSON, which the entry's text already holds.
+_TAILS: dict[tuple[object, ...], tuple[CodeIdentity, str]] = {}
 # (provider, channel, channel_source) -> the outcome object up to its message id.
 _OUTCOME_HEADS: dict[tuple[str, str | None, str | None], str] = {}
 # (verdict, attempt, channel) -> from the verdict to the retry time; (route, severity) -> the escalate object.
@@ -76,14 +78,16 @@ def _code_json(code: CodeIdentity) -> str:
 
 
 def _tail(decision: Decision) -> str:
-    key = (decision.rule, decision.rule_source, decision.layers, _code_json(decision.code), decision.reason,
-           decision.policy_version)
-    tail = _TAILS.get(key)
-    if tail is None:
-        tail = (f', "rule": {_escape(decision.rule)}, "rule_source": {_escape(decision.rule_source)}, '
-                f'"layers": {json.dumps(list(decision.layers))}, "code": {key[3]}, '
-                f'"reason": {_escape(decision.reason)}, "policy_version": {_escape(decision.policy_version)}')
-        _remember(_TAILS, key, tail)  # type: ignore[arg-type]
+    """The line from "rule" to "policy_version" (`decision_body` reads `_TAILS` inline and calls this on a miss)."""
+    code = decision.code
+    key = (decision.rule, decision.rule_source, decision.layers, id(code), decision.reason, decision.policy_version)
+    found = _TAILS.get(key)
+    if found is not None and found[0] is code:
+        return found[1]
+    tail = (f', "rule": {_escape(decision.rule)}, "rule_source": {_escape(decision.rule_source)}, '
+            f'"layers": {json.dumps(list(decision.layers))}, "code": {_code_json(code)}, '
+            f'"reason": {_escape(decision.reason)}, "policy_version": {_escape(decision.policy_version)}')
+    _remember(_TAILS, key, (code, tail))  # type: ignore[arg-type]
     return tail
 
 
@@ -134,8 +138,9 @@ def outcome_json(outcome: Outcome, decision: Decision | None = None) -> str:
             f'"sender": {_text(outcome.sender)}, "tenant": {_text(outcome.tenant)}}}')
 
 
-def decision_body(decision: Decision, outcome: Outcome) -> str:
-    """The decision line up to its record number: everything `decision_line` writes before ``N}``."""
+def decision_body(decision: Decision, outcome: Outcome, end: str = "") -> str:
+    """The decision line up to its record number: everything `decision_line` writes before ``N}``, then ``end``
+    (``N}`` itself when the number is known: the line is joined once, not copied again to add it)."""
     # The hot path of the evaluate command: the caches are read inline, and the few values that differ per
     # report escaped in place.
     escape = _escape
@@ -150,25 +155,29 @@ def decision_body(decision: Decision, outcome: Outcome) -> str:
         source = _channel_source(outcome, decision)
     outcome_head = _OUTCOME_HEADS.get((outcome.provider, outcome.channel, source))
     retry_at, give_up_at, check_at = decision.retry_at, decision.give_up_at, decision.check_at
+    code = decision.code
+    found = _TAILS.get((decision.rule, decision.rule_source, decision.layers, id(code), decision.reason,
+                        decision.policy_version))
+    tail = found[1] if found is not None and found[0] is code else _tail(decision)
     suppress_json = "null" if suppress is None else \
         f'{{"scope": {escape(suppress.scope)}, "key": {_text(suppress.key)}, "until": {_instant(suppress.until)}}}'
     return (  # one f-string: the line is joined once, not copied again per part
         f'{start}{"null" if retry_at is None else _instant(retry_at)}, '
         f'"give_up_at": {"null" if give_up_at is None else _instant(give_up_at)}, '
         f'"check_at": {"null" if check_at is None else _instant(check_at)}{middle}{suppress_json}, '
-        f'"escalate": {"null" if escalate is None else _escalation(escalate)}{_tail(decision)}, '
+        f'"escalate": {"null" if escalate is None else _escalation(escalate)}{tail}, '
         f'"outcome": {outcome_head or _outcome_head(outcome, source)}{message_id_json}, '
         f'"recipient": {"null" if recipient is None else escape(recipient)}, '
         f'"sender": {"null" if sender is None else escape(sender)}, '
         f'"tenant": {"null" if tenant is None else escape(tenant)}}}, '
-        f'"message_id": {message_id_json}, "input": '
+        f'"message_id": {message_id_json}, "input": {end}'
     )
 
 
 def decision_line(decision: Decision, outcome: Outcome, number: int) -> str:
     """``json.dumps({**decision.to_json(), "outcome": {...}, "message_id": ..., "input": number})``, byte for
     byte: ``outcome`` is `outcome_json`; ``message_id`` repeats the outcome's, for readers of the flat line."""
-    return f"{decision_body(decision, outcome)}{number}}}"
+    return decision_body(decision, outcome, f"{number}}}")
 
 
 def error_tail(exc: Exception) -> str:
