@@ -123,3 +123,13 @@ def test_outcome_dict_holds_every_field_in_order() -> None:
     assert list(expected) == list(vars(outcome))
     assert expected == vars(outcome)
     assert ("m-1", None) == (vars(outcome)["message_id"], vars(outcome)["sender"])
+
+
+@pytest.mark.parametrize("name", [field.name for field in attrs.fields(Outcome) if field.name != "provider"])
+@pytest.mark.parametrize("value", [["x"], {"a": 1}, b"x", 1.5])
+def test_every_field_refuses_a_foreign_value(name: str, value: object) -> None:
+    """A list, dict, bytes or float in any field is an InvalidOutcomeError naming it (an unhashable label once
+    escaped as a bare TypeError)."""
+    with pytest.raises(InvalidOutcomeError) as info:
+        _outcome(**{name: value})
+    assert f"Outcome.{name}" == info.value.field
