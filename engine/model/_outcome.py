@@ -234,20 +234,21 @@ class Outcome:
                 raise InvalidOutcomeError("Outcome.retry_after", f"{retry_after} is longer than the 400 days any "
                                                                  "wait may be: check the Retry-After it came from")
         source = self.channel_source
-        if (source is not None and (source not in _SOURCES or (channel is None) != (source == "unrecognised"))) \
+        if (source is not None and (type(source) is not str or source not in _SOURCES
+                                    or (channel is None) != (source == "unrecognised"))) \
                 or event is not None or self.resend is not None:
             self._check_labels()
 
     def _check_labels(self) -> None:
         source, event, resend = self.channel_source, self.event, self.resend
         if source is not None:
-            if source not in _SOURCES:
+            if not isinstance(source, str) or source not in _SOURCES:  # a list or dict is unhashable: test first
                 raise InvalidOutcomeError("Outcome.channel_source", f"{quote(source)} is not known: use one of "
                                                                     f"{', '.join(CHANNEL_SOURCES)} or None")
             if (self.channel is None) != (source == "unrecognised"):
                 raise InvalidOutcomeError("Outcome.channel_source", "a channel source needs a channel (and "
                                           "'unrecognised' none): drop it or set channel")
-        if event is not None and event not in _EVENTS:
+        if event is not None and (not isinstance(event, str) or event not in _EVENTS):
             raise InvalidOutcomeError("Outcome.event", f"{quote(event)} is not an event: use one of "
                                                        f"{', '.join(EVENTS)} or None")
         if resend is not None and type(resend) is not Resend:
