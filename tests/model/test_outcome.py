@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import attrs
 import pytest
 
-from dlrpolicy import CodeRef, DlrpolicyError, History, InvalidOutcomeError, NaiveDatetimeError, Outcome
+from dlrpolicy import CodeRef, DlrpolicyError, History, InvalidOutcomeError, NaiveDatetimeError, Outcome, Resend
 
 OK = CodeRef(id=5, group_id=3)
 
@@ -133,3 +133,15 @@ def test_every_field_refuses_a_foreign_value(name: str, value: object) -> None:
     with pytest.raises(InvalidOutcomeError) as info:
         _outcome(**{name: value})
     assert f"Outcome.{name}" == info.value.field
+
+
+@pytest.mark.parametrize("value", [["http"], {"a": 1}, b"http", 1.5, "carrier"])
+def test_code_ref_kind_and_resend_state_refuse_foreign_values(value: object) -> None:
+    """CodeRef.kind and Resend.state outside their vocabularies are InvalidOutcomeErrors naming the field (they
+    once escaped as a TypeError and as attrs' ValueError)."""
+    with pytest.raises(InvalidOutcomeError) as kind:
+        CodeRef(id=5, kind=value)  # type: ignore[arg-type]
+    with pytest.raises(InvalidOutcomeError) as state:
+        Resend(state=value)  # type: ignore[arg-type]
+    assert ("CodeRef.kind", "Resend.state") == (kind.value.field, state.value.field)
+    assert "none, pending, delivered, failed" in str(state.value)
