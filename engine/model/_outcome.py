@@ -94,7 +94,7 @@ class CodeRef:
         if self.permanent is not None and type(self.permanent) is not bool:
             raise InvalidOutcomeError("CodeRef.permanent", f"expected True, False or None, got "
                                                            f"{quote(self.permanent)}")
-        if self.kind is not None and self.kind not in _KINDS:
+        if self.kind is not None and (not isinstance(self.kind, str) or self.kind not in _KINDS):
             raise InvalidOutcomeError("CodeRef.kind", f"{quote(self.kind)} is not a code kind: use one of "
                                                       f"{', '.join(KINDS)} or None")
 
@@ -122,7 +122,7 @@ class Resend:
     """The provider's own fallback for a message (NHN's ``resendStatus``): its state, the channel it resends on,
     the fallback's own result code as reported (``resendResultCode``, not a catalog code) and request id."""
 
-    state: str = attrs.field(validator=attrs.validators.in_(RESEND_STATES))
+    state: str
     channel: str = attrs.field(default="sms", converter=_channel)
     result_code: str | None = None
     request_id: str | None = None
@@ -130,6 +130,9 @@ class Resend:
     reported: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        if not isinstance(self.state, str) or self.state not in RESEND_STATES:
+            raise InvalidOutcomeError("Resend.state", f"{quote(self.state)} is not a resend state: use one of "
+                                                      f"{', '.join(RESEND_STATES)}")
         for name in ("result_code", "request_id", "reported"):
             _optional_text(f"Resend.{name}", getattr(self, name))
 
