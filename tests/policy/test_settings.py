@@ -69,3 +69,12 @@ hold = true
     for fragment in ("budgets.ratio", "budgets.window", "breakers.min_reports", "unknown key breakers.colour",
                      "suppressions.region", "hold applies only to escalations"):
         assert fragment in text
+
+
+@pytest.mark.parametrize(("table", "key"), [("budgets", "ratio"), ("breakers", "failure_ratio"),
+                                            ("incidents", "release_rate")])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_settings_refuse_nan_and_infinity(table: str, key: str, value: str) -> None:
+    """TOML's nan and inf are numbers no comparison holds them to: each is a problem naming the key."""
+    with pytest.raises(PolicyError, match=rf"{table}\.{key}"):
+        _tenant(f"[{table}]\n{key} = {value}\n")
