@@ -3,6 +3,7 @@ policy reader does."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Final
@@ -67,8 +68,8 @@ class _TableReader:
 
     def rate(self, key: str, default: float) -> float:
         value = self.values.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            self._fail(key, f"{value!r} is not a positive number of messages per second", f"write {key} = 10")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+            self._fail(key, f"{value!r} is not a positive, finite number of messages per second", f"write {key} = 10")
             return default
         return float(value)
 
