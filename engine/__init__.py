@@ -2,6 +2,7 @@
 
 from ._errors import (
     AmbiguousCodeError,
+    ArgumentError,
     CatalogError,
     CodeNotFoundError,
     DlrpolicyError,
@@ -59,6 +60,7 @@ from .state._store import Report, Store
 
 __all__ = [
     "AmbiguousCodeError",
+    "ArgumentError",
     "Breaker",
     "Budget",
     "Catalog",

@@ -193,6 +193,15 @@ class PolicyTestError(DlrpolicyError):
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in policy test files:\n{lines}")
 
 
+class ArgumentError(DlrpolicyError, ValueError):
+    """An argument cannot be used as given (text a store cannot keep); names the argument and the fix."""
+
+    def __init__(self, argument: str, value: object, problem: str) -> None:
+        self.argument = argument
+        self.value = value
+        super().__init__(f"{argument} {quote(value)}: {problem}")
+
+
 class SettingError(DlrpolicyError, ValueError):
     """A setting passed to dlrpolicy (a limit, an interval) is out of its range; names the setting and the range."""
 

@@ -3,11 +3,11 @@ flood-control route."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Final
 
-from .._errors import DlrpolicyError, InvalidOutcomeError
+from .._errors import ArgumentError, DlrpolicyError, InvalidOutcomeError
 from ..decide._resolve import channel_for
 from ..model._outcome import Outcome
 from ..policy._compile import CompiledPolicy
@@ -40,6 +40,21 @@ def unstorable(report: Report) -> InvalidOutcomeError | None:
                                            "and cannot be stored; fix the sender of the payload, or decide it "
                                            "without --state")
     return None
+
+
+def require_storable(**texts: str | Sequence[str] | None) -> None:
+    """Raise `ArgumentError` for the first text argument with no UTF-8 form.  Python reads a command-line argument
+    holding bytes that are not UTF-8 as lone surrogates (``\\udcff``), and a broken ``\\u`` escape in JSON gives
+    one; both stores keep text as UTF-8, so such a text could neither be looked up nor stored."""
+    for argument, value in texts.items():
+        for text in (value,) if value is None or isinstance(value, str) else value:
+            if text is not None and not text.isascii():
+                try:
+                    text.encode()
+                except UnicodeEncodeError:
+                    raise ArgumentError(argument, text, "holds a lone surrogate (bytes that are not UTF-8 in a "
+                                        "command-line argument, or a broken \\u escape): the store keeps UTF-8 "
+                                        "text; pass the value as UTF-8") from None
 
 
 def _implied_channel(policy: CompiledPolicy, outcome: Outcome) -> str:

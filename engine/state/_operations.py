@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 
-from .._errors import DlrpolicyError
-from ..model._datetimes import iso_z
+from .._errors import DlrpolicyError, SettingError
+from ..model._datetimes import iso_z, require_aware
 from ..model._decision import decision_from_json
 from ..model._outcome import Outcome
 from ..policy._settings import StateSettings
@@ -21,6 +21,7 @@ from ._apply import last_report
 from ._codec import dumps, ms, ts
 from ._failures import LiftRefusedError, NotFoundError
 from ._import import parse_lines
+from ._items import require_storable
 from ._keys import NO_TENANT, entry_id, suppression_key
 from ._records import Incident, Recorded, ScheduleEntry, Suppression
 from ._store import Report, Store
@@ -78,6 +79,7 @@ class Operations(abc.ABC):
 
     def lift(self, entry_id: str, *, actor: str, note: str, now: datetime, force: bool = False) -> Suppression:
         """Remove a suppression as an operator; opt-outs and complaints need ``force``."""
+        require_storable(entry_id=entry_id, actor=actor, note=note)
         for _ in range(10):
             entry = self.store.suppression(entry_id)
             if entry is None:
@@ -95,6 +97,7 @@ class Operations(abc.ABC):
                  force: bool = False) -> list[Suppression]:
         """Lift several entries (``lift --recipient`` naming more than one), all or none: every one is found and
         checked before any is lifted, so one opt-out among them refuses them all without ``force``."""
+        require_storable(entry_ids=entry_ids, actor=actor, note=note)
         entries = []
         for ident in entry_ids:
             entry = self.store.suppression(ident)
@@ -112,6 +115,7 @@ class Operations(abc.ABC):
                      advertising: bool = False) -> list[Suppression]:
         """Entries naming exactly these values (for ``lift --recipient``), active or not; with ``advertising`` also
         those of the advertising scopes."""
+        require_storable(tenant=tenant, recipient=recipient, channel=channel, sender=sender, template=template)
         name = tenant or NO_TENANT
         region = self.settings_for(tenant).region
         wanted: list[str] = []
@@ -130,6 +134,7 @@ class Operations(abc.ABC):
 
     def export(self, *, tenant: str | None = None) -> Iterator[str]:
         """Every entry as one JSON line."""
+        require_storable(tenant=tenant)
         for entry in self.store.suppressions(tenant=None if tenant is None else tenant):
             yield json.dumps(entry.to_json(), ensure_ascii=False)
 
@@ -144,6 +149,7 @@ class Operations(abc.ABC):
 
     def prune(self, *, now: datetime) -> int:
         """Drop expired entries; how many."""
+        require_aware("now", now)
         return self.store.prune(ms(ts(now)))
 
     # --- incidents and holds -----------------------------------------------------------------------------------
@@ -153,17 +159,19 @@ class Operations(abc.ABC):
         """Resolve an incident: release its held messages into the schedule, ``rate`` per second from ``now``
         (the policy's ``[incidents] release_rate`` by default), or drop them with the note as the reason.
         Running it again on a resolved incident finishes a release that was interrupted."""
+        require_storable(incident_id=incident_id, actor=actor, note=note)
         if release not in ("retry", "drop"):
-            raise ValueError("release must be 'retry' or 'drop'")
+            raise SettingError("release", release, "use 'retry' (into the schedule) or 'drop' (with a note)")
         if release == "drop" and not note.strip():
-            raise ValueError("release='drop' needs a note: the reason recorded with every message it drops")
+            raise SettingError("note", note, "release='drop' needs a note: the reason recorded with every message "
+                                             "it drops")
+        if rate is not None and not rate > 0:  # NaN too; the policy's release_rate is checked when it is read
+            raise SettingError("rate", rate, "use a positive number of messages per second")
         found = self.store.incident(incident_id)
         if found is None:
             raise NotFoundError("incident", incident_id, "list them with `dlrpolicy incidents list`")
         tenant = found.tenant or NO_TENANT
         per_second = rate if rate is not None else self.settings_for(found.tenant).incidents.release_rate
-        if per_second <= 0:
-            raise ValueError("rate must be a positive number of messages per second")
         closed = self.store.close_incident(incident_id, now=ms(ts(now)), actor=actor, note=note)
         if found.state == "open":
             self.notify("resolved", incident_id)
@@ -208,11 +216,13 @@ class Operations(abc.ABC):
     def incidents(self, *, now: datetime, tenant: str | None = None, state: str | None = None) -> list[Incident]:
         """Incidents, newest first, after ending holds past their maximum age (so none is listed as holding a
         message that a claim would end)."""
+        require_storable(tenant=tenant, state=state)
         self.expire_holds(now=now)
         return self.store.incidents(tenant=tenant, state=state)
 
     def expire_holds(self, *, now: datetime) -> int:
         """End holds older than each tenant's ``[incidents] max_hold`` as exhausted (suppressed); how many."""
+        require_aware("now", now)
         ended = 0
         for tenant in self.store.tenants():
             max_hold = self.settings_for(None if tenant == NO_TENANT else tenant).incidents.max_hold

@@ -14,7 +14,7 @@ from typing import Any, Final
 import attrs
 import structlog
 
-from .._errors import DlrpolicyError
+from .._errors import DlrpolicyError, SettingError
 from ..decide._engine import Engine
 from ..decide._evaluate import evaluate
 from ..model._datetimes import iso_z, require_aware
@@ -35,7 +35,7 @@ from ._apply import (
     stored_entry,
 )
 from ._codec import decision_text, dumps, encode_state, ts
-from ._items import item_of, unstorable
+from ._items import item_of, require_storable, unstorable
 from ._keys import NO_TENANT, candidates
 from ._merge import merge_messages
 from ._operations import Operations
@@ -170,6 +170,7 @@ class Recorder(Operations):
         schedule entry, with the attempt number and deadline of all its attempts).
         """
         require_aware("at", at)
+        require_storable(key=key, provider=provider, channel=channel, message_id=message_id, tenant=tenant)
         name = tenant or NO_TENANT
         pid = provider_key(provider, message_id) if message_id is not None else None
         for _ in range(self.retries):
@@ -267,6 +268,7 @@ class Recorder(Operations):
 
     def history(self, key: str, *, tenant: str | None = None) -> MessageHistory | None:
         """What the ledger knows about message ``key`` (None: never recorded)."""
+        require_storable(key=key, tenant=tenant)
         name = tenant or NO_TENANT
         state, version = self.store.read_message(name, key)
         if state is None:
@@ -292,6 +294,9 @@ class Recorder(Operations):
         ``provider``: the provider the send goes through; an account hold is for the sends on the account it
         is about, so only holds of that provider count (None: any)."""
         require_aware("now", now)
+        if not f"{recipient}{channel}{sender}{template}{key}{provider}".isascii():  # nearly always ASCII: one test
+            require_storable(recipient=recipient, channel=channel, sender=sender, template=template, key=key,
+                             provider=provider)
         name = tenant or NO_TENANT
         region = self.settings_for(tenant).region
         wanted = candidates(tenant=name, key=key, recipient=recipient, channel=channel, sender=sender,
@@ -313,8 +318,10 @@ class Recorder(Operations):
         rule's exhausted decision, recorded; holds older than the policy's ``max_hold`` end too."""
         require_aware("now", now)
         span = parse_duration(lease) if isinstance(lease, str) else lease
-        if limit < 1 or span <= timedelta(0):
-            raise ValueError("claim needs limit >= 1 and a positive lease")
+        if limit < 1:
+            raise SettingError("limit", limit, "claim at least 1 entry per call")
+        if span <= timedelta(0):
+            raise SettingError("lease", lease, "use a positive lease, e.g. '60s': how long a claim is held")
         # The maximum-hold sweep reads every tenant: once a minute of `now` per recorder, not on every claim.
         if self._swept is None or abs(ts(now) - self._swept) >= SWEEP_EVERY:
             self.expire_holds(now=now)
@@ -330,10 +337,13 @@ class Recorder(Operations):
 
     def ack(self, token: str) -> bool:
         """Complete a claimed entry for good (False: the lease expired or a newer report replaced it)."""
+        require_storable(token=token)
         return self.store.ack(token)
 
     def extend(self, token: str, *, now: datetime, lease: str | timedelta = "60s") -> bool:
         """Renew a lease until ``now + lease`` (False: no longer held)."""
+        require_aware("now", now)
+        require_storable(token=token)
         span = parse_duration(lease) if isinstance(lease, str) else lease
         return self.store.extend(token, ts(now + span))
 
@@ -342,6 +352,7 @@ class Recorder(Operations):
         out at ``now`` — not the entries past their deadline then, which a claim ends as the rule's exhausted
         decision (what ``dlrpolicy due`` prints).  True (the default) keeps them, for a look ahead at what comes
         due (``due(now=far_future, limit=1)``: the next entry, whatever its deadline)."""
+        require_aware("now", now)
         if exhausted:
             return self.store.peek(now=ts(now), limit=limit)
         asked = limit
