@@ -161,8 +161,20 @@ def test_read_only_commands_never_create_a_store(tmp_path: Path, capsys: pytest.
     the file nor its directory."""
     folder = tmp_path / "nonexistent"
     code, _, err = _run(capsys, *command, "--state", f"sqlite:///{folder / 'x.db'}", "--now", NOW)
-    assert (1, 1, False) == (code, len(err.strip().splitlines()), folder.exists())
+    # `suppressions check` exits 1 for "suppressed": a check that could not be made is 2, so that a send loop
+    # tells "do not send to this recipient" from "ask again later".
+    expected = 2 if command[0] == "suppressions" and command[1] == "check" else 1
+    assert (expected, 1, False) == (code, len(err.strip().splitlines()), folder.exists())
     assert "no store at" in err
+
+
+def test_check_that_cannot_be_made_exits_2(state_url: str, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """A recipient the store cannot hold (bytes that are not UTF-8 in argv) is one line and exit 2, not 1."""
+    _run(capsys, "evaluate", "/dev/null", "--state", state_url)  # creates the store
+    code, out, err = _run(capsys, "suppressions", "check", "--recipient", "+8210\udcff", "--state", state_url,
+                          "--now", NOW)
+    assert (2, [], 1) == (code, out, len(err.strip().splitlines()))
+    assert "recipient '+8210\\udcff'" in err
 
 
 def test_due_prints_no_entry_past_its_deadline(state_url: str, tmp_path: Path,  # noqa: F811
