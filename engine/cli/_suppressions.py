@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 
+from .._errors import DlrpolicyError
 from ..model._vocabulary import CHANNELS, SCOPES, validate_tenant
 from ..state._failures import ImportLineError
 from ._common import UsageError, add_policy_arguments, parse_now
@@ -41,7 +42,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                          "from operators and from imports.  Keys are normalised: phone numbers to E.164 (the "
                          "tenant's [suppressions] region for national numbers), e-mail case-folded, domains IDNA.")
     inner = top.add_subparsers(dest="suppressions_command", metavar="SUBCOMMAND", required=True)
-    p = inner.add_parser("check", help="exit 1 and print the entry when a send is suppressed, 0 when allowed")
+    p = inner.add_parser("check", help="exit 1 and print the entry when a send is suppressed, 0 when allowed, 2 "
+                                       "when the check cannot be made (ask again later)")
     p.add_argument("--recipient", metavar="R")
     p.add_argument("--channel", choices=CHANNELS)
     p.add_argument("--sender", metavar="S")
@@ -85,10 +87,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _check(args: argparse.Namespace) -> int:
     if not any((args.recipient, args.sender, args.template, args.key)):
         raise UsageError("name the send: --recipient, --sender, --template or --key")
-    recorder = recorder_from(args, create=False)
-    found = recorder.check(tenant_argument(args), now=parse_now(args.now), recipient=args.recipient,
-                           channel=args.channel, sender=args.sender, template=args.template, key=args.key,
-                           advertising=args.advertising, provider=args.provider)
+    try:
+        recorder = recorder_from(args, create=False)
+        found = recorder.check(tenant_argument(args), now=parse_now(args.now), recipient=args.recipient,
+                               channel=args.channel, sender=args.sender, template=args.template, key=args.key,
+                               advertising=args.advertising, provider=args.provider)
+    except DlrpolicyError as exc:
+        # Exit 1 means "suppressed: do not send"; a check that could not be made (no store, a locked or
+        # unreachable one, a recipient it cannot hold) is 2, so a send loop asks again later instead.
+        print(f"dlrpolicy: error: {exc}", file=sys.stderr)
+        return 2
     if found is None:
         return 0
     print(json.dumps(found.to_json(), ensure_ascii=False))
