@@ -116,6 +116,27 @@ def test_suppressions_commands(state_url: str, tmp_path: Path,  # noqa: F811
         strict=True)]
 
 
+def test_import_names_a_line_that_is_not_utf8(state_url: str, tmp_path: Path,  # noqa: F811
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A file with a byte that is not UTF-8 names that line; nothing is imported and no traceback is printed."""
+    bad = tmp_path / "latin1.jsonl"
+    bad.write_bytes(b'{"scope": "recipient", "key": "+821012340009"}\n{"scope": "template", "key": "caf\xe9"}\n')
+    code, _, err = _run(capsys, "suppressions", "import", str(bad), "--state", state_url, *ANY_TENANT, "--now", NOW)
+    problems = err.strip().splitlines()
+    assert (1, 2) == (code, len(problems))
+    assert problems[0].startswith("dlrpolicy: error: import line 2: ") and "not UTF-8" in problems[0]
+
+
+@pytest.mark.parametrize(("argv", "needle"), [(["due", "--limit", str(10**20)], "--limit"),
+                                              (["incidents", "show", "i-\udcff"], "incident_id")])
+def test_extreme_arguments_are_one_line(state_url: str, capsys: pytest.CaptureFixture[str],  # noqa: F811
+                                        argv: list[str], needle: str) -> None:
+    """A limit beyond any store's integers and an id with bytes that are not UTF-8 are one line, no traceback."""
+    _run(capsys, "evaluate", "/dev/null", "--state", state_url)  # creates the store
+    code, _, err = _run(capsys, *argv, "--state", state_url, "--now", NOW)
+    assert (True, 1, True) == (code in (1, 2), len(err.strip().splitlines()), needle in err)
+
+
 def test_history_due_ack_and_incidents(state_url: str, tmp_path: Path,  # noqa: F811
                                        capsys: pytest.CaptureFixture[str]) -> None:
     """history prints the message; due --claim prints tokens, ack completes; incidents list/show/resolve."""

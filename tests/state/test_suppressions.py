@@ -142,6 +142,22 @@ def test_import_reports_every_bad_line(store: Store) -> None:
     assert [] == list(store.suppressions())
 
 
+def test_import_refuses_text_the_store_cannot_keep(recorder: Recorder, store: Store) -> None:
+    """A lone surrogate (a broken \\u escape, or a byte that is not UTF-8 read with surrogateescape) anywhere in a
+    line is that line's problem, not a UnicodeEncodeError from the store."""
+    good = json.dumps({"scope": "recipient", "key": "+821012340001"})
+    lines = [good, '{"scope": "recipient", "key": "+8210\\ud800"}', '{"scope": "sender", "key": "\\udcff"}',
+             '{"scope": "recipient", "key": "+821012340002", "reason": {"text": "\\ud800"}}',
+             '{"scope": "recipient", "key": "+821012340003"}\udcff', '{"scope": "template", "key": "\\ud83d\\ude00"}']
+    with pytest.raises(ImportLineError) as exc:
+        recorder.import_lines(lines, now=NOW)
+    assert [2, 3, 4, 5] == [number for number, _ in exc.value.problems]
+    assert ["lone surrogate"] * 3 + ["not UTF-8"] == [
+        "lone surrogate" if "lone surrogate" in p else "not UTF-8" if "not UTF-8" in p else p
+        for _, p in exc.value.problems]
+    assert [] == list(store.suppressions())
+
+
 def test_running_the_same_import_again_changes_nothing(recorder: Recorder, store: Store) -> None:
     """An import retried after a failure (or run twice) ends in the state of one run: a line already applied to
     its entry is not counted again; another line for the same entry still is."""
