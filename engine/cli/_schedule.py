@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..state._recorder import MAX_LIMIT
 from ._common import UsageError, parse_now
 from ._state import recorder_from, write_lines
 from ._suppressions import add_common
@@ -34,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _due(args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise UsageError("--limit must be at least 1")
+    if not 1 <= args.limit <= MAX_LIMIT:
+        raise UsageError(f"--limit must be from 1 to {MAX_LIMIT:,}")
     recorder = recorder_from(args, create=False)
     now = parse_now(args.now)
     if args.claim:

@@ -4,6 +4,7 @@ checks before every send."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 
@@ -142,11 +143,14 @@ def _import(args: argparse.Namespace) -> int:
     recorder = recorder_from(args)
     now = parse_now(args.now)
     try:
+        # surrogateescape: a byte that is not UTF-8 becomes a lone surrogate, which the import names by its line.
         if args.file == "-":
-            count = recorder.import_lines(sys.stdin, now=now)
+            stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape") \
+                if hasattr(sys.stdin, "buffer") else sys.stdin
+            count = recorder.import_lines(stdin, now=now)
         else:
             try:
-                with open(args.file, encoding="utf-8") as handle:
+                with open(args.file, encoding="utf-8", errors="surrogateescape") as handle:
                     count = recorder.import_lines(handle, now=now)
             except OSError as exc:
                 raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None

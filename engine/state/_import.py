@@ -59,10 +59,21 @@ def parse_lines(lines: Iterable[str], *, now: datetime, origin: str,
 
 
 def _parse(line: str, *, now: datetime, origin: str, region: Callable[[str | None], str | None]) -> dict[str, Any]:
+    if not line.isascii():
+        try:
+            line.encode()
+        except UnicodeEncodeError:  # a file read with surrogateescape keeps such bytes as lone surrogates
+            raise _Bad("the line is not UTF-8 text: save the file as UTF-8") from None
     try:
         data = json.loads(line)
     except ValueError as exc:
         raise _Bad(f"not JSON ({exc})") from None
+    if "\\u" in line:  # only an escape can make a lone surrogate out of valid text
+        try:
+            json.dumps(data, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise _Bad("a string holds a lone surrogate (a \\u escape of half a pair): the store keeps UTF-8 "
+                       "text; fix the escape") from None
     if not isinstance(data, dict):
         raise _Bad("expected a JSON object like an export line")
     tenant = data.get("tenant")

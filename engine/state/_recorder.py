@@ -47,6 +47,8 @@ MILESTONES: Final = frozenset(10**n for n in range(1, 13))
 
 #: Seconds of `now` between two sweeps for holds past their maximum age (`claim` runs them).
 SWEEP_EVERY: Final = 60.0
+#: Most schedule entries one `claim` or `due` call hands out (more: call again); the stores' integers end far above.
+MAX_LIMIT: Final = 1_000_000
 
 Hook = Callable[[IncidentEvent], object]
 
@@ -318,8 +320,8 @@ class Recorder(Operations):
         rule's exhausted decision, recorded; holds older than the policy's ``max_hold`` end too."""
         require_aware("now", now)
         span = parse_duration(lease) if isinstance(lease, str) else lease
-        if limit < 1:
-            raise SettingError("limit", limit, "claim at least 1 entry per call")
+        if not 1 <= limit <= MAX_LIMIT:
+            raise SettingError("limit", limit, f"claim from 1 to {MAX_LIMIT:,} entries per call")
         if span <= timedelta(0):
             raise SettingError("lease", lease, "use a positive lease, e.g. '60s': how long a claim is held")
         # The maximum-hold sweep reads every tenant: once a minute of `now` per recorder, not on every claim.
@@ -353,6 +355,8 @@ class Recorder(Operations):
         decision (what ``dlrpolicy due`` prints).  True (the default) keeps them, for a look ahead at what comes
         due (``due(now=far_future, limit=1)``: the next entry, whatever its deadline)."""
         require_aware("now", now)
+        if not 1 <= limit <= MAX_LIMIT:
+            raise SettingError("limit", limit, f"ask for 1 to {MAX_LIMIT:,} entries per call")
         if exhausted:
             return self.store.peek(now=ts(now), limit=limit)
         asked = limit

@@ -124,7 +124,7 @@ def test_import_names_a_line_that_is_not_utf8(state_url: str, tmp_path: Path,  #
     code, _, err = _run(capsys, "suppressions", "import", str(bad), "--state", state_url, *ANY_TENANT, "--now", NOW)
     problems = err.strip().splitlines()
     assert (1, 2) == (code, len(problems))
-    assert problems[0].startswith("dlrpolicy: error: import line 2: ") and "not UTF-8" in problems[0]
+    assert (True, True) == (problems[0].startswith("dlrpolicy: error: import line 2: "), "not UTF-8" in problems[0])
 
 
 @pytest.mark.parametrize(("argv", "needle"), [(["due", "--limit", str(10**20)], "--limit"),
