@@ -158,6 +158,14 @@ def test_import_refuses_text_the_store_cannot_keep(recorder: Recorder, store: St
     assert [] == list(store.suppressions())
 
 
+def test_import_names_a_line_nested_too_deeply(recorder: Recorder) -> None:
+    """A line of 100,000 nested arrays is that line's problem (the parser's recursion limit), not a RecursionError."""
+    with pytest.raises(ImportLineError) as exc:
+        recorder.import_lines([json.dumps({"scope": "recipient", "key": "+821012340001"}), "[" * 100_000], now=NOW)
+    assert [2] == [number for number, _ in exc.value.problems]
+    assert "nested" in exc.value.problems[0][1]
+
+
 def test_running_the_same_import_again_changes_nothing(recorder: Recorder, store: Store) -> None:
     """An import retried after a failure (or run twice) ends in the state of one run: a line already applied to
     its entry is not counted again; another line for the same entry still is."""
