@@ -68,6 +68,8 @@ def _parse(line: str, *, now: datetime, origin: str, region: Callable[[str | Non
         data = json.loads(line)
     except ValueError as exc:
         raise _Bad(f"not JSON ({exc})") from None
+    except RecursionError:
+        raise _Bad("nested too deeply to read: an export line is one flat object") from None
     if "\\u" in line:  # only an escape can make a lone surrogate out of valid text
         try:
             json.dumps(data, ensure_ascii=False).encode()
