@@ -202,3 +202,26 @@ def test_policy_option_tests_a_whole_policy_file(capsys: pytest.CaptureFixture[s
     assert (1, 0) == _closing(capsys.readouterr().out)
     assert 2 == main(["policy", "test", MARKETING, "--policy", str(policy)])
     assert "--policy replaces the default" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "needle"), [("x = " + "[" * 50_000 + "]" * 50_000 + "\n", "nested"),
+                                              ("x = " + "9" * 5_000 + "\n", "digits")])
+def test_unreadable_toml_is_a_bad_test_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str,
+                                            needle: str) -> None:
+    """Arrays nested past the parser's recursion limit and a 5,000-digit number are a bad test file (exit 2)
+    with the fix, as in policy files, not a traceback."""
+    path = tmp_path / "t.test.toml"
+    path.write_text(text)
+    assert 2 == main(["policy", "test", str(path)])
+    assert needle in capsys.readouterr().err
+
+
+def test_report_file_nested_too_deeply_is_a_bad_test_file(capsys: pytest.CaptureFixture[str],
+                                                         tmp_path: Path) -> None:
+    """A report_file of 100,000 nested arrays is a problem of its case, not a RecursionError."""
+    (tmp_path / "deep.json").write_text("[" * 100_000)
+    path = tmp_path / "t.test.toml"
+    path.write_text('now = "2026-11-24T10:00:00Z"\n[[case]]\nname = "deep"\nreport_file = "deep.json"\n'
+                    'expect = "done"\n')
+    assert 2 == main(["policy", "test", str(path)])
+    assert "cannot read report_file" in capsys.readouterr().err

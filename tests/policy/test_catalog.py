@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -289,3 +290,13 @@ def test_importing_does_not_parse_the_catalog() -> None:
     code = "import dlrpolicy, dlrpolicy.policy._catalog as c; print(c._shipped_catalog.cache_info().currsize)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "0" == out.stdout.strip()
+
+
+@pytest.mark.parametrize(("text", "needle"), [("x = " + "[" * 50_000 + "]" * 50_000 + "\n", "nested"),
+                                              ("x = " + "9" * 5_000 + "\n", "digits")])
+def test_unreadable_catalog_overlay_is_a_catalog_error(tmp_path: Path, text: str, needle: str) -> None:
+    """An overlay nested past the parser's recursion limit, or with a 5,000-digit number, is a CatalogError."""
+    path = tmp_path / "deep.toml"
+    path.write_text(text)
+    with pytest.raises(CatalogError, match=needle):
+        Catalog.load([path])
