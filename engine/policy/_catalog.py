@@ -168,6 +168,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(str(path), "file", "-", f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise CatalogError(str(path), "file", "-", "arrays or tables nested too deeply to read: a catalog table "
+                                                   "is flat rows of codes") from None
+    except ValueError as exc:  # an integer past Python's 4,300-digit conversion limit
+        raise CatalogError(str(path), "file", "-", f"a number is thousands of digits long ({str(exc)[:60]}): "
+                                                   "write code ids as the provider documents them") from None
 
 
 def _read_shipped_tables() -> Iterator[tuple[str, dict[str, Any]]]:

@@ -177,6 +177,14 @@ def _read_file(path: Path) -> tuple[_Reader, TestFile | None]:
         reader.fail(f"not valid TOML: {exc}", "correct the TOML syntax at that line",
                     line=int(line.group(1)) if line else None)
         return reader, None
+    except RecursionError:
+        reader.fail("arrays or tables nested too deeply to read", "a test file is [[case]] tables of a few levels",
+                    line=None)
+        return reader, None
+    except ValueError as exc:  # an integer past Python's 4,300-digit conversion limit
+        reader.fail(f"a number is thousands of digits long ({str(exc)[:60]})", "write numbers of at most 18 digits",
+                    line=None)
+        return reader, None
     for key in sorted(set(data) - set(TOP_KEYS)):
         reader.fail(f"unknown key {key!r}", f"use only: {', '.join(TOP_KEYS)} (cases go in [[case]] tables)",
                     line=reader.lines.top(key), field=key)
@@ -273,6 +281,10 @@ def _outcome(reader: _Reader, index: int, raw: Mapping[str, Any], label: str,
         target = reader.path.parent / str(raw["report_file"])
         try:
             report = json.loads(target.read_text(encoding="utf-8"))
+        except RecursionError:
+            reader.fail(f"{label}: cannot read report_file {target}: arrays or objects nested too deeply",
+                        "name a provider payload (a few levels deep)", line=lines.key(index, field), field=field)
+            return None
         except (OSError, ValueError) as exc:
             reader.fail(f"{label}: cannot read report_file {target}: {exc}",
                         "name a JSON payload file, relative to this test file", line=lines.key(index, field),
