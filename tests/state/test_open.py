@@ -40,9 +40,15 @@ def _one_line(exc: pytest.ExceptionInfo[Exception]) -> str:
     ("state.db", "not a URL: write sqlite:///state.db"),
     ("sqlite://host/state.db", "names a file, not a host"),
     ("sqlite:///state.db?journal=off", "unknown option 'journal'"),
+    ("sqlite:///state.db?busy_timeout=-1", "busy_timeout must be"),
+    ("sqlite:///state.db?busy_timeout=nan", "busy_timeout must be"),
+    ("sqlite:///state.db?busy_timeout=inf", "busy_timeout must be"),
+    ("redis://[::1", "not a URL"),
+    ("sqlite://[::1/state.db", "not a URL"),
 ])
-def test_unknown_urls_say_what_to_write(url: str, says: str) -> None:
+def test_unknown_urls_say_what_to_write(url: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A URL no store knows names the accepted forms."""
+    monkeypatch.chdir(tmp_path)  # a URL that wrongly opened would leave its file here, not in the checkout
     with pytest.raises(StoreURLError) as exc:
         open_store(url)
     assert says in _one_line(exc)
