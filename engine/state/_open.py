@@ -7,7 +7,9 @@ client object is used as given."""
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -18,12 +20,22 @@ from ._store import Store
 
 #: The environment variable the CLI reads when ``--state`` is not given.
 ENV_STATE: Final = "DLRPOLICY_STATE"
+#: The longest wait for a locked SQLite file a URL may ask for (a day): beyond it a writer has surely died.
+MAX_BUSY_TIMEOUT: Final = 86_400.0
 SCHEMES: Final = ("sqlite", "redis", "rediss", "unix", "valkey", "valkeys")
+
+
+def redact_unsplit(url: str) -> str:
+    """A URL urllib cannot split, without what may be a password (between ``://user:`` and ``@``)."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact_unsplit(url)
     if parts.password is None:
         return url
     netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
@@ -46,7 +58,10 @@ def _sqlite(url: str, create: bool) -> SQLiteStore:
     try:
         timeout = float(options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT))
     except ValueError:
-        raise StoreURLError(url, "busy_timeout must be a number of seconds, e.g. busy_timeout=10") from None
+        timeout = math.nan
+    if not 0 <= timeout <= MAX_BUSY_TIMEOUT:  # nan too
+        raise StoreURLError(url, f"busy_timeout must be a number of seconds from 0 to {MAX_BUSY_TIMEOUT:g}, e.g. "
+                            "busy_timeout=10")
     synchronous = options.get("synchronous", "normal").upper()
     if synchronous not in ("NORMAL", "FULL"):
         raise StoreURLError(url, "synchronous must be normal or full")
@@ -70,7 +85,11 @@ def open_store(target: str | Store | Any, *, prefix: str = "dlr", create: bool =
         raise StoreURLError(repr(target), "expected a URL (sqlite:///state.db, redis://host:6379/0), a redis-py "
                             "or valkey client, or a Store")
     url = os.path.expanduser(target.strip())
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:  # urllib refuses an unclosed "[" (an IPv6 host) and the like
+        raise StoreURLError(redact_unsplit(url), f"not a URL ({exc}): write sqlite:///state.db, "
+                            "redis://host:6379/0 or unix:///run/redis.sock") from None
     if scheme == "sqlite":
         return _sqlite(url, create)
     if scheme in SCHEMES:

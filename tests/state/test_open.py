@@ -171,3 +171,10 @@ def test_scripts_are_reloaded_after_script_flush(redis_url: str) -> None:
     assert [False, False] == [r.duplicate for r in batch if not isinstance(r, Exception)]
     redis.Redis.from_url(redis_url).script_flush()
     assert 4 == len(recorder.claim(now=NOW + timedelta(days=1), limit=10))
+
+
+def test_a_url_urllib_cannot_split_keeps_its_password_out_of_the_message() -> None:
+    """redis://user:secret@[::1 (an unclosed IPv6 host) is refused without showing the password."""
+    with pytest.raises(StoreURLError) as exc:
+        open_store("redis://user:secret@[::1")
+    assert ("secret" in _one_line(exc), "redis://user:***@[::1" in str(exc.value)) == (False, True)
