@@ -240,6 +240,15 @@ def test_verify_nhn_signature_refuses_an_empty_secret() -> None:
     assert not verify_nhn_signature({"X-Toast-Webhook-Signature": ""}, "")
 
 
+@pytest.mark.parametrize(("received", "configured", "expected"), [
+    ("s3cret\udcff", "s3cret", False), ("s3cret", "s3cret\udcff", False), ("s3cret\udcff", "s3cret\udcff", True),
+])
+def test_verify_nhn_signature_with_bytes_that_are_not_utf8(received: str, configured: str, expected: bool) -> None:
+    """A header or configured secret holding a byte that is not UTF-8 (a lone surrogate, as surrogateescape reads
+    it) is compared like any other text, not a UnicodeEncodeError in the receiver."""
+    assert expected == verify_nhn_signature(received, configured)
+
+
 def test_a_callers_channel_does_not_override_kakaotalk() -> None:
     """NHN KakaoTalk Bizmessage reports are KakaoTalk by what they are: a caller's `--channel sms` (a mixed run)
     must not turn a 3019 hook into an SMS suppression for the one person only SMS reaches."""
