@@ -30,4 +30,6 @@ def verify_nhn_signature(received: Mapping[str, object] | str | None, expected: 
         value = next((v for k, v in received.items() if isinstance(k, str) and k.lower() == wanted), None)
     if not isinstance(value, str):
         return False
-    return hmac.compare_digest(value.strip().encode("utf-8"), expected.encode("utf-8"))
+    # surrogatepass: a byte that is not UTF-8 (read with surrogateescape) compares as itself, never raises.
+    return hmac.compare_digest(value.strip().encode("utf-8", "surrogatepass"),
+                               expected.encode("utf-8", "surrogatepass"))
