@@ -103,3 +103,14 @@ def test_sent_id_from_result_needs_what_sent_records(recorder: Recorder) -> None
         with pytest.raises(LoopConfigError) as exc:
             retrying(recorder.engine, sent_id_from_result=str, **options)  # type: ignore[arg-type]
         assert argument == exc.value.argument
+
+
+@pytest.mark.parametrize(("check", "needle"), [({"recipent": "+821012345678"}, "'recipent'"),
+                                               ("+821012345678", "a mapping")])
+def test_a_check_the_recorder_cannot_ask_is_a_config_error(recorder: Recorder, check: object,  # noqa: F811
+                                                           needle: str) -> None:
+    """A misspelt check key or a bare string fails when the loop is built, naming the keys to use (it was a
+    TypeError at the first attempt)."""
+    with pytest.raises(LoopConfigError, match=needle) as exc:
+        retrying(recorder.engine, recorder=recorder, key="k", check=check)  # type: ignore[arg-type]
+    assert "check" == exc.value.argument
