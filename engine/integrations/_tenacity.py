@@ -31,7 +31,7 @@ from ..model._duration import parse_duration
 from ..model._outcome import History, Outcome
 from ..state._failures import Blocked
 from ..state._recorder import Recorder
-from ..state._sends import blocking, record_send, send_options_problem
+from ..state._sends import blocking, check_problem, record_send, send_options_problem
 from ._log import log_decision
 from ._loop_endings import (
     ENDINGS,
@@ -256,7 +256,8 @@ def _configure(
                               f"got {max_inline_wait!r}")
     if type(max_loop_attempts) is not int or max_loop_attempts < 1:
         raise LoopConfigError("max_loop_attempts", f"expected an integer >= 1, got {max_loop_attempts!r}")
-    if sent_id_from_result is not None and (problem := send_options_problem(recorder, key, provider, check)):
+    if problem := check_problem(check) or (send_options_problem(recorder, key, provider, check)
+                                           if sent_id_from_result is not None else None):
         raise LoopConfigError(*problem)
     return _EngineStrategies(
         engine=engine, history=history, max_inline_wait=wait, clock=clock or _utc_now,

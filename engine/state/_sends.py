@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Final
 
 from ..model._outcome import Outcome
 from ._recorder import Recorder
@@ -38,6 +39,23 @@ def record_send(recorder: Recorder, *, key: str, send: Send | None, outcome: Out
     tenant = fields.get("tenant") if outcome is None else outcome.tenant
     recorder.sent(key=key, provider=provider, message_id=message_id, channel=str(channel), at=at,
                   tenant=None if tenant is None else str(tenant))
+
+
+#: What ``check=`` may name: `Recorder.check`'s keyword arguments.
+CHECK_KEYS: Final = ("recipient", "channel", "sender", "template", "key", "provider", "tenant", "advertising")
+
+
+def check_problem(send: object) -> tuple[str, str] | None:
+    """(argument, what is wrong) when a loop's ``check=`` cannot be asked of the suppression list, else None."""
+    if send is None:
+        return None
+    if not isinstance(send, Mapping):
+        return "check", ('expected a mapping such as {"recipient": "+821012345678", "channel": "sms"}, got '
+                         f"{send!r}")
+    unknown = sorted(str(name) for name in send if name not in CHECK_KEYS)
+    if unknown:
+        return "check", f"unknown key {unknown[0]!r}: use {', '.join(CHECK_KEYS)}"
+    return None
 
 
 def send_options_problem(recorder: Recorder | None, key: str | None, provider: str | None,
