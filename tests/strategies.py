@@ -249,6 +249,13 @@ hostile_ids = st.one_of(
     st.text(alphabet=st.characters(categories=["Cs"]), min_size=1, max_size=3),
     st.text(max_size=12), st.just("\x00"), st.integers(-(2**70), 2**70),
 )
+#: Text as a caller may hand it over: any characters, lone surrogates included (a byte that is not UTF-8 in a
+#: command-line argument, a broken \\u escape), with phone numbers, e-mail addresses and channel names mixed in.
+any_texts = st.one_of(
+    st.text(max_size=20),
+    st.builds("{}{}{}".format, st.text(max_size=6), st.characters(categories=["Cs"]), st.text(max_size=6)),
+    st.sampled_from(["+821012345678", "01012345678", "A@B.COM", "a@\u00fc.de", "sms", "kakao", "", " ", "@", "+"]),
+)
 _codes = st.one_of(st.sampled_from([(1, 7), (3, 5), (5, 6), (2, 9)]),
                    st.tuples(st.integers(-(2**70), 2**70), st.integers(-(2**70), 2**70)))
 

@@ -7,9 +7,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from dlrpolicy import ArgumentError, NaiveDatetimeError, SettingError
+from dlrpolicy import ArgumentError, DlrpolicyError, NaiveDatetimeError, SettingError
 from dlrpolicy.state._recorder import Recorder
+from tests.strategies import any_texts
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 #: What a non-UTF-8 byte in a command-line argument becomes (Python decodes argv with surrogateescape), and what
@@ -71,3 +74,17 @@ def test_naive_now_is_refused(recorder: Recorder, call: str) -> None:
     """Every schedule and maintenance call refuses a naive ``now`` with the fix, as check and record do."""
     with pytest.raises(NaiveDatetimeError):
         getattr(recorder, call)(now=datetime(2026, 11, 24, 10, 0))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(any_texts, min_size=7, max_size=7))
+def test_any_text_in_a_check_is_an_answer_or_a_dlrpolicy_error(recorder: Recorder, texts: list[str]) -> None:
+    """Whatever text a send loop passes to check and sent, the answer is an entry, None or a DlrpolicyError."""
+    recipient, channel, sender, template, key, provider, message_id = texts
+    try:
+        recorder.check(now=NOW, recipient=recipient, channel=channel, sender=sender, template=template, key=key,
+                       provider=provider)
+        recorder.sent(key=key or "k", provider=provider, channel=channel, at=NOW, message_id=message_id)
+        recorder.history(key or "k")
+    except DlrpolicyError:
+        pass
