@@ -55,6 +55,18 @@ def iso_ts(value: float | None) -> str | None:
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder, not one per call
 
 
+def storable(text: str) -> bool:
+    """Whether ``text`` has a UTF-8 form, as both stores keep text: not when it holds a lone surrogate (a broken
+    ``\\u`` escape in JSON, or a byte that is not UTF-8 read with surrogateescape, as Python reads argv)."""
+    if text.isascii():  # nearly every text; ASCII always encodes
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def dumps(value: object) -> str:
     """Compact JSON with non-ASCII kept (what the stores hold)."""
     return _ENCODE(value)

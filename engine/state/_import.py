@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from .._errors import DlrpolicyError
 from ..model._vocabulary import SCOPES, validate_tenant
-from ._codec import ms, ts
+from ._codec import ms, storable, ts
 from ._failures import ImportLineError
 from ._keys import CHANNEL_SCOPES, NO_TENANT, entry_id, suppression_key
 
@@ -59,23 +59,17 @@ def parse_lines(lines: Iterable[str], *, now: datetime, origin: str,
 
 
 def _parse(line: str, *, now: datetime, origin: str, region: Callable[[str | None], str | None]) -> dict[str, Any]:
-    if not line.isascii():
-        try:
-            line.encode()
-        except UnicodeEncodeError:  # a file read with surrogateescape keeps such bytes as lone surrogates
-            raise _Bad("the line is not UTF-8 text: save the file as UTF-8") from None
+    if not storable(line):  # a file read with surrogateescape keeps bytes that are not UTF-8 as lone surrogates
+        raise _Bad("the line is not UTF-8 text: save the file as UTF-8")
     try:
         data = json.loads(line)
     except ValueError as exc:
         raise _Bad(f"not JSON ({exc})") from None
     except RecursionError:
         raise _Bad("nested too deeply to read: an export line is one flat object") from None
-    if "\\u" in line:  # only an escape can make a lone surrogate out of valid text
-        try:
-            json.dumps(data, ensure_ascii=False).encode()
-        except UnicodeEncodeError:
-            raise _Bad("a string holds a lone surrogate (a \\u escape of half a pair): the store keeps UTF-8 "
-                       "text; fix the escape") from None
+    if "\\u" in line and not storable(json.dumps(data, ensure_ascii=False)):  # only an escape makes one here
+        raise _Bad("a string holds a lone surrogate (a \\u escape of half a pair): the store keeps UTF-8 text; fix "
+                   "the escape")
     if not isinstance(data, dict):
         raise _Bad("expected a JSON object like an export line")
     tenant = data.get("tenant")

@@ -12,6 +12,7 @@ from ..decide._resolve import channel_for
 from ..model._outcome import Outcome
 from ..policy._compile import CompiledPolicy
 from ._apply import provider_key, route_of
+from ._codec import storable
 from ._keys import NO_TENANT, report_identity
 from ._store import Item, Report
 
@@ -31,14 +32,10 @@ def unstorable(report: Report) -> InvalidOutcomeError | None:
     fields = outcome.__dict__
     for name in _STORED_TEXT:
         value = fields.get(name) if name != "key" else report.key
-        if value is not None and not value.isascii():  # ASCII (nearly every value) always encodes
-            try:
-                value.encode()
-            except UnicodeEncodeError:
-                return InvalidOutcomeError(name if name == "key" else f"Outcome.{name}",
-                                           f"{value!r} holds a lone surrogate (a broken \\u escape in the payload) "
-                                           "and cannot be stored; fix the sender of the payload, or decide it "
-                                           "without --state")
+        if value is not None and not storable(value):
+            return InvalidOutcomeError(name if name == "key" else f"Outcome.{name}",
+                                       f"{value!r} holds a lone surrogate (a broken \\u escape in the payload) and "
+                                       "cannot be stored; fix the sender of the payload, or decide it without --state")
     return None
 
 
@@ -48,13 +45,10 @@ def require_storable(**texts: str | Sequence[str] | None) -> None:
     one; both stores keep text as UTF-8, so such a text could neither be looked up nor stored."""
     for argument, value in texts.items():
         for text in (value,) if value is None or isinstance(value, str) else value:
-            if text is not None and not text.isascii():
-                try:
-                    text.encode()
-                except UnicodeEncodeError:
-                    raise ArgumentError(argument, text, "holds a lone surrogate (bytes that are not UTF-8 in a "
-                                        "command-line argument, or a broken \\u escape): the store keeps UTF-8 "
-                                        "text; pass the value as UTF-8") from None
+            if text is not None and not storable(text):
+                raise ArgumentError(argument, text, "holds a lone surrogate (bytes that are not UTF-8 in a "
+                                    "command-line argument, or a broken \\u escape): the store keeps UTF-8 text; "
+                                    "pass the value as UTF-8")
 
 
 def _implied_channel(policy: CompiledPolicy, outcome: Outcome) -> str:
