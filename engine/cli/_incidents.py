@@ -8,7 +8,6 @@ import json
 import sys
 
 from ..model._datetimes import iso_z
-from ..state._items import require_storable
 from ._common import UsageError, parse_now
 from ._state import recorder_from, write_lines
 from ._suppressions import add_common, tenant_argument
@@ -55,8 +54,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    require_storable(incident_id=args.id)
-    found = recorder_from(args, create=False).store.incident(args.id)
+    found = recorder_from(args, create=False).incident(args.id)
     if found is None:
         print(f"dlrpolicy: no incident {args.id!r} (see `dlrpolicy incidents list`)", file=sys.stderr)
         return 1

@@ -159,7 +159,7 @@ class Operations(abc.ABC):
         """Resolve an incident: release its held messages into the schedule, ``rate`` per second from ``now``
         (the policy's ``[incidents] release_rate`` by default), or drop them with the note as the reason.
         Running it again on a resolved incident finishes a release that was interrupted."""
-        require_storable(incident_id=incident_id, actor=actor, note=note)
+        require_storable(actor=actor, note=note)
         if release not in ("retry", "drop"):
             raise SettingError("release", release, "use 'retry' (into the schedule) or 'drop' (with a note)")
         if release == "drop" and not note.strip():
@@ -167,7 +167,7 @@ class Operations(abc.ABC):
                                              "it drops")
         if rate is not None and not rate > 0:  # NaN too; the policy's release_rate is checked when it is read
             raise SettingError("rate", rate, "use a positive number of messages per second")
-        found = self.store.incident(incident_id)
+        found = self.incident(incident_id)
         if found is None:
             raise NotFoundError("incident", incident_id, "list them with `dlrpolicy incidents list`")
         tenant = found.tenant or NO_TENANT
@@ -212,6 +212,11 @@ class Operations(abc.ABC):
             return ops
 
         self.update_message(tenant, key, change)
+
+    def incident(self, incident_id: str) -> Incident | None:
+        """The incident with this id, or None."""
+        require_storable(incident_id=incident_id)
+        return self.store.incident(incident_id)
 
     def incidents(self, *, now: datetime, tenant: str | None = None, state: str | None = None) -> list[Incident]:
         """Incidents, newest first, after ending holds past their maximum age (so none is listed as holding a
