@@ -25,7 +25,7 @@ MAX_BUSY_TIMEOUT: Final = 86_400.0
 SCHEMES: Final = ("sqlite", "redis", "rediss", "unix", "valkey", "valkeys")
 
 
-def redact_unsplit(url: str) -> str:
+def _redact_unsplit(url: str) -> str:
     """A URL urllib cannot split, without what may be a password (between ``://user:`` and ``@``)."""
     return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
@@ -35,7 +35,7 @@ def redact(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
-        return redact_unsplit(url)
+        return _redact_unsplit(url)
     if parts.password is None:
         return url
     netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
@@ -88,7 +88,7 @@ def open_store(target: str | Store | Any, *, prefix: str = "dlr", create: bool =
     try:
         scheme = urlsplit(url).scheme.lower()
     except ValueError as exc:  # urllib refuses an unclosed "[" (an IPv6 host) and the like
-        raise StoreURLError(redact_unsplit(url), f"not a URL ({exc}): write sqlite:///state.db, "
+        raise StoreURLError(redact(url), f"not a URL ({exc}): write sqlite:///state.db, "
                             "redis://host:6379/0 or unix:///run/redis.sock") from None
     if scheme == "sqlite":
         return _sqlite(url, create)
