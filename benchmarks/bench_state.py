@@ -143,7 +143,8 @@ def run(quick: bool = False) -> list[Row]:
             rows += _checks(folder, engine, sqlite, redis, eval_us, quick)
             rows += _claims(sqlite, redis, eval_us, quick)
             rows += _incidents_and_flood(folder, engine, url, eval_us, count, rounds)
-        rows += _cli(folder, engine, quick)
+        floor = next(r["value"] for r in rows if r["metric"].startswith("SQLite floor: write"))
+        rows += _cli(folder, engine, quick, floor)
     return rows
 
 
@@ -161,13 +162,65 @@ def _recording(rows: list[Row], recorder: Recorder, label: str, eval_us: float, 
                                      else 500), rounds)
     kind = "per transaction" if label == "SQLite" else "per report (2 round trips)"
     size = "1,000 per transaction" if label == "SQLite" else "pipelined, 500 per round"
-    return [
+    out = [
         row(f"{label}: record one report {kind}", singles, "us/report", baseline="evaluate alone",
             ratio=singles / eval_us, target=single_target),
         row(f"{label}: record batched ({size})", batched, "us/report", baseline="evaluate alone",
             ratio=batched / eval_us, target=batch_target,
             note="history + decision + effects (suppression, schedule, flood counters) per report"),
     ]
+    if label == "SQLite":
+        path = recorder.store.path  # type: ignore[attr-defined]
+        states = [text for (text,) in _connect(path).execute("SELECT state FROM messages LIMIT ?", (count,))]
+        floor = best(lambda r: _writes(path.with_name(f"floor-{r}.db"), states), rounds)
+        out.append(row("SQLite floor: write each report's message state, 1,000 per transaction", floor, "us/report",
+                       baseline="evaluate alone", ratio=floor / eval_us,
+                       note=f"the least recording on SQLite can cost: the message states record wrote (mean "
+                            f"{sum(map(len, states)) / len(states):,.0f} bytes) written again as the store writes "
+                            "them (one read of the batch's keys, one executemany), nothing else: no link, "
+                            "suppression, schedule or flood row, no Python work"))
+    return out
+
+
+def _connect(path: Path) -> Any:
+    """A connection to ``path`` set up as the SQLite store sets up its own (WAL, synchronous=normal, 64 MiB cache)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "cache_size = -65536"):
+        conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+def _writes(path: Path, states: list[str]) -> float:
+    """Microseconds per state to write ``states`` into a fresh ``messages`` table, 1,000 per transaction."""
+    conn = _connect(path)
+    conn.execute("CREATE TABLE messages (tenant TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, "
+                 "state TEXT NOT NULL, UNIQUE (tenant, key))")
+    start = time.perf_counter()
+    for first in range(0, len(states), 1000):
+        keys = [f"floor-{n}" for n in range(first, min(first + 1000, len(states)))]
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(f"SELECT key, version, state FROM messages WHERE tenant = ? AND key IN "
+                     f"({','.join('?' * len(keys))})", ["acme", *keys]).fetchall()
+        conn.executemany("INSERT OR REPLACE INTO messages (tenant, key, version, state) VALUES (?, ?, 1, ?)",
+                         [("acme", key, states[first + n]) for n, key in enumerate(keys)])
+        conn.execute("COMMIT")
+    seconds = time.perf_counter() - start
+    conn.close()
+    return per_item(seconds, len(states))
+
+
+def _lookups(path: Path, ids: list[str]) -> float:
+    """Microseconds per ``SELECT entry FROM suppressions WHERE id = ?`` over ``ids``."""
+    conn = _connect(path)
+    query = "SELECT entry FROM suppressions WHERE id = ?"
+    start = time.perf_counter()
+    for ident in ids:
+        conn.execute(query, (ident,)).fetchone()
+    seconds = time.perf_counter() - start
+    conn.close()
+    return per_item(seconds, len(ids))
 
 
 def _fill_sqlite(path: Path, count: int) -> None:
@@ -202,9 +255,15 @@ def _checks(folder: Path, engine: Engine, sqlite: Recorder, redis: Recorder | No
         return per_item(time.perf_counter() - start, len(probes))
 
     us = best(lambda _: check(sqlite), 3)
+    ids = [entry_id("acme", "recipient", number) for number in probes]
+    floor = best(lambda _: _lookups(folder / "bench.db", ids), 3)
     out = [row(f"SQLite: suppressions check, {entries:,} entries", us, "us/check", baseline="evaluate alone",
                ratio=us / eval_us, target="<= 3x", note="half the probes hit an entry; recipient, recipient_channel, "
-               "sender, sender_domain and account candidates in one query")]
+               "sender, sender_domain and account candidates in one query"),
+           row(f"SQLite floor: one primary-key lookup, {entries:,} entries", floor, "us/lookup",
+               baseline="evaluate alone", ratio=floor / eval_us,
+               note="the least a check on SQLite can cost: one SELECT by the entry id through Python's sqlite3 on "
+                    "the same file (its own connection, WAL), no normalising, no other candidate, no result object")]
     if redis is not None:
         client = redis.store.client  # type: ignore[attr-defined]
         sup = redis.store.key("acme", "sup")  # type: ignore[attr-defined]
@@ -326,7 +385,9 @@ def _extra_trips(label: str, with_flood: Recorder, without: Recorder, count: int
                f"(counted on the {'connection pool' if label == 'Redis' else 'connection: BEGIN statements'})")
 
 
-def _cli(folder: Path, engine: Engine, quick: bool) -> list[Row]:
+def _cli(folder: Path, engine: Engine, quick: bool, write_floor: float) -> list[Row]:
+    """The evaluate command with and without state; ``write_floor`` (us per report) gives the share it would reach
+    if recording cost nothing but writing the message states."""
     count = 2_000 if quick else 100_000
     data = "".join(json.dumps({"results": [result(f"cli-{n}", MIX[n % len(MIX)], n)]}) + "\n"
                    for n in range(count)).encode()
@@ -352,7 +413,8 @@ def _cli(folder: Path, engine: Engine, quick: bool) -> list[Row]:
     return [row(f"dlrpolicy evaluate --state sqlite: on {count:,} reports", count / state, "reports/s",
                 baseline="the stateless CLI pipeline", ratio=plain / state, target=">= 50%",
                 note=f"stateless {count / plain:,.0f} reports/s; --batch 500; in process (read, adapt, record, "
-                "serialise)")]
+                f"serialise); with only the write floor ({write_floor:.1f} us a report) added to the stateless "
+                f"pipeline it would be {plain / (plain + write_floor * count / 1e6):.0%}")]
 
 
 if __name__ == "__main__":
