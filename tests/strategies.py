@@ -5,6 +5,7 @@ Sections are grouped by the module they serve; add new strategies at the end of 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Final
 
 import attrs
 from hypothesis import strategies as st
@@ -280,6 +281,26 @@ def hostile_nhn_rows(draw: st.DrawFn) -> dict[str, object]:
     return {"requestId": "r", "recipientSeq": draw(st.integers(1, 9)),
             "resultCode": draw(st.sampled_from(["1000", "3018", "-1019", 2**70, "x"])),
             "requestDate": draw(st.sampled_from(["0001-01-01 00:00:00", "9999-12-31 23:59:59", "2026-11-24 10:00:00"]))}
+
+
+_ENVELOPE_VALUES: Final = {
+    "provider": ["infobip", "nhn_kakao", "twilio", 5, None], "channel": ["sms", "email", "fax", [], None],
+    "tenant": ["acme", "bad tenant!", 7, None], "attempt": [1, 2, 0, 10**6 + 1, "2", 2.0, None],
+    "http_status": [200, 429, 99, 600, "429", None], "headers": [{"Retry-After": "30"}, [], "x", None],
+    "first_attempt_at": ["2026-11-24T09:55:00Z", "2026-11-24 09:55", "yesterday", 0, None],
+    "sender": ["news@shop.example", 3, None], "template": ["T-1", [], None], "key": ["order-1", "", 9, None],
+    "attempts": [2],
+}
+
+
+@st.composite
+def envelopes(draw: st.DrawFn) -> dict[str, object]:
+    """An envelope record around a small Infobip report: each field absent, right or wrong (a misspelt field
+    now and then), so that every check of an envelope's fields is reached."""
+    fields = draw(st.lists(st.sampled_from(sorted(_ENVELOPE_VALUES)), unique=True, max_size=6))
+    record: dict[str, object] = {name: draw(st.sampled_from(_ENVELOPE_VALUES[name])) for name in fields}
+    record["report"] = {"results": [{"messageId": "m-1", "status": {"groupId": 3, "id": 5, "name": "DELIVERED"}}]}
+    return record
 
 
 def _line(value: object) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 import attrs
 
@@ -139,12 +139,16 @@ class Envelope:
 
     def apply(self, items: list[Item]) -> list[Item]:
         """``items`` with the envelope's sender and template on every outcome (they win over the report's)."""
-        sender, template = self.sender, self.template
-        if sender is None and template is None:
-            return items
-        # attrs.evolve's result, built as the adapters build outcomes (Outcome's checks run again alike).
-        return [outcome_of({**item.__dict__, "sender": sender or item.sender, "template": template or item.template})
-                if isinstance(item, Outcome) else item for item in items]
+        return with_sender(items, self.sender, self.template)
+
+
+def with_sender(items: list[Item], sender: str | None, template: str | None) -> list[Item]:
+    """`Envelope.apply`: ``items`` with ``sender`` and ``template`` (when given) on every outcome."""
+    if sender is None and template is None:
+        return items
+    # attrs.evolve's result, built as the adapters build outcomes (Outcome's checks run again alike).
+    return [outcome_of({**item.__dict__, "sender": sender or item.sender, "template": template or item.template})
+            if isinstance(item, Outcome) else item for item in items]
 
 
 def _opt_str(record: Mapping[str, object], key: str) -> str | None:
@@ -163,13 +167,28 @@ def _opt_int(record: Mapping[str, object], key: str, low: int, high: int) -> int
     return value
 
 
-def read_envelope(record: object) -> Envelope:
-    """The envelope of a record: ``{"report": {...}, ...}`` is read field by field (unknown fields are errors,
-    so a misspelt ``attempts`` is not silently ignored); anything else is a bare payload."""
-    if type(record) is not dict or "report" not in record:
-        return Envelope(report=record)
-    unknown = sorted(str(k) for k in record if k not in ENVELOPE_KEYS)
-    if unknown:
+class EnvelopeFields(NamedTuple):
+    """An envelope's fields as `envelope_fields` read them: what `Envelope` holds, without building one (a
+    NamedTuple costs a fifth of the frozen attrs class, and `read_record` reads one per enveloped record)."""
+
+    report: object
+    provider: str | None
+    channel: str | None
+    tenant: str | None
+    headers: dict[str, object] | None
+    attempt: int | None
+    http_status: int | None
+    first_attempt_at: datetime | None
+    sender: str | None
+    template: str | None
+    key: str | None
+
+
+def envelope_fields(record: Mapping[str, object]) -> EnvelopeFields:
+    """The fields of an envelope record ``{"report": ..., ...}``, each checked (unknown fields are errors, so a
+    misspelt ``attempts`` is not silently ignored); raises `PayloadError` for the first one that is wrong."""
+    if not ENVELOPE_KEYS.issuperset(record):  # one C call for the usual envelope, whose fields are all known
+        unknown = sorted(str(k) for k in record if k not in ENVELOPE_KEYS)
         raise PayloadError(f"$.{unknown[0]}", f"unknown envelope field; allowed: {', '.join(sorted(ENVELOPE_KEYS))}")
     provider = _opt_str(record, "provider")
     if provider is not None and provider not in PROVIDERS:
@@ -186,13 +205,28 @@ def read_envelope(record: object) -> Envelope:
     headers = record.get("headers")
     if headers is not None and type(headers) is not dict:
         raise PayloadError("$.headers", f"expected an object of HTTP headers, got {kind_of(headers)}")
+    attempt = _opt_int(record, "attempt", 1, 10**6)
+    http_status = _opt_int(record, "http_status", 100, 599)
     first = record.get("first_attempt_at")
+    return _new_fields(EnvelopeFields, (
+        record["report"], provider, channel, tenant, headers, attempt, http_status,
+        None if first is None else parse_timestamp(first, "$.first_attempt_at"),
+        _opt_str(record, "sender"), _opt_str(record, "template"), _opt_str(record, "key") or None,
+    ))
+
+
+#: ``EnvelopeFields(...)`` without the NamedTuple's own ``__new__``, a Python function around this call.
+_new_fields: Final = tuple.__new__
+
+
+def read_envelope(record: object) -> Envelope:
+    """The envelope of a record: ``{"report": {...}, ...}`` is read field by field (`envelope_fields`); anything
+    else is a bare payload."""
+    if type(record) is not dict or "report" not in record:
+        return Envelope(report=record)
+    found = envelope_fields(record)
     return Envelope(
-        report=record["report"], root="$.report", provider=provider, channel=channel,
-        tenant=tenant,
-        attempt=_opt_int(record, "attempt", 1, 10**6), http_status=_opt_int(record, "http_status", 100, 599),
-        headers=headers,
-        first_attempt_at=None if first is None else parse_timestamp(first, "$.first_attempt_at"),
-        sender=_opt_str(record, "sender"), template=_opt_str(record, "template"),
-        key=_opt_str(record, "key") or None,
+        report=found.report, root="$.report", provider=found.provider, channel=found.channel, tenant=found.tenant,
+        attempt=found.attempt, http_status=found.http_status, headers=found.headers,
+        first_attempt_at=found.first_attempt_at, sender=found.sender, template=found.template, key=found.key,
     )

@@ -8,7 +8,7 @@ from typing import Final, NamedTuple
 
 from .._errors import DlrpolicyError, PayloadError
 from ..model._outcome import History
-from ._parse import Item, adapt, read_envelope
+from ._parse import Item, adapt, envelope_fields, with_sender
 from ._values import Skipped
 
 
@@ -41,15 +41,17 @@ def read_record(value: object, *, provider: str | None = None, channel: str | No
         # tuple.__new__: the NamedTuple's own __new__ is a Python function around this call (one per record).
         return _new(RecordInput, (tuple(adapt(value, provider=provider, channel=channel, tenant=tenant)), None,
                                   tenant, None))
-    envelope = read_envelope(value)
+    # The envelope's fields, not an `Envelope` (read_envelope's attrs class costs a microsecond to build).
+    envelope = envelope_fields(value)
     record_tenant = envelope.tenant or tenant
     history = None
     if envelope.attempt is not None or envelope.first_attempt_at is not None:
         history = History(attempts=envelope.attempt or 1, first_attempt_at=envelope.first_attempt_at)
-    items = envelope.apply(adapt(envelope.report, provider=envelope.provider or provider,
-                                 channel=envelope.channel or channel, http_status=envelope.http_status,
-                                 headers=envelope.headers, tenant=record_tenant, root=envelope.root))
-    return RecordInput(tuple(items), history, record_tenant, envelope.key)
+    items = with_sender(adapt(envelope.report, provider=envelope.provider or provider,
+                              channel=envelope.channel or channel, http_status=envelope.http_status,
+                              headers=envelope.headers, tenant=record_tenant, root="$.report"),
+                        envelope.sender, envelope.template)
+    return _new(RecordInput, (tuple(items), history, record_tenant, envelope.key))
 
 
 def error_fields(exc: Exception) -> dict[str, str]:
