@@ -15,7 +15,7 @@ import multiprocessing.context
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple, Protocol, TypeVar
+from typing import Final, NamedTuple, Protocol, TypeVar
 
 import attrs
 
@@ -25,58 +25,62 @@ from ._chunks import Chunk
 class NumberedText:
     """Output lines of a chunk with their record numbers left out: the parent knows only once the chunks before
     are done how many records they held, so it fills in the numbers (`spliced`).  Each line is ``head``, the
-    record number, ``tail``; built as text, carried between processes as bytes and integers."""
+    record number, ``tail``; carried between processes as bytes and integers.
 
-    __slots__ = ("_parts", "_size", "data", "holes", "numbers")
+    Each part is encoded as it is added, while the interpreter still has it in cache: a chunk's output (≈3 MB for
+    2 MiB of input) joined and encoded at the end went through memory twice more, cold, and made deciding a chunk
+    ≈8% slower than deciding the same lines in one stream (benchmarks/README.md, Pipeline)."""
+
+    __slots__ = ("_parts", "data", "holes", "numbers")
 
     def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._size = 0
-        #: The chunk-local record number of each line, and where in the text it goes (offsets in characters
-        #: while building, in bytes once `finish` encoded the text).
+        #: head, tail, head, tail, ... as UTF-8 (a lone surrogate, from a JSON escape in a report, as that escape).
+        self._parts: list[bytes] = []
+        #: The chunk-local record number of each line, and (once `finish` ran) the byte offset its number goes at.
         self.numbers: list[int] = []
         self.holes: list[int] = []
         self.data = b""
 
     def add(self, head: str, number: int, tail: str) -> None:
         """One line: ``head``, the record number, ``tail`` (which ends the line)."""
-        self._parts.append(head)
-        self._size += len(head)
-        self.holes.append(self._size)
+        parts = self._parts
+        parts.append(head.encode("utf-8", "backslashreplace"))
         self.numbers.append(number)
-        self._parts.append(tail)
-        self._size += len(tail)
+        encoded = _TAILS.get(tail)
+        parts.append(encoded if encoded is not None else tail.encode("utf-8", "backslashreplace"))
+
+    def add_line(self, head: str, number: int, tail: str) -> None:
+        """`add` with a newline after ``tail`` (what ``decide_records(lines=...)`` is given: one call a line)."""
+        parts = self._parts
+        parts.append(head.encode("utf-8", "backslashreplace"))
+        self.numbers.append(number)
+        encoded = _LINE_TAILS.get(tail)
+        parts.append(encoded if encoded is not None else f"{tail}\n".encode("utf-8", "backslashreplace"))
 
     def render(self, offset: int) -> bytes:
-        """Before `finish`: the text with each line's number, ``offset`` + its chunk-local number, put in
-        (encoded as `finish` encodes), without the copies that finishing and splicing make."""
+        """Before `finish`: the lines with each one's number, ``offset`` + its chunk-local number, put in, without
+        the copies that finishing and splicing make."""
         parts = self._parts  # head, tail, head, tail, ...
-        pieces: list[str] = [""] * (len(parts) + len(self.numbers))
+        pieces: list[bytes] = [b""] * (len(parts) + len(self.numbers))
         pieces[0::3] = parts[0::2]
-        pieces[1::3] = [str(offset + number) for number in self.numbers]
+        pieces[1::3] = [b"%d" % (offset + number) for number in self.numbers]
         pieces[2::3] = parts[1::2]
-        return "".join(pieces).encode("utf-8", "backslashreplace")
+        return b"".join(pieces)
 
     def finish(self) -> NumberedText:
-        """Encode the text as UTF-8 (hole offsets become byte offsets); returns self.  The lines are JSON: a lone
-        surrogate (from a JSON escape in a report) has no UTF-8 form and is written as that escape again."""
-        text = "".join(self._parts)
+        """Join the lines without their numbers (``data``) and note where each number goes (``holes``, after each
+        head); returns self."""
+        parts = self._parts
         self._parts = []
-        self.data = text.encode("utf-8", "backslashreplace")
-        if len(self.data) != len(text):  # not ASCII: count the bytes before each hole
-            offsets, start, done = [], 0, 0
-            for hole in self.holes:
-                done += len(text[start:hole].encode("utf-8", "backslashreplace"))
-                offsets.append(done)
-                start = hole
-            self.holes = offsets
+        self.holes = list(itertools.accumulate(map(len, parts)))[0::2]
+        self.data = b"".join(parts)
         return self
 
     def __getstate__(self) -> tuple[bytes, list[int], list[int]]:
         return self.data, self.holes, self.numbers
 
     def __setstate__(self, state: tuple[bytes, list[int], list[int]]) -> None:
-        self._parts, self._size = [], 0
+        self._parts = []
         self.data, self.holes, self.numbers = state
 
     def spliced(self, offset: int) -> bytes:
@@ -90,6 +94,12 @@ class NumberedText:
             start = hole
         pieces.append(view[start:])
         return b"".join(pieces)
+
+
+#: The tails most lines end with, encoded once (a decision line ends ``}`` and its newline).
+_TAILS: Final = {"}\n": b"}\n", "}": b"}"}
+#: The same, for `NumberedText.add_line`: a decision line's ``}``, with the newline.
+_LINE_TAILS: Final = {"}": b"}\n"}
 
 
 class ChunkOutput(Protocol):

@@ -100,9 +100,6 @@ def _decide_chunk(job: Job) -> ChunkDecided:
     assert setup is not None, "worker not started"
     text, log_text = NumberedText(), NumberedText()
 
-    def line(head: str, number: int, tail: str) -> None:
-        text.add(head, number, tail + "\n")
-
     def log(number: int, now: datetime, outcome: Outcome, history: History | None, decision: Decision,
             policy: CompiledPolicy) -> None:
         head, found, tail = log_line(number=0, now=now, outcome=outcome, history=history, decision=decision,
@@ -112,7 +109,8 @@ def _decide_chunk(job: Job) -> ChunkDecided:
 
     records = ChunkRecords(chunk, max_bytes=setup.max_bytes)
     summary = setup.decide(records, _unused, engine=setup.engine, now=setup.now, provider=setup.provider,
-                             channel=setup.channel, tenant=setup.tenant, log=log if setup.log else None, lines=line)
+                             channel=setup.channel, tenant=setup.tenant, log=log if setup.log else None,
+                             lines=text.add_line)
     if records.ended_open:  # it goes on in the next chunk: decided again joined to it
         return ChunkDecided(RunSummary(), NumberedText(), NumberedText(), ended_open=True)
     output = _OUTPUT

@@ -38,6 +38,17 @@ def test_numbered_text_renders_and_splices_the_same_bytes() -> None:
     assert expected == pickle.loads(pickle.dumps(numbered(LINES).finish())).spliced(40)
 
 
+def test_add_line_is_add_with_a_newline() -> None:
+    """add_line(head, number, tail) gives the bytes of add(head, number, tail + newline), for the common tail and
+    for others (non-ASCII, a lone surrogate), rendered and spliced."""
+    lines = [(head, number, tail.removesuffix("\n")) for head, number, tail in LINES]
+    by_add_line = NumberedText()
+    for head, number, tail in lines:
+        by_add_line.add_line(head, number, tail)
+    assert numbered(LINES).render(7) == by_add_line.render(7)
+    assert numbered(LINES).finish().spliced(7) == by_add_line.finish().spliced(7)
+
+
 def test_turns_pass_in_order() -> None:
     """A chunk writes only when every chunk before it has; a joined chunk passes the turn past the chunks it
     covers; the records written are counted."""
