@@ -108,6 +108,7 @@ def test_an_envelope_puts_its_sender_and_template_on_as_evolve_would() -> None:
         (applied,) = Envelope(report={}, sender=sender, template=template).apply([plain])
         expected = attrs.evolve(plain, sender=sender or plain.sender, template=template or plain.template)
         assert attrs.asdict(expected, recurse=False) == attrs.asdict(applied, recurse=False)
+        assert (OUTCOME_FIELDS, expected) == (tuple(applied.__dict__), Outcome(**applied.__dict__))
     with pytest.raises(DlrpolicyError) as expected_error:
         attrs.evolve(plain, sender=5)
     with pytest.raises(DlrpolicyError) as actual:
