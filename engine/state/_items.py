@@ -32,7 +32,8 @@ def unstorable(report: Report) -> InvalidOutcomeError | None:
     fields = outcome.__dict__
     for name in _STORED_TEXT:
         value = fields.get(name) if name != "key" else report.key
-        if value is not None and not storable(value):
+        # isascii inline: this runs for every text of every recorded report, and ASCII always encodes.
+        if value is not None and not value.isascii() and not storable(value):
             return InvalidOutcomeError(name if name == "key" else f"Outcome.{name}",
                                        f"{value!r} holds a lone surrogate (a broken \\u escape in the payload) and "
                                        "cannot be stored; fix the sender of the payload, or decide it without --state")
