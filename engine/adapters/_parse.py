@@ -16,12 +16,14 @@ from ._infobip import infobip_items, is_send_response
 from ._infobip_api import parse_infobip_bare_status
 from ._nhn import nhn_items
 from ._timestamps import parse_timestamp
-from ._values import Skipped, kind_of, outcome_of, payload_error
+from ._values import Skipped, kind_of, outcome_of, outcome_with_texts, payload_error
 
 Item = Outcome | PayloadError | Skipped
 
 _INFOBIP_KEYS: Final = ("results", "requestError", "errorCode", "notificationType")
 _NHN_KEYS: Final = ("header", "messageSearchResultResponse", "hooks", "messages", "resultCode", "resendStatus")
+#: Where an envelope's report is, for the paths errors name.
+ENVELOPE_ROOT: Final = "$.report"
 ENVELOPE_KEYS: Final = frozenset(
     {"report", "provider", "channel", "tenant", "attempt", "first_attempt_at", "http_status", "headers", "sender",
      "template", "key"}
@@ -147,26 +149,16 @@ def with_sender(items: list[Item], sender: str | None, template: str | None) -> 
     if sender is None and template is None:
         return items
     checked = (sender is None or type(sender) is str) and (template is None or type(template) is str)
-    return [(_with_texts(item, sender or item.sender, template or item.template) if checked and type(item) is Outcome
-             # attrs.evolve's result, built as the adapters build outcomes: Outcome's checks run again (and refuse
-             # a sender or template that is not text, as evolve does).
-             else outcome_of({**item.__dict__, "sender": sender or item.sender, "template": template or item.template}))
-            if isinstance(item, Outcome) else item for item in items]
-
-
-_new: Final = object.__new__
-
-
-def _with_texts(outcome: Outcome, sender: str | None, template: str | None) -> Outcome:
-    """``attrs.evolve(outcome, sender=sender, template=template)`` for texts already known to be strings (or None):
-    every other field passed Outcome's checks when ``outcome`` was built, so none is checked again (0.7 against
-    1.5 us an outcome: a report in an envelope with a sender is built twice)."""
-    copy: Outcome = _new(Outcome)
-    fields = copy.__dict__
-    fields.update(outcome.__dict__)
-    fields["sender"] = sender
-    fields["template"] = template
-    return copy
+    applied: list[Item] = []
+    for item in items:
+        if isinstance(item, Outcome):
+            new_sender, new_template = sender or item.sender, template or item.template
+            if checked and type(item) is Outcome:
+                item = outcome_with_texts(item, new_sender, new_template)
+            else:  # attrs.evolve's result: Outcome's checks run again, and refuse a text that is not text as it does
+                item = outcome_of({**item.__dict__, "sender": new_sender, "template": new_template})
+        applied.append(item)
+    return applied
 
 
 def _opt_str(record: Mapping[str, object], key: str) -> str | None:
@@ -242,9 +234,4 @@ def read_envelope(record: object) -> Envelope:
     else is a bare payload."""
     if type(record) is not dict or "report" not in record:
         return Envelope(report=record)
-    found = envelope_fields(record)
-    return Envelope(
-        report=found.report, root="$.report", provider=found.provider, channel=found.channel, tenant=found.tenant,
-        attempt=found.attempt, http_status=found.http_status, headers=found.headers,
-        first_attempt_at=found.first_attempt_at, sender=found.sender, template=found.template, key=found.key,
-    )
+    return Envelope(root=ENVELOPE_ROOT, **envelope_fields(record)._asdict())

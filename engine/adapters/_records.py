@@ -8,7 +8,7 @@ from typing import Final, NamedTuple
 
 from .._errors import DlrpolicyError, PayloadError
 from ..model._outcome import History
-from ._parse import Item, adapt, envelope_fields, with_sender
+from ._parse import ENVELOPE_ROOT, Item, adapt, envelope_fields, with_sender
 from ._values import Skipped
 
 
@@ -49,7 +49,7 @@ def read_record(value: object, *, provider: str | None = None, channel: str | No
         history = History(attempts=envelope.attempt or 1, first_attempt_at=envelope.first_attempt_at)
     items = with_sender(adapt(envelope.report, provider=envelope.provider or provider,
                               channel=envelope.channel or channel, http_status=envelope.http_status,
-                              headers=envelope.headers, tenant=record_tenant, root="$.report"),
+                              headers=envelope.headers, tenant=record_tenant, root=ENVELOPE_ROOT),
                         envelope.sender, envelope.template)
     return _new(RecordInput, (tuple(items), history, record_tenant, envelope.key))
 

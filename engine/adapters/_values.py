@@ -31,6 +31,18 @@ def outcome_of(values: dict[str, object]) -> Outcome:
     return outcome
 
 
+def outcome_with_texts(outcome: Outcome, sender: str | None, template: str | None) -> Outcome:
+    """``attrs.evolve(outcome, sender=sender, template=template)`` for texts already known to be strings (or None):
+    every other field passed Outcome's checks when ``outcome`` was built, so none is checked again (0.7 against
+    1.5 us an outcome: a report in an envelope with a sender is built twice)."""
+    copy: Outcome = _new(Outcome)
+    fields = copy.__dict__
+    fields.update(outcome.__dict__)
+    fields["sender"] = sender
+    fields["template"] = template
+    return copy
+
+
 def payload_error(exc: PayloadError | InvalidOutcomeError, path: str) -> PayloadError:
     """``exc`` as a `PayloadError`: a value the model refused (say, a ``sentAt`` in year 9999) is reported at
     ``path``, the report it came from, so that one report's problem never takes its siblings with it."""
