@@ -46,11 +46,11 @@ class NumberedText:
         parts = self._parts
         parts.append(head.encode("utf-8", "backslashreplace"))
         self.numbers.append(number)
-        encoded = _TAILS.get(tail)
-        parts.append(encoded if encoded is not None else tail.encode("utf-8", "backslashreplace"))
+        parts.append(tail.encode("utf-8", "backslashreplace"))
 
     def add_line(self, head: str, number: int, tail: str) -> None:
-        """`add` with a newline after ``tail`` (what ``decide_records(lines=...)`` is given: one call a line)."""
+        """`add` with a newline after ``tail``: what every chunk runner gives its lines to (``decide_records``'
+        ``lines=``, replay, the decision log), one call a line."""
         parts = self._parts
         parts.append(head.encode("utf-8", "backslashreplace"))
         self.numbers.append(number)
@@ -96,9 +96,7 @@ class NumberedText:
         return b"".join(pieces)
 
 
-#: The tails most lines end with, encoded once (a decision line ends ``}`` and its newline).
-_TAILS: Final = {"}\n": b"}\n", "}": b"}"}
-#: The same, for `NumberedText.add_line`: a decision line's ``}``, with the newline.
+#: The tail most lines end with (a decision line's ``}``), encoded with its newline once.
 _LINE_TAILS: Final = {"}": b"}\n"}
 
 

@@ -105,7 +105,7 @@ def _decide_chunk(job: Job) -> ChunkDecided:
         head, found, tail = log_line(number=0, now=now, outcome=outcome, history=history, decision=decision,
                                      policy=policy).partition(_LOG_NUMBER)
         assert found, "a decision log line starts with its log_version and record number"
-        log_text.add(head + _LOG_NUMBER[:-3], number, f", {tail}\n")
+        log_text.add_line(head + _LOG_NUMBER[:-3], number, f", {tail}")
 
     records = ChunkRecords(chunk, max_bytes=setup.max_bytes)
     summary = setup.decide(records, _unused, engine=setup.engine, now=setup.now, provider=setup.provider,

@@ -77,7 +77,7 @@ class _Lines(NumberedText):
 
     def line(self, number: int, body: str) -> None:
         """One line: ``body`` is the JSON object up to ``"input": ``."""
-        self.add(body, number, "}\n")
+        self.add_line(body, number, "}")
 
 
 class _Policies:
