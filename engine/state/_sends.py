@@ -4,6 +4,7 @@ on the message's key)."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
@@ -41,8 +42,9 @@ def record_send(recorder: Recorder, *, key: str, send: Send | None, outcome: Out
                   tenant=None if tenant is None else str(tenant))
 
 
-#: What ``check=`` may name: `Recorder.check`'s keyword arguments.
-CHECK_KEYS: Final = ("recipient", "channel", "sender", "template", "key", "provider", "tenant", "advertising")
+#: What ``check=`` may name: `Recorder.check`'s arguments but ``now`` (the loop's clock), read off its signature so
+#: that an argument added there is accepted here.
+CHECK_KEYS: Final = tuple(name for name in inspect.signature(Recorder.check).parameters if name not in ("self", "now"))
 
 
 def check_problem(send: object) -> tuple[str, str] | None:
