@@ -38,6 +38,7 @@ from dlrpolicy.policy._layers import compile_layers, default_layer
 from dlrpolicy.policy._read import Layer
 from dlrpolicy.state._codec import dumps, ts
 from dlrpolicy.state._keys import entry_id
+from dlrpolicy.state._sqlite import SQLiteStore
 
 NAME = "state"
 #: Incident events are not what is measured (the recorder logs a few; they would clutter the table).
@@ -171,7 +172,8 @@ def _recording(rows: list[Row], recorder: Recorder, label: str, eval_us: float, 
     ]
     if label == "SQLite":
         path = recorder.store.path  # type: ignore[attr-defined]
-        states = [text for (text,) in _connect(path).execute("SELECT state FROM messages LIMIT ?", (count,))]
+        states = [text for (text,) in recorder.store._conn.execute(  # type: ignore[attr-defined]
+            "SELECT state FROM messages LIMIT ?", (count,))]
         floor = best(lambda r: _writes(path.with_name(f"floor-{r}.db"), states), rounds)
         out.append(row("SQLite floor: write each report's message state, 1,000 per transaction", floor, "us/report",
                        baseline="evaluate alone", ratio=floor / eval_us,
@@ -182,21 +184,11 @@ def _recording(rows: list[Row], recorder: Recorder, label: str, eval_us: float, 
     return out
 
 
-def _connect(path: Path) -> Any:
-    """A connection to ``path`` set up as the SQLite store sets up its own (WAL, synchronous=normal, 64 MiB cache)."""
-    import sqlite3
-
-    conn = sqlite3.connect(path, isolation_level=None)
-    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "cache_size = -65536"):
-        conn.execute(f"PRAGMA {pragma}")
-    return conn
-
-
 def _writes(path: Path, states: list[str]) -> float:
-    """Microseconds per state to write ``states`` into a fresh ``messages`` table, 1,000 per transaction."""
-    conn = _connect(path)
-    conn.execute("CREATE TABLE messages (tenant TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, "
-                 "state TEXT NOT NULL, UNIQUE (tenant, key))")
+    """Microseconds per state to write ``states`` into the ``messages`` table of a fresh store file, 1,000 per
+    transaction, on the store's own connection (its schema and settings)."""
+    store = SQLiteStore(path)
+    conn = store._conn
     start = time.perf_counter()
     for first in range(0, len(states), 1000):
         keys = [f"floor-{n}" for n in range(first, min(first + 1000, len(states)))]
@@ -207,19 +199,21 @@ def _writes(path: Path, states: list[str]) -> float:
                          [("acme", key, states[first + n]) for n, key in enumerate(keys)])
         conn.execute("COMMIT")
     seconds = time.perf_counter() - start
-    conn.close()
+    store.close()
     return per_item(seconds, len(states))
 
 
 def _lookups(path: Path, ids: list[str]) -> float:
-    """Microseconds per ``SELECT entry FROM suppressions WHERE id = ?`` over ``ids``."""
-    conn = _connect(path)
+    """Microseconds per ``SELECT entry FROM suppressions WHERE id = ?`` over ``ids``, on a store's own connection
+    to ``path``."""
+    store = SQLiteStore(path, create=False)
+    conn = store._conn
     query = "SELECT entry FROM suppressions WHERE id = ?"
     start = time.perf_counter()
     for ident in ids:
         conn.execute(query, (ident,)).fetchone()
     seconds = time.perf_counter() - start
-    conn.close()
+    store.close()
     return per_item(seconds, len(ids))
 
 
