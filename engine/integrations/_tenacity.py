@@ -256,8 +256,10 @@ def _configure(
                               f"got {max_inline_wait!r}")
     if type(max_loop_attempts) is not int or max_loop_attempts < 1:
         raise LoopConfigError("max_loop_attempts", f"expected an integer >= 1, got {max_loop_attempts!r}")
-    if problem := check_problem(check) or (send_options_problem(recorder, key, provider, check)
-                                           if sent_id_from_result is not None else None):
+    problem = check_problem(check)
+    if problem is None and sent_id_from_result is not None:
+        problem = send_options_problem(recorder, key, provider, check)
+    if problem is not None:
         raise LoopConfigError(*problem)
     return _EngineStrategies(
         engine=engine, history=history, max_inline_wait=wait, clock=clock or _utc_now,
