@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlrpolicy.adapters._chunk_runs import NumberedText, Turns
-from dlrpolicy.adapters._chunks import GROWN_CHUNK_BYTES, ChunkRecords, largest_for, read_chunks, read_failure
+from dlrpolicy.adapters._chunks import GROWN_CHUNK_BYTES, ChunkRecords, largest_for, newlines, read_chunks, read_failure
 from dlrpolicy.adapters._stream import read_records
 from tests.strategies import evaluate_inputs
 
@@ -65,6 +65,22 @@ def test_turns_pass_in_order() -> None:
     assert turns.take(3, 4, write("fourth", 1))
     assert [("first", 0), ("second and third, joined", 3), ("fourth", 8)] == order
     assert 9 == turns.written
+
+
+@given(st.lists(st.integers(min_value=0, max_value=70_000), max_size=6), st.integers(min_value=0, max_value=500_000))
+def test_newlines_is_count(lengths: list[int], end: int) -> None:
+    """newlines(data, end) is data.count(b"\\n", 0, end), whatever its 64 KiB pieces cut through."""
+    data = bytearray(b"\n".join(b"x" * length for length in lengths))
+    end = min(end, len(data))
+    assert data.count(b"\n", 0, end) == newlines(data, end)
+
+
+def test_newlines_at_the_edges_of_its_pieces() -> None:
+    """Newlines on either side of a 64 KiB piece's edge, and at the very end, are each counted once."""
+    data = bytearray(b"x" * (3 << 16))
+    for at in ((1 << 16) - 1, 1 << 16, (2 << 16) + 1, len(data) - 1):
+        data[at] = 10
+    assert [0, 1, 2, 3, 4] == [newlines(data, end) for end in (0, 1 << 16, (1 << 16) + 1, (2 << 16) + 2, len(data))]
 
 
 @settings(max_examples=40, deadline=None)
