@@ -265,12 +265,13 @@ def _halves(halves: tuple[Path, Path], engine: Engine) -> tuple[float, float]:
     return time.perf_counter() - started, _cpu() - cpu
 
 
-def _write_halves(path: Path) -> tuple[Path, Path]:
-    """The file's first and second half of its lines, as two files beside it."""
-    lines = path.read_bytes().splitlines(keepends=True)
+def _write_halves(path: Path, count: int) -> tuple[Path, Path]:
+    """The file's first and second half of its ``count`` lines, as two files beside it (streamed: the benchmark's
+    process forks workers afterwards and should hold no more than the command does)."""
     halves = (path.with_name("first-half.jsonl"), path.with_name("second-half.jsonl"))
-    halves[0].write_bytes(b"".join(lines[: len(lines) // 2]))
-    halves[1].write_bytes(b"".join(lines[len(lines) // 2:]))
+    with open(path, "rb") as lines, open(halves[0], "wb") as first, open(halves[1], "wb") as second:
+        for number, line in enumerate(lines):
+            (first if number < count // 2 else second).write(line)
     return halves
 
 
@@ -307,7 +308,7 @@ def run(quick: bool = False) -> list[Row]:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "reports.jsonl"
         size = write_lines(path, count)
-        halves = _write_halves(path)
+        halves = _write_halves(path, count)
         one = two = one_cpu = two_cpu = apart = float("inf")
         load = os.getloadavg()[0]
         # Before the file is read into this process: the workers are forked from it, and a fork copies the
@@ -356,7 +357,7 @@ def run(quick: bool = False) -> list[Row]:
     rows += [
         row("--workers 2", count / two, "reports/s", baseline="--workers 1 (the default)", ratio=one / two,
             target=">= 1.8x", note=f"the file read from disk, output to /dev/null; 1 worker {count / one:,.0f} "
-            f"reports/s; best of {rounds} rounds, the sides taking turns; "
+            f"reports/s; best of {rounds} round{'s' if rounds > 1 else ''}, the sides taking turns; "
             f"{os.cpu_count()} CPUs shared: load average before the run {load:.1f} (another process's load "
             f"lowers it); {(one / two) / (one / apart):.0%} of the speed-up two independent halves got"),
         row("two halves at once (this machine's ceiling for 2)", count / apart, "reports/s",
