@@ -208,9 +208,11 @@ _COUNT_PIECE: Final = 64 << 10
 
 def newlines(data: bytes | bytearray, end: int) -> int:
     """How many newlines ``data[:end]`` holds, counted by the length that removing them takes off.  Cutting
-    counts every line of the input (each chunk's first line number), and ``count`` compares byte by byte (≈0.5 ms
-    a MiB, a third of the cutting process's CPU), where ``replace`` finds each newline with ``memchr`` (≈0.07 ms a
-    MiB with its copies).  In pieces, so that each copy is small memory the allocator reuses, not fresh pages."""
+    counts every line of the input (each chunk's first line number), and ``count`` compares byte by byte (0.3-0.5
+    ms a MiB, half the instructions of the process that cuts), where ``replace`` finds each newline with
+    ``memchr`` (≈0.07 ms a MiB with its copies).  In pieces, so that each copy is small memory the allocator
+    reuses: a whole chunk's copy is fresh pages every time (cutting 157 MB took 0.21 s that way, 68,000 page
+    faults; 0.05 s in pieces, none)."""
     total = 0
     for start in range(0, end, _COUNT_PIECE):
         piece = data[start:min(start + _COUNT_PIECE, end)]
