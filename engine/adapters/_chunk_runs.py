@@ -41,16 +41,9 @@ class NumberedText:
         self.holes: list[int] = []
         self.data = b""
 
-    def add(self, head: str, number: int, tail: str) -> None:
-        """One line: ``head``, the record number, ``tail`` (which ends the line)."""
-        parts = self._parts
-        parts.append(head.encode("utf-8", "backslashreplace"))
-        self.numbers.append(number)
-        parts.append(tail.encode("utf-8", "backslashreplace"))
-
     def add_line(self, head: str, number: int, tail: str) -> None:
-        """`add` with a newline after ``tail``: what every chunk runner gives its lines to (``decide_records``'
-        ``lines=``, replay, the decision log), one call a line."""
+        """One line: ``head``, the record number, ``tail`` and a newline; what every chunk runner gives its lines
+        to (``decide_records``' ``lines=``, replay, the decision log), one call a line."""
         parts = self._parts
         parts.append(head.encode("utf-8", "backslashreplace"))
         self.numbers.append(number)

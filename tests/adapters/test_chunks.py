@@ -21,10 +21,10 @@ LINES = [('{"a": 1, "input": ', 1, "}\n"), ('{"input": ', 1, ', "e": "ソウル 
 
 
 def numbered(lines: list[tuple[str, int, str]]) -> NumberedText:
-    """The lines in a NumberedText, not finished."""
+    """The lines (each tail ending in its newline) in a NumberedText, not finished."""
     text = NumberedText()
     for head, number, tail in lines:
-        text.add(head, number, tail)
+        text.add_line(head, number, tail.removesuffix("\n"))
     return text
 
 
@@ -36,17 +36,6 @@ def test_numbered_text_renders_and_splices_the_same_bytes() -> None:
     assert b"\\ud800" in expected
     assert expected == numbered(LINES).render(40)
     assert expected == pickle.loads(pickle.dumps(numbered(LINES).finish())).spliced(40)
-
-
-def test_add_line_is_add_with_a_newline() -> None:
-    """add_line(head, number, tail) gives the bytes of add(head, number, tail + newline), for the common tail and
-    for others (non-ASCII, a lone surrogate), rendered and spliced."""
-    lines = [(head, number, tail.removesuffix("\n")) for head, number, tail in LINES]
-    by_add_line = NumberedText()
-    for head, number, tail in lines:
-        by_add_line.add_line(head, number, tail)
-    assert numbered(LINES).render(7) == by_add_line.render(7)
-    assert numbered(LINES).finish().spliced(7) == by_add_line.finish().spliced(7)
 
 
 def test_turns_pass_in_order() -> None:
