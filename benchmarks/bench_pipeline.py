@@ -166,10 +166,6 @@ def _phases(data: bytes, engine: Engine) -> dict[str, float]:
     return out
 
 
-def _best(run: object, rounds: int) -> float:
-    return min(run() for _ in range(rounds))  # type: ignore[operator]
-
-
 def _codecs(data: bytes, engine: Engine) -> dict[str, float]:
     """Seconds of json and orjson for the same work: parse the lines, serialise their values, and serialise the
     output lines (orjson: the documented dict; ours: `decision_line`)."""
